@@ -1,0 +1,74 @@
+"""sysmon_magic: PromQL in Jupyter for NHN Cloud System Monitoring and any Prometheus.
+
+``%load_ext sysmon_magic`` registers ``%sysmon_connect`` and ``%%promql``; the Python API
+(``sysmon_magic.Client``) works without IPython. Importing this package is cheap: pandas,
+requests and IPython are imported when a name that needs them is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AuthError",
+    "Client",
+    "QueryError",
+    "ResponseFormatError",
+    "SysmonError",
+    "SysmonUsageError",
+    "TransportError",
+    "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
+
+# Public name -> the module that defines it, imported on first access (PEP 562).
+_LAZY = {
+    "Client": "client",
+    "APIError": "errors",
+    "AuthError": "errors",
+    "QueryError": "errors",
+    "ResponseFormatError": "errors",
+    "SysmonError": "errors",
+    "SysmonUsageError": "errors",
+    "TransportError": "errors",
+}
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .errors import (
+        APIError,
+        AuthError,
+        QueryError,
+        ResponseFormatError,
+        SysmonError,
+        SysmonUsageError,
+        TransportError,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sysmon_magic``: register the magics and make them configurable."""
+    from .magics import SysmonMagics
+
+    magics = SysmonMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.configurables.append(magics)  # so that %config SysmonMagics lists the options
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext sysmon_magic``: close the connections' HTTP sessions."""
+    for magics in [c for c in ipython.configurables if type(c).__name__ == "SysmonMagics"]:
+        for client in magics.connections.values():
+            client.close()
+        ipython.configurables.remove(magics)

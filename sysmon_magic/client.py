@@ -1,0 +1,523 @@
+"""``Client``: the Prometheus HTTP API of NHN Cloud System Monitoring, or of any Prometheus.
+
+Every request goes through one funnel, :meth:`Client._call`, which picks GET or a form-encoded
+POST, sends the appkey header, reads the Prometheus envelope and turns every failure into a typed
+:mod:`~sysmon_magic.errors` exception with a one-line message. Results come back as DataFrames.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import frames
+from .errors import (
+    APIError,
+    AuthError,
+    QueryError,
+    ResponseFormatError,
+    SysmonUsageError,
+    TransportError,
+)
+from .regions import region_api_root
+from .timeparse import auto_step, check_points, format_duration, parse_duration, parse_time
+
+__all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
+
+APPKEY_HEADER = "X-TC-APP-KEY"
+TimeLike = str | float | int | datetime
+
+# Above this many characters of URL a query goes as a form-encoded POST: proxies and servers
+# commonly cap request lines at 4-8 KiB, and Prometheus reads POST bodies only as forms.
+_MAX_GET_URL = 2000
+_BODY_START_CHARS = 120
+_USER_AGENT = "sysmon-magic/0.1"
+
+
+def mask_secret(secret: str | None) -> str:
+    """Show at most the last 4 characters of a secret, and none of a short one."""
+    if not secret:
+        return "(none)"
+    return "****" + secret[-4:] if len(secret) >= 16 else "****"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The useful part of a successful Prometheus envelope."""
+
+    data: Any
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+class Client:
+    """A connection to a Prometheus-compatible HTTP API.
+
+    Parameters
+    ----------
+    base_url
+        The API root, the part before ``/api/v1``: ``https://kr1-api-sysmon.cloud.toast.com/prometheus``
+        or ``http://127.0.0.1:9090``.
+    appkey
+        The NHN Cloud project appkey, sent as the ``X-TC-APP-KEY`` header; ``None`` for a server
+        without authentication. It is sent only over https, or over http to a loopback address.
+    name
+        What results name as their source (``frame.attrs["promql"]["source"]``); default: the URL.
+    now
+        Pin the clock (unix seconds) that ``now``, ``now-6h`` and default windows are read against,
+        for reports that must give the same answer every day.
+    timeout
+        Seconds to wait for an answer (the read timeout); ``connect_timeout`` for the connection.
+    max_points
+        Target points per series when a range query's step is chosen automatically.
+    session
+        A ``requests.Session`` to send through (retries, proxies and TLS settings are then yours).
+
+    Examples
+    --------
+    >>> client = Client.for_region("kr1", appkey=os.environ["SYSMON_APPKEY"])  # doctest: +SKIP
+    >>> client.query_range('rate(node_cpu_seconds_total{mode="user"}[5m])', "now-6h", "now")
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        appkey: str | None = None,
+        *,
+        name: str | None = None,
+        now: float | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        max_points: int = 1000,
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SysmonUsageError(
+                f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
+                "the part before /api/v1."
+            )
+        if appkey and parts.scheme != "https" and not _is_loopback(parts.hostname):
+            raise SysmonUsageError(
+                f"Refusing to send the appkey over plain http to {parts.hostname}: use https "
+                "(plain http is allowed only to 127.0.0.1 / localhost)."
+            )
+        self.base_url = base_url.strip().rstrip("/")
+        self.host = parts.netloc
+        self.name = name or self.base_url
+        self.pinned_now = now
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_points = max_points
+        self.verify = verify
+        self.__appkey = appkey or None
+        self._session = session or self._default_session()
+        self._owns_session = session is None
+
+    @classmethod
+    def for_region(
+        cls,
+        region: str,
+        appkey: str | None = None,
+        *,
+        overrides: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> Client:
+        """A client for an NHN Cloud region (kr1, kr2, us1, jp1, gov)."""
+        options.setdefault("name", region.strip().lower())
+        return cls(region_api_root(region, overrides), appkey, **options)
+
+    @staticmethod
+    def _default_session() -> requests.Session:
+        session = requests.Session()
+        retry = Retry(
+            total=3,
+            connect=3,
+            read=0,  # a read timeout has already cost the full timeout: do not multiply it
+            status=3,
+            redirect=0,
+            status_forcelist=(429, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "POST"}),  # every call here is a read
+            backoff_factor=0.5,
+            backoff_max=8,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def masked_appkey(self) -> str:
+        """The appkey as it may be shown: at most its last 4 characters."""
+        return mask_secret(self.__appkey)
+
+    def now(self) -> float:
+        """The client's clock: the pinned time if there is one, else the wall clock."""
+        return time.time() if self.pinned_now is None else self.pinned_now
+
+    def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r}, name={self.name!r}, appkey={self.masked_appkey!r})"
+
+    def _scrub(self, text: str) -> str:
+        """Remove the appkey from text that came from elsewhere (a server's message)."""
+        return text.replace(self.__appkey, "****") if self.__appkey else text
+
+    def _call(
+        self,
+        endpoint: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        timeout: float | None = None,
+        get_only: bool = False,
+    ) -> _Answer:
+        """Send one API request and return the envelope's data, or raise a typed error."""
+        url = f"{self.base_url}/api/v1/{endpoint}"
+        headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        if self.__appkey:
+            headers[APPKEY_HEADER] = self.__appkey
+        read_timeout = self.timeout if timeout is None else timeout
+        use_get = get_only or len(url) + 1 + len(urlencode(params)) <= _MAX_GET_URL
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                "GET" if use_get else "POST",
+                url,
+                params=params if use_get else None,
+                data=None if use_get else params,
+                headers=headers,
+                timeout=(self.connect_timeout, read_timeout),
+                allow_redirects=False,  # the appkey must never follow a redirect elsewhere
+                verify=self.verify,
+            )
+            body = response.content
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError(
+                f"No connection to {self.host} within {self.connect_timeout:g}s: check the "
+                "address, your network or VPN, and that the server is up.",
+                host=self.host,
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            raise TransportError(
+                f"{self.host} did not answer within {read_timeout:g}s: narrow the query (a shorter "
+                "range, a larger step, fewer series) or raise --timeout.",
+                host=self.host,
+            ) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise TransportError(
+                f"The connection to {self.host} broke off in the middle of the answer: run it "
+                "again; if it keeps happening, narrow the query.",
+                host=self.host,
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise TransportError(
+                f"Cannot connect to {self.host} ({_connection_reason(exc)}): check the URL or "
+                "region, your network or VPN, and that the server is running.",
+                host=self.host,
+            ) from None
+        elapsed = time.perf_counter() - started
+        return self._read_envelope(response, body, url, elapsed)
+
+    def _read_envelope(
+        self, response: requests.Response, body: bytes, url: str, elapsed: float
+    ) -> _Answer:
+        status = response.status_code
+        if 300 <= status < 400:
+            target = urlsplit(response.headers.get("Location", "")).netloc or self.host
+            raise APIError(
+                f"{self.host} redirected the request to {target} (HTTP {status}); sysmon-magic "
+                "does not follow redirects, so the appkey stays with the host you chose: connect "
+                "to the final URL directly.",
+                status=status,
+                url=url,
+            )
+        if status == 401:
+            raise AuthError(
+                f"The appkey was rejected by {self.host} (HTTP 401{self._nhn_message(body)}): copy "
+                "it from the console (Compute > System Monitoring > URL & Appkey) into "
+                "$SYSMON_APPKEY, or name another variable with --appkey-env.",
+                status=status,
+                url=url,
+            )
+        if status == 403:
+            raise AuthError(
+                f"The project is not accessible with this appkey (HTTP 403 from {self.host}"
+                f"{self._nhn_message(body)}): check that the appkey belongs to the project you "
+                "want and that System Monitoring is enabled for it.",
+                status=status,
+                url=url,
+            )
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or envelope.get("status") not in ("success", "error"):
+            raise self._not_prometheus(status, body, url)
+        if envelope["status"] == "error":
+            raise self._query_error(envelope, status, url)
+        if "data" not in envelope:
+            raise self._not_prometheus(status, body, url)
+        return _Answer(
+            data=envelope["data"],
+            warnings=[self._scrub(str(w)) for w in envelope.get("warnings") or []],
+            infos=[self._scrub(str(i)) for i in envelope.get("infos") or []],
+            elapsed=elapsed,
+        )
+
+    def _nhn_message(self, body: bytes) -> str:
+        """``: <resultMessage>`` from an NHN Cloud error envelope, if the body is one."""
+        try:
+            message = json.loads(body)["header"]["resultMessage"]
+        except (ValueError, KeyError, TypeError):
+            return ""
+        return f": {self._scrub(str(message))[:_BODY_START_CHARS]}" if message else ""
+
+    def _not_prometheus(self, status: int, body: bytes, url: str) -> ResponseFormatError:
+        start = self._scrub(" ".join(body[:1000].decode("utf-8", "replace").split()))
+        start = start[:_BODY_START_CHARS] + ("..." if len(start) > _BODY_START_CHARS else "")
+        advice = {
+            413: "the request is too large: shorten the query or narrow the selector",
+            429: "too many requests: wait a moment and run it again",
+            502: "the gateway could not reach the server: try again shortly",
+            503: "the service is unavailable: try again shortly",
+            504: "the gateway timed out: narrow the query (shorter range, larger step)",
+        }.get(status, "is the URL the API root, the part before /api/v1?")
+        shown = f": {start!r}" if start else " (empty body)"
+        return ResponseFormatError(
+            f"HTTP {status} from {self.host} is not a Prometheus answer ({advice}){shown}",
+            status=status,
+            url=url,
+            body_start=start,
+        )
+
+    def _query_error(self, envelope: Mapping[str, Any], status: int, url: str) -> QueryError:
+        error_type = str(envelope.get("errorType", ""))
+        server_message = self._scrub(str(envelope.get("error", "")))
+        if error_type == "bad_data":
+            message = f"Bad query: {server_message}"
+        elif error_type == "timeout":
+            message = (
+                f"The query timed out on the server ({server_message}): narrow it (a shorter "
+                "range, a larger step, fewer series) or raise --timeout."
+            )
+        elif error_type == "canceled":
+            message = f"The server canceled the query ({server_message}): run it again."
+        else:
+            message = (
+                f"The server could not run the query ({error_type or status}): {server_message}"
+            )
+        return QueryError(
+            message,
+            error_type=error_type,
+            server_message=server_message,
+            status=status,
+            url=url,
+        )
+
+    def _time(self, value: TimeLike) -> float:
+        return parse_time(value, self.now())
+
+    def _provenance(self, answer: _Answer, **window: Any) -> dict[str, Any]:
+        return {
+            **window,
+            "warnings": answer.warnings,
+            "infos": answer.infos,
+            "source": self.name,
+            "elapsed": round(answer.elapsed, 3),
+        }
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def query(
+        self,
+        promql: str,
+        time: TimeLike | None = None,
+        *,
+        timeout: float | None = None,
+        fmt: frames.FrameFormat = "tidy",
+    ) -> pd.DataFrame:
+        """Evaluate an instant query at ``time`` (default: now); a row per series."""
+        at = self.now() if time is None else self._time(time)
+        params = [("query", promql), ("time", _number(at))]
+        params += _timeout_param(timeout)
+        answer = self._call("query", params, timeout=_read_timeout(timeout, self.timeout))
+        frame = frames.frame_from_data(answer.data, fmt)
+        frame.attrs["promql"] = self._provenance(
+            answer, query=promql, time=at, result_type=answer.data.get("resultType")
+        )
+        return frame
+
+    def query_range(
+        self,
+        promql: str,
+        start: TimeLike,
+        end: TimeLike | None = None,
+        step: float | str | None = None,
+        *,
+        timeout: float | None = None,
+        fmt: frames.FrameFormat = "tidy",
+    ) -> pd.DataFrame:
+        """Evaluate a range query; ``step`` (seconds or ``"1m"``) is chosen if not given."""
+        start_s = self._time(start)
+        end_s = self.now() if end is None else self._time(end)
+        step_s = (
+            _step_seconds(step) if step is not None else auto_step(end_s - start_s, self.max_points)
+        )
+        check_points(start_s, end_s, step_s)
+        params = [
+            ("query", promql),
+            ("start", _number(start_s)),
+            ("end", _number(end_s)),
+            ("step", _number(step_s)),
+            *_timeout_param(timeout),
+        ]
+        answer = self._call("query_range", params, timeout=_read_timeout(timeout, self.timeout))
+        frame = frames.frame_from_data(answer.data, fmt)
+        frame.attrs["promql"] = self._provenance(
+            answer,
+            query=promql,
+            start=start_s,
+            end=end_s,
+            step=step_s,
+            result_type=answer.data.get("resultType"),
+        )
+        return frame
+
+    def series(
+        self,
+        match: str | Iterable[str],
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> pd.DataFrame:
+        """The series matching one or more selectors: a row per series, a column per label."""
+        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        answer = self._call("series", params)
+        frame = frames.series_frame(answer.data)
+        frame.attrs["promql"] = self._provenance(answer, match=_matchers(match))
+        return frame
+
+    def labels(
+        self,
+        match: str | Iterable[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> list[str]:
+        """All label names (of the series matching ``match``, if given)."""
+        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        return _strings(self._call("labels", params).data, "labels")
+
+    def label_values(
+        self,
+        name: str,
+        match: str | Iterable[str] | None = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> list[str]:
+        """All values of the label ``name`` (of the series matching ``match``, if given)."""
+        if not name or "/" in name:
+            raise SysmonUsageError(f"{name!r} is not a label name.")
+        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        answer = self._call(f"label/{name}/values", params, get_only=True)
+        return _strings(answer.data, "label values")
+
+    def metadata(self, metric: str | None = None) -> pd.DataFrame:
+        """Type, help and unit of every metric (or of one): columns metric, type, help, unit."""
+        params = [("metric", metric)] if metric else []
+        answer = self._call("metadata", params, get_only=True)
+        return frames.metadata_frame(answer.data)
+
+    def check(self) -> float:
+        """Check that the server answers and accepts the appkey; return the round trip in seconds."""
+        return self._call("query", [("query", "1"), ("time", _number(self.now()))]).elapsed
+
+    def _window(self, start: TimeLike | None, end: TimeLike | None) -> list[tuple[str, str]]:
+        params = []
+        if start is not None:
+            params.append(("start", _number(self._time(start))))
+        if end is not None:
+            params.append(("end", _number(self._time(end))))
+        return params
+
+
+def _number(value: float) -> str:
+    """Format seconds for the API: no exponent, no needless decimals, millisecond precision."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _step_seconds(step: float | str) -> float:
+    return parse_duration(step) if isinstance(step, str) else float(step)
+
+
+def _timeout_param(timeout: float | None) -> list[tuple[str, str]]:
+    return [("timeout", format_duration(timeout))] if timeout is not None else []
+
+
+def _read_timeout(timeout: float | None, default: float) -> float:
+    # Give the server its own timeout plus a margin to report it, rather than cutting it off.
+    return default if timeout is None else timeout + 5.0
+
+
+def _matchers(match: str | Iterable[str] | None) -> list[str]:
+    if match is None:
+        return []
+    return [match] if isinstance(match, str) else list(match)
+
+
+def _strings(data: Any, what: str) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+        raise ResponseFormatError(f"The server's {what} are not a list of strings.")
+    return data
+
+
+def _connection_reason(exc: requests.exceptions.ConnectionError) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("Temporary failure in name resolution", "host name lookup failed"),
+        ("Connection reset", "connection reset"),
+        ("Network is unreachable", "network unreachable"),
+        ("SSLError", "TLS error"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ):
+        if needle in text:
+            return reason
+    return type(exc).__name__

@@ -1,0 +1,205 @@
+"""Prometheus response data -> pandas DataFrames.
+
+Two shapes (the README's DataFrame contract):
+
+* **tidy** (default): a row per sample; ``timestamp`` (UTC), a column per label (categorical),
+  ``value`` (float64). Native histogram samples add ``count``, ``sum`` and ``buckets`` columns
+  (``buckets`` holds a tuple of ``(boundary_rule, lower, upper, count)`` per sample, as the API
+  sends them) and have ``value`` NaN.
+* **wide**: a UTC DatetimeIndex x a column per series; the columns are a MultiIndex of the
+  series' label values whose level names are the label names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import ResponseFormatError, SysmonUsageError
+
+__all__ = [
+    "FrameFormat",
+    "frame_from_data",
+    "label_columns",
+    "metadata_frame",
+    "series_frame",
+]
+
+FrameFormat = Literal["tidy", "wide"]
+
+#: The level name used for the columns of a wide frame whose series carry no labels at all.
+NO_LABELS_LEVEL = "series"
+
+
+def frame_from_data(data: Mapping[str, Any], fmt: FrameFormat = "tidy") -> pd.DataFrame:
+    """Convert the ``data`` member of a query or query_range answer into a DataFrame."""
+    if fmt not in ("tidy", "wide"):
+        raise SysmonUsageError(f"Unknown format {fmt!r}: use tidy or wide.")
+    try:
+        result_type = data["resultType"]
+        result = data["result"]
+        if result_type in ("matrix", "vector"):
+            series = [_Series.read(item, result_type) for item in result]
+            return _tidy(series) if fmt == "tidy" else _wide(series)
+        if result_type in ("scalar", "string"):
+            timestamp, raw = result
+            value: Any = float(raw) if result_type == "scalar" else str(raw)
+            frame = pd.DataFrame({"timestamp": _timestamps(np.array([float(timestamp)]))})
+            frame["value"] = pd.Series(
+                [value], dtype="float64" if result_type == "scalar" else object
+            )
+            return frame.set_index("timestamp") if fmt == "wide" else frame
+    except SysmonUsageError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ResponseFormatError(
+            f"The server's answer does not have the shape of a Prometheus result ({exc!r})."
+        ) from None
+    raise ResponseFormatError(f"Unknown result type {result_type!r} in the server's answer.")
+
+
+def label_columns(label_sets: Sequence[Mapping[str, str]]) -> list[str]:
+    """All label names of some series: ``__name__`` first, then sorted."""
+    names = set().union(*label_sets) if label_sets else set()
+    return sorted(names, key=lambda name: (name != "__name__", name))
+
+
+class _Series:
+    """One series of a vector or matrix, its samples already as numpy arrays."""
+
+    __slots__ = ("histograms", "labels", "timestamps", "values")
+
+    def __init__(
+        self,
+        labels: dict[str, str],
+        timestamps: np.ndarray,
+        values: np.ndarray,
+        histograms: list[tuple[float, dict[str, Any]]],
+    ) -> None:
+        self.labels = labels
+        self.timestamps = timestamps
+        self.values = values
+        self.histograms = histograms
+
+    @classmethod
+    def read(cls, item: Mapping[str, Any], result_type: str) -> _Series:
+        labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
+        if result_type == "vector":
+            pairs = [item["value"]] if "value" in item else []
+            histograms = [item["histogram"]] if "histogram" in item else []
+        else:
+            pairs = item.get("values", [])
+            histograms = item.get("histograms", [])
+        timestamps = np.fromiter((float(p[0]) for p in pairs), np.float64, len(pairs))
+        # numpy reads Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
+        values = np.array([p[1] for p in pairs], dtype=np.float64).reshape(len(pairs))
+        return cls(labels, timestamps, values, [(float(t), h) for t, h in histograms])
+
+
+def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
+    # Prometheus timestamps have millisecond precision; rounding to it removes float noise.
+    millis = np.round(seconds * 1000).astype(np.int64)
+    return pd.DatetimeIndex(millis.astype("datetime64[ms]")).tz_localize("UTC").as_unit("ns")
+
+
+def _label_categorical(series: Sequence[_Series], name: str, counts: np.ndarray) -> pd.Categorical:
+    per_series = [s.labels.get(name) for s in series]
+    categories = sorted({v for v in per_series if v is not None})
+    position = {value: code for code, value in enumerate(categories)}
+    codes = np.array([position.get(v, -1) if v is not None else -1 for v in per_series])
+    dtype = np.int8 if len(categories) < 127 else np.int32
+    return pd.Categorical.from_codes(np.repeat(codes, counts).astype(dtype), categories=categories)
+
+
+def _tidy(series: Sequence[_Series]) -> pd.DataFrame:
+    histogram_parts: list[_HistogramPart] | None = None
+    if any(s.histograms for s in series):
+        merged = [_merge_histograms(s) for s in series]
+        series = [s for s, _ in merged]
+        histogram_parts = [part for _, parts in merged for part in parts]
+    counts = np.array([len(s.timestamps) for s in series], dtype=np.int64)
+    timestamps = np.concatenate([s.timestamps for s in series]) if series else np.empty(0)
+    columns: dict[str, Any] = {"timestamp": _timestamps(timestamps)}
+    for name in label_columns([s.labels for s in series]):
+        columns[name] = _label_categorical(series, name, counts)
+    columns["value"] = np.concatenate([s.values for s in series]) if series else np.empty(0)
+    frame = pd.DataFrame(columns)
+    if histogram_parts is not None:
+        frame["count"] = np.array([p[0] for p in histogram_parts], dtype=np.float64)
+        frame["sum"] = np.array([p[1] for p in histogram_parts], dtype=np.float64)
+        frame["buckets"] = pd.Series([p[2] for p in histogram_parts], dtype=object)
+    return frame
+
+
+# (count, sum, buckets) of one row; a float sample's row has NaN, NaN, ().
+_HistogramPart = tuple[float, float, tuple[tuple[int, float, float, float], ...]]
+
+
+def _merge_histograms(s: _Series) -> tuple[_Series, list[_HistogramPart]]:
+    """Merge a series' float and histogram samples into time-ordered rows."""
+    no_histogram: _HistogramPart = (np.nan, np.nan, ())
+    rows: list[tuple[float, float, _HistogramPart]] = [
+        (t, v, no_histogram) for t, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
+    ]
+    for t, histogram in s.histograms:
+        buckets = tuple(
+            (int(rule), float(lower), float(upper), float(count))
+            for rule, lower, upper, count in histogram.get("buckets", [])
+        )
+        rows.append((t, np.nan, (float(histogram["count"]), float(histogram["sum"]), buckets)))
+    rows.sort(key=lambda row: row[0])
+    timestamps = np.array([r[0] for r in rows], dtype=np.float64)
+    values = np.array([r[1] for r in rows], dtype=np.float64)
+    return _Series(s.labels, timestamps, values, []), [r[2] for r in rows]
+
+
+def _wide(series: Sequence[_Series]) -> pd.DataFrame:
+    if any(s.histograms for s in series):
+        raise SysmonUsageError(
+            "Native histogram samples do not fit the wide format: use --format tidy, "
+            "or query histogram_count()/histogram_sum()/histogram_quantile() of them."
+        )
+    names = label_columns([s.labels for s in series])
+    grid = np.unique(np.concatenate([s.timestamps for s in series])) if series else np.empty(0)
+    table = np.full((len(grid), len(series)), np.nan)
+    for column, s in enumerate(series):
+        table[np.searchsorted(grid, s.timestamps), column] = s.values
+    if names:
+        columns = pd.MultiIndex.from_tuples(
+            [tuple(s.labels.get(name, "") for name in names) for s in series], names=names
+        )
+    else:
+        columns = pd.MultiIndex.from_tuples([("{}",)] * len(series), names=[NO_LABELS_LEVEL])
+    index = _timestamps(grid).rename("timestamp")
+    return pd.DataFrame(table, index=index, columns=columns)
+
+
+def series_frame(label_sets: Sequence[Mapping[str, str]]) -> pd.DataFrame:
+    """The answer of ``/series``: a row per series, a column per label (missing labels: NaN)."""
+    try:
+        names = label_columns(label_sets)
+        return pd.DataFrame.from_records(
+            [{name: labels.get(name) for name in names} for labels in label_sets], columns=names
+        )
+    except (TypeError, AttributeError) as exc:
+        raise ResponseFormatError(
+            f"The /series answer is not a list of label sets ({exc!r})."
+        ) from None
+
+
+def metadata_frame(metadata: Mapping[str, Sequence[Mapping[str, str]]]) -> pd.DataFrame:
+    """The answer of ``/metadata``: a row per metric and distinct (type, help, unit)."""
+    try:
+        rows = [
+            (metric, entry.get("type", ""), entry.get("help", ""), entry.get("unit", ""))
+            for metric, entries in sorted(metadata.items())
+            for entry in entries
+        ]
+    except (TypeError, AttributeError) as exc:
+        raise ResponseFormatError(
+            f"The /metadata answer has an unexpected shape ({exc!r})."
+        ) from None
+    return pd.DataFrame(rows, columns=["metric", "type", "help", "unit"])

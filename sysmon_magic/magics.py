@@ -1,0 +1,482 @@
+"""IPython glue: ``%sysmon_connect``, ``%%promql`` / ``%promql`` and the metadata magics.
+
+Thin on purpose: options are parsed here, the window is resolved once per cell, the query is
+templated, and the :class:`~sysmon_magic.client.Client` does the rest. Every
+:class:`~sysmon_magic.errors.SysmonError` becomes a ``UsageError``, which IPython shows as one
+short line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from argparse import ArgumentParser, Namespace
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pandas as pd
+from IPython.core.error import StdinNotImplementedError, UsageError
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Dict, Enum, Int, Unicode
+
+from .client import Client
+from .errors import SysmonError, SysmonUsageError
+from .regions import REGIONS, region_api_root
+from .templating import expand, grafana_macros
+from .timeparse import (
+    auto_step,
+    format_duration,
+    format_time,
+    parse_duration,
+    resolve_span,
+    resolve_window,
+)
+
+__all__ = ["SysmonMagics", "split_options"]
+
+_Magic = TypeVar("_Magic", bound=Callable[..., Any])
+
+
+def _usage_errors(method: _Magic) -> _Magic:
+    """Show library errors as IPython's one-line ``UsageError`` instead of a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except SysmonError as exc:
+            raise UsageError(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def split_options(line: str, parser: ArgumentParser) -> tuple[list[str], str]:
+    """Separate a magic line into the parser's option tokens and the rest (PromQL), verbatim.
+
+    Shell-style splitting would strip the quotes of ``{job="x"}``, so the line is scanned
+    instead: a token that starts a word at the top level (outside quotes and brackets) and is
+    one of ``parser``'s option strings is an option, with its value if it takes one; everything
+    else is kept as written. ``--`` ends the options (for a query that starts with ``-``).
+    """
+    arity = {
+        option: action.nargs != 0 for action in parser._actions for option in action.option_strings
+    }
+    options: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(line):
+        if line[position].isspace():
+            rest.append(line[position])
+            position += 1
+            continue
+        word_end = _word_end(line, position)
+        word = line[position:word_end]
+        if word == "--":
+            rest.append(line[word_end:])
+            break
+        option = word.split("=", 1)[0]
+        if option not in arity:
+            rest.append(word)
+            position = word_end
+            continue
+        options.append(word)
+        position = word_end
+        if arity[option] and "=" not in word:
+            while position < len(line) and line[position].isspace():
+                position += 1
+            if position < len(line):
+                value_end = _word_end(line, position)
+                options.append(_unquote(line[position:value_end]))
+                position = value_end
+    return options, "".join(rest).strip()
+
+
+def _word_end(line: str, start: int) -> int:
+    """End of the word at ``start``: the next whitespace outside quotes and brackets."""
+    depth = 0
+    quote = ""
+    position = start
+    while position < len(line):
+        char = line[position]
+        if quote:
+            if char == "\\":
+                position += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char.isspace() and depth == 0:
+            break
+        position += 1
+    return min(position, len(line))
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _check_identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise SysmonUsageError(f"-o needs a Python variable name, not {name!r}.")
+    return name
+
+
+@magics_class
+class SysmonMagics(Magics):
+    """Magics for Prometheus-compatible APIs: NHN Cloud System Monitoring, any Prometheus, a demo."""
+
+    default_range = Unicode(
+        "1h", help="Window of a range query when neither --range nor --start is given."
+    ).tag(config=True)
+    max_points = Int(
+        1000, help="Points per series an automatic step aims at (the step is rounded up)."
+    ).tag(config=True)
+    default_format = Enum(
+        ["tidy", "wide"], "tidy", help="Shape of result DataFrames when --format is not given."
+    ).tag(config=True)
+    scrape_interval = Unicode(
+        "60s", help="The data's collection interval, for $__rate_interval (the service: 60s)."
+    ).tag(config=True)
+    timeout = Unicode("60s", help="How long to wait for an answer (--timeout overrides).").tag(
+        config=True
+    )
+    appkey_env = Unicode(
+        "SYSMON_APPKEY", help="Environment variable read for the appkey of a region connection."
+    ).tag(config=True)
+    region_urls = Dict(
+        {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.connections: dict[str, Client] = {}
+        self.current: str | None = None
+
+    # -- connections -----------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("target", nargs="?", help="a region (kr1, kr2, us1, jp1, gov) or demo")
+    @argument("--url", help="any Prometheus-compatible API root, the part before /api/v1")
+    @argument("--appkey-env", metavar="VAR", help="read the appkey from this variable")
+    @argument("--name", help="name of the connection (default: the region, demo or the host)")
+    @line_magic
+    @_usage_errors
+    def sysmon_connect(self, line: str) -> pd.DataFrame | None:
+        """Connect to NHN Cloud System Monitoring, a Prometheus, or the local demo server.
+
+        Without arguments, list the connections (the appkey masked). The last connection made
+        is the current one; ``%%promql --conn NAME`` uses another.
+
+        Examples
+        --------
+        ::
+
+            %sysmon_connect kr1                       # appkey from $SYSMON_APPKEY, else a prompt
+            %sysmon_connect kr2 --appkey-env MY_KEY   # appkey from $MY_KEY
+            %sysmon_connect --url http://127.0.0.1:9090   # any Prometheus (API root)
+            %sysmon_connect demo                      # the local demo server with sample data
+            %sysmon_connect kr1 --name prod           # a named connection
+            %sysmon_connect                           # list connections
+        """
+        args = self.sysmon_connect.parser.parse_argstring(line)
+        if args.target is None and args.url is None:
+            return self._connections_frame()
+        if args.target is not None and args.url is not None:
+            raise SysmonUsageError("Give a region (or demo) or --url, not both.")
+        client, where = self._new_client(args)
+        client.check()  # fail now, with a clear reason, rather than at the first query
+        self._remember(client, where)
+        return None
+
+    def _new_client(self, args: Namespace) -> tuple[Client, str]:
+        """A client for the arguments, and how to describe where it points."""
+        timeout = parse_duration(self.timeout)
+        options: dict[str, Any] = {"timeout": timeout, "max_points": self.max_points}
+        if args.target == "demo":
+            from . import demo
+
+            server = demo.start()
+            client = Client(server.url, name=args.name or "demo", now=server.now, **options)
+            # Not the URL: its port changes from run to run, and notebooks should not.
+            return client, "the local demo server"
+        appkey = self._appkey(args.appkey_env, required=args.url is None, target=args.target)
+        if args.url is not None:
+            name = args.name or urlsplit(args.url).netloc or args.url
+            client = Client(args.url, appkey, name=name, **options)
+        else:
+            client = Client.for_region(
+                args.target, appkey, overrides=self.region_urls, name=args.name, **options
+            )
+        return client, client.base_url
+
+    def _appkey(self, variable: str | None, *, required: bool, target: str | None) -> str | None:
+        if variable is not None:
+            value = os.environ.get(variable)
+            if not value:
+                raise SysmonUsageError(f"${variable} is not set: put the project's appkey in it.")
+            return value
+        if not required:
+            return None
+        # Check the region before asking for a key it would not need.
+        region_api_root(target or "", self.region_urls)
+        value = os.environ.get(self.appkey_env)
+        if value:
+            return value
+        try:
+            value = getpass.getpass(f"Appkey for {target} (console: URL & Appkey): ")
+        except (StdinNotImplementedError, EOFError, OSError):
+            value = ""
+        if not value:
+            raise SysmonUsageError(
+                f"No appkey: set ${self.appkey_env} (or --appkey-env VAR) to the project's appkey "
+                "from the console (Compute > System Monitoring > URL & Appkey)."
+            )
+        return value
+
+    def _remember(self, client: Client, where: str) -> None:
+        previous = self.connections.pop(client.name, None)
+        if previous is not None:
+            previous.close()
+        self.connections[client.name] = client
+        self.current = client.name
+        clock = ""
+        if client.pinned_now is not None:
+            clock = f"; its clock is pinned at {format_time(client.pinned_now)}"
+        print(f"Connected {client.name!r} to {where} (appkey {client.masked_appkey}){clock}.")
+
+    def _connections_frame(self) -> pd.DataFrame | None:
+        if not self.connections:
+            regions = ", ".join(REGIONS)
+            print(f"No connections yet: %sysmon_connect REGION ({regions}), --url URL, or demo.")
+            return None
+        rows = [
+            {
+                "name": name,
+                "current": name == self.current,
+                "url": client.base_url,
+                "appkey": client.masked_appkey,
+                "clock": "now" if client.pinned_now is None else format_time(client.pinned_now),
+            }
+            for name, client in self.connections.items()
+        ]
+        return pd.DataFrame(rows)
+
+    def _client(self, name: str | None) -> Client:
+        if name is not None:
+            if name not in self.connections:
+                known = ", ".join(self.connections) or "none yet"
+                raise SysmonUsageError(f"No connection named {name!r} (connections: {known}).")
+            return self.connections[name]
+        if self.current is None:
+            raise SysmonUsageError(
+                "Not connected: run %sysmon_connect kr1 (or another region, --url URL, or demo)."
+            )
+        return self.connections[self.current]
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("query", nargs="*", help="PromQL (line form); in a cell, the cell's body")
+    @argument("--range", dest="range_", metavar="DUR", help="window ending now, e.g. 6h")
+    @argument("--start", metavar="T", help="window start: RFC 3339, unix seconds, now-6h")
+    @argument("--end", metavar="T", help="window end (default: now)")
+    @argument("--step", metavar="DUR", help="resolution (default: automatic)")
+    @argument("--instant", action="store_true", help="evaluate at one time (--time)")
+    @argument("--time", metavar="T", help="time of an instant query (default: now)")
+    @argument("-o", "--output", metavar="NAME", help="store the DataFrame in NAME, show a summary")
+    @argument("--format", choices=["tidy", "wide"], help="tidy (a row per sample) or wide")
+    @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
+    @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    @line_cell_magic
+    @_usage_errors
+    def promql(self, line: str, cell: str | None = None) -> pd.DataFrame | None:
+        """Run PromQL and return a pandas DataFrame.
+
+        By default a range query over the last ``SysmonMagics.default_range`` (1h) with a step
+        chosen for about ``SysmonMagics.max_points`` points per series. ``$name``/``${name}``
+        take values from Python; Grafana's ``$__range``, ``$__interval`` and
+        ``$__rate_interval`` work as in dashboards. ``{...}`` is never expanded by IPython.
+
+        Examples
+        --------
+        ::
+
+            %%promql --range 6h
+            sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[$__rate_interval]))
+
+            %%promql --instant -o mem
+            node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes
+
+            df = %promql rate(http_requests_total{code=~"5.."}[5m])
+            %promql --start 2026-11-05T00:00:00Z --end 2026-11-05T06:00:00Z --step 1m up
+        """
+        args, body = self._parse(self.promql, line, cell)
+        if not body:
+            raise SysmonUsageError("No query: put PromQL after %promql or in the cell's body.")
+        client = self._client(args.conn)
+        now = client.now()  # once per cell: every relative time in it reads the same clock
+        fmt = args.format or self.default_format
+        timeout = parse_duration(args.timeout) if args.timeout else None
+        scrape = parse_duration(self.scrape_interval)
+        range_s = parse_duration(args.range_) if args.range_ else None
+        step = parse_duration(args.step) if args.step else None
+        if args.instant:
+            if args.start or args.end:
+                raise SysmonUsageError("--instant takes --time, not --start/--end.")
+            span = range_s or parse_duration(self.default_range)
+            macro_step = step or auto_step(span, self.max_points)
+            query = self._template(body, span, macro_step, scrape)
+            frame = client.query(query, args.time if args.time else now, timeout=timeout, fmt=fmt)
+        else:
+            if args.time:
+                raise SysmonUsageError("--time is for --instant queries; use --start/--end.")
+            start, end, step = resolve_window(
+                now=now,
+                default_range=parse_duration(self.default_range),
+                max_points=self.max_points,
+                range_seconds=range_s,
+                start=args.start,
+                end=args.end,
+                step=step,
+            )
+            query = self._template(body, end - start, step, scrape)
+            frame = client.query_range(query, start, end, step, timeout=timeout, fmt=fmt)
+        return self._deliver(frame, args.output)
+
+    def _template(self, body: str, span: float, step: float, scrape: float) -> str:
+        macros = grafana_macros(range_seconds=span, step=step, scrape_interval=scrape)
+        return expand(body, self.shell.user_ns if self.shell else {}, macros)
+
+    def _deliver(self, frame: pd.DataFrame, output: str | None) -> pd.DataFrame | None:
+        provenance = frame.attrs.get("promql", {})
+        for message in provenance.get("warnings", []) + provenance.get("infos", []):
+            print(f"Server: {message}", file=sys.stderr)
+        if output is None:
+            return frame
+        self.shell.user_ns[_check_identifier(output)] = frame
+        print(f"{output}: {summarize(frame)}")
+        return None
+
+    def _parse(
+        self, magic: Callable[..., Any], line: str, cell: str | None
+    ) -> tuple[Namespace, str]:
+        """Options from the line; the query from the cell, or from the rest of the line."""
+        parser = magic.parser  # type: ignore[attr-defined]
+        options, rest = split_options(line, parser)
+        args = parser.parse_args(options)
+        if cell is None:
+            return args, rest
+        if rest:
+            raise SysmonUsageError(
+                f"Unexpected {rest!r} on the %%promql line: put the query in the cell's body."
+            )
+        return args, cell.strip()
+
+    # -- metadata --------------------------------------------------------------------------
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("selector", nargs="*", help='series selector, e.g. up{job="node"}')
+    @argument("--range", dest="range_", metavar="DUR", help="window ending now (default 1h)")
+    @argument("--start", metavar="T", help="window start")
+    @argument("--end", metavar="T", help="window end (default: now)")
+    @argument("--conn", metavar="NAME", help="use this connection")
+    @line_magic
+    @_usage_errors
+    def promql_series(self, line: str) -> pd.DataFrame:
+        """The series matching a selector: a row per series, a column per label.
+
+        Example: ``%promql_series node_uname_info --range 1d``
+        """
+        args, selector = self._parse(self.promql_series, line, None)
+        if not selector:
+            raise SysmonUsageError('Give a selector, e.g. %promql_series up{job="node"}.')
+        client = self._client(args.conn)
+        start, end = self._metadata_window(client, args)
+        return client.series(selector, start, end)
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("label", nargs="*", help="a label name: list its values (default: list names)")
+    @argument("--match", metavar="SELECTOR", help="only series matching this selector")
+    @argument("--range", dest="range_", metavar="DUR", help="window ending now (default 1h)")
+    @argument("--start", metavar="T", help="window start")
+    @argument("--end", metavar="T", help="window end (default: now)")
+    @argument("--conn", metavar="NAME", help="use this connection")
+    @line_magic
+    @_usage_errors
+    def promql_labels(self, line: str) -> list[str]:
+        """Label names, or the values of one label.
+
+        Examples: ``%promql_labels``, ``%promql_labels instance --match node_load1``
+        """
+        args, label = self._parse(self.promql_labels, line, None)
+        client = self._client(args.conn)
+        start, end = self._metadata_window(client, args)
+        if label:
+            return client.label_values(label, args.match, start, end)
+        return client.labels(args.match, start, end)
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("metric", nargs="*", help="one metric name (default: all)")
+    @argument("--conn", metavar="NAME", help="use this connection")
+    @line_magic
+    @_usage_errors
+    def promql_metadata(self, line: str) -> pd.DataFrame:
+        """Type, help and unit of the metrics: columns metric, type, help, unit.
+
+        Example: ``%promql_metadata node_cpu_seconds_total``
+        """
+        args, metric = self._parse(self.promql_metadata, line, None)
+        return self._client(args.conn).metadata(metric or None)
+
+    def _metadata_window(self, client: Client, args: Namespace) -> tuple[float, float]:
+        # A window is always sent: without one a server scans all it holds (a year here).
+        return resolve_span(
+            now=client.now(),
+            default_range=parse_duration(self.default_range),
+            range_seconds=parse_duration(args.range_) if args.range_ else None,
+            start=args.start,
+            end=args.end,
+        )
+
+
+def summarize(frame: pd.DataFrame) -> str:
+    """One line about a result: series, rows, window and step."""
+    info = frame.attrs.get("promql", {})
+    label_names = [
+        c for c in frame.columns if c not in ("timestamp", "value", "count", "sum", "buckets")
+    ]
+    if isinstance(frame.columns, pd.MultiIndex):
+        series = frame.shape[1]
+    elif label_names:
+        series = len(frame.drop_duplicates(subset=label_names)) if len(frame) else 0
+    else:
+        series = 1 if len(frame) else 0
+    parts = [f"{series:,} series, {len(frame):,} rows"]
+    if "start" in info:
+        parts.append(
+            f"{format_time(info['start'])} to {format_time(info['end'])}, "
+            f"step {format_duration(info['step'])}"
+        )
+    elif "time" in info:
+        parts.append(f"at {format_time(info['time'])}")
+    return "; ".join(parts)

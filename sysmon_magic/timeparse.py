@@ -1,0 +1,234 @@
+"""Durations, times, automatic steps and range checks: pure functions, with ``now`` passed in.
+
+Durations follow Prometheus (``90s``, ``5m``, ``1h30m``, ``7d``, ``500ms``); a plain number is
+seconds. Times are RFC 3339, unix seconds, ``now`` or ``now-6h`` / ``now+1h``. Everything is float
+unix seconds, as the Prometheus API takes them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+
+from .errors import SysmonUsageError
+
+__all__ = [
+    "MAX_POINTS_PER_SERIES",
+    "NICE_STEPS",
+    "auto_step",
+    "check_points",
+    "format_duration",
+    "format_time",
+    "parse_duration",
+    "parse_time",
+    "resolve_span",
+    "resolve_window",
+    "smallest_step",
+]
+
+#: Prometheus refuses a range query with more points per series than this (plus one).
+MAX_POINTS_PER_SERIES = 11_000
+
+_UNIT_SECONDS = {
+    "y": 365 * 86400,
+    "w": 7 * 86400,
+    "d": 86400,
+    "h": 3600,
+    "m": 60,
+    "s": 1,
+    "ms": 0.001,
+}
+# Units in the order Prometheus requires them; ``ms`` must be tried before ``m``.
+_DURATION_RE = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_DURATION_UNITS = ("y", "w", "d", "h", "m", "s", "ms")
+
+#: Steps an automatic step is rounded up to, in seconds (1s ... 1d), as dashboards do.
+NICE_STEPS: tuple[int, ...] = (
+    1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200, 86400,
+)  # fmt: skip
+
+# Unix seconds beyond this (year 5138) are almost certainly milliseconds.
+_MAX_PLAUSIBLE_SECONDS = 1e11
+
+_RELATIVE_RE = re.compile(r"^now\s*(?:([+-])\s*(\S+))?$")
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus duration (``1h30m``, ``500ms``) or plain seconds into seconds."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        match = _DURATION_RE.match(value)
+        if not value or match is None:
+            raise SysmonUsageError(
+                f"Cannot read duration {text!r}: use a Prometheus duration such as 90s, 5m, "
+                "1h30m or 7d, or a number of seconds."
+            ) from None
+        seconds = sum(
+            int(amount) * _UNIT_SECONDS[unit]
+            for amount, unit in zip(match.groups(), _DURATION_UNITS, strict=True)
+            if amount
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise SysmonUsageError(f"Duration {text!r} must be positive, e.g. 5m.")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Format seconds as the shortest Prometheus duration (``5400`` -> ``1h30m``)."""
+    millis = round(seconds * 1000)
+    if millis <= 0:
+        return "0s"
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        size = int(_UNIT_SECONDS[unit] * 1000)
+        amount, millis = divmod(millis, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    if millis:
+        parts.append(f"{millis}ms")
+    return "".join(parts)
+
+
+def parse_time(text: str | float | int | datetime, now: float) -> float:
+    """Parse a time (RFC 3339, unix seconds, ``now``, ``now-6h``) into unix seconds.
+
+    A millisecond epoch is refused: Prometheus would silently read it as a date ~50,000 years out.
+    """
+    if isinstance(text, datetime):
+        moment = text if text.tzinfo else text.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    if isinstance(text, (int, float)):
+        return _checked_epoch(float(text), str(text))
+    value = text.strip()
+    relative = _RELATIVE_RE.match(value)
+    if relative:
+        sign, offset = relative.groups()
+        if sign is None:
+            return now
+        delta = parse_duration(offset)
+        return now - delta if sign == "-" else now + delta
+    try:
+        epoch = float(value)
+    except ValueError:
+        pass
+    else:
+        return _checked_epoch(epoch, value)
+    try:
+        # fromisoformat reads "Z" only from Python 3.11 on.
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise SysmonUsageError(
+            f"Cannot read time {text!r}: use RFC 3339 (2026-11-05T14:00:00Z), unix seconds, "
+            "now, or now-6h."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _checked_epoch(seconds: float, text: str) -> float:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise SysmonUsageError(f"Time {text!r} is not a valid unix time in seconds.")
+    if seconds > _MAX_PLAUSIBLE_SECONDS:
+        raise SysmonUsageError(
+            f"Time {text!r} looks like milliseconds since the epoch; Prometheus takes seconds: "
+            f"use {seconds / 1000:.3f}."
+        )
+    return seconds
+
+
+def format_time(seconds: float) -> str:
+    """Format unix seconds as RFC 3339 in UTC, with milliseconds only when there are any."""
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    spec = "seconds" if moment.microsecond == 0 else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def auto_step(range_seconds: float, max_points: int) -> float:
+    """Choose a step: ``range / max_points`` rounded up to a nice value, within Prometheus' limit."""
+    if max_points <= 0:
+        raise SysmonUsageError("max_points must be a positive number of points.")
+    wanted = max(range_seconds / min(max_points, MAX_POINTS_PER_SERIES), 1.0)
+    for step in NICE_STEPS:
+        if step >= wanted:
+            return float(step)
+    # Longer than 1000 days at a 1d step: whole days keep the points under the limit.
+    return float(math.ceil(wanted / 86400) * 86400)
+
+
+def smallest_step(range_seconds: float) -> float:
+    """The smallest step, in whole milliseconds, that keeps a range within Prometheus' limit."""
+    return math.ceil(range_seconds / MAX_POINTS_PER_SERIES * 1000) / 1000
+
+
+def check_points(start: float, end: float, step: float) -> None:
+    """Refuse a range query that Prometheus would refuse, saying which step works."""
+    if end < start:
+        raise SysmonUsageError(
+            f"The window ends ({format_time(end)}) before it starts ({format_time(start)})."
+        )
+    if (end - start) / step > MAX_POINTS_PER_SERIES:
+        points = math.floor((end - start) / step) + 1
+        raise SysmonUsageError(
+            f"Step {format_duration(step)} gives {points:,} points per series over "
+            f"{format_duration(end - start)}; Prometheus allows 11,001. Use --step "
+            f"{format_duration(smallest_step(end - start))} or more, or a shorter range."
+        )
+
+
+def resolve_span(
+    *,
+    now: float,
+    default_range: float,
+    range_seconds: float | None = None,
+    start: str | float | None = None,
+    end: str | float | None = None,
+) -> tuple[float, float]:
+    """Turn ``--range`` or ``--start``/``--end`` (or neither: the default range) into a window."""
+    if range_seconds is not None and start is not None:
+        raise SysmonUsageError("Give either a range (--range 6h) or --start/--end, not both.")
+    end_s = now if end is None else parse_time(end, now)
+    if start is not None:
+        start_s = parse_time(start, now)
+    else:
+        if end is not None and range_seconds is None:
+            raise SysmonUsageError("--end needs --start or --range, e.g. --start now-6h --end now.")
+        start_s = end_s - (default_range if range_seconds is None else range_seconds)
+    if end_s < start_s:
+        raise SysmonUsageError(
+            f"The window ends ({format_time(end_s)}) before it starts ({format_time(start_s)})."
+        )
+    return start_s, end_s
+
+
+def resolve_window(
+    *,
+    now: float,
+    default_range: float,
+    max_points: int,
+    range_seconds: float | None = None,
+    start: str | float | None = None,
+    end: str | float | None = None,
+    step: float | None = None,
+) -> tuple[float, float, float]:
+    """Turn the options of a range query into an absolute ``(start, end, step)``.
+
+    With a relative window (no ``start``) and an automatic step, the window is moved back to end
+    on a multiple of the step, so re-running a cell later keeps the same grid of timestamps.
+    """
+    start_s, end_s = resolve_span(
+        now=now, default_range=default_range, range_seconds=range_seconds, start=start, end=end
+    )
+    chosen = step if step is not None else auto_step(end_s - start_s, max_points)
+    if step is None and start is None:
+        shift = end_s - math.floor(end_s / chosen) * chosen
+        start_s, end_s = start_s - shift, end_s - shift
+    check_points(start_s, end_s, chosen)
+    return start_s, end_s, chosen

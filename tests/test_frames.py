@@ -1,0 +1,182 @@
+"""Response data -> DataFrames, on literal responses as Prometheus sends them."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
+from sysmon_magic.frames import frame_from_data, metadata_frame, series_frame
+
+MATRIX = {
+    "resultType": "matrix",
+    "result": [
+        {
+            "metric": {"__name__": "up", "instance": "a:9100", "job": "node"},
+            "values": [[1793923140, "1"], [1793923200, "NaN"]],
+        },
+        {
+            "metric": {"__name__": "up", "instance": "b:9100", "job": "node", "zone": "z1"},
+            "values": [[1793923200.123, "+Inf"], [1793923260, "-Inf"], [1793923320, "2.5e-3"]],
+        },
+    ],
+}
+
+
+def test_tidy_matrix():
+    frame = frame_from_data(MATRIX)
+    assert list(frame.columns) == ["timestamp", "__name__", "instance", "job", "zone", "value"]
+    assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert frame["timestamp"].iloc[2] == pd.Timestamp("2026-11-06T00:00:00.123Z")
+    assert frame["value"].dtype == np.float64
+    values = frame["value"].tolist()
+    assert values[0] == 1 and math.isnan(values[1])
+    assert values[2:] == [math.inf, -math.inf, 0.0025]
+    assert frame["instance"].tolist() == ["a:9100", "a:9100", "b:9100", "b:9100", "b:9100"]
+    assert frame["zone"].isna().tolist() == [True, True, False, False, False]
+    assert isinstance(frame["instance"].dtype, pd.CategoricalDtype)
+
+
+def test_wide_matrix():
+    frame = frame_from_data(MATRIX, "wide")
+    assert frame.columns.names == ["__name__", "instance", "job", "zone"]
+    assert list(frame.columns) == [("up", "a:9100", "node", ""), ("up", "b:9100", "node", "z1")]
+    assert frame.index.name == "timestamp"
+    assert len(frame.index) == 5  # the union of both series' timestamps
+    assert frame.loc[pd.Timestamp("2026-11-05T23:59:00Z"), ("up", "a:9100", "node", "")] == 1
+    assert frame[("up", "b:9100", "node", "z1")].isna().sum() == 2
+
+
+def test_vector_one_row_per_series():
+    data = {
+        "resultType": "vector",
+        "result": [
+            {"metric": {"job": "a"}, "value": [1793923200, "3"]},
+            {"metric": {"job": "b"}, "value": [1793923200, "4"]},
+        ],
+    }
+    frame = frame_from_data(data)
+    assert frame[["job", "value"]].astype({"job": str}).values.tolist() == [["a", 3.0], ["b", 4.0]]
+    wide = frame_from_data(data, "wide")
+    assert wide.shape == (1, 2)
+
+
+def test_series_without_labels():
+    data = {"resultType": "vector", "result": [{"metric": {}, "value": [1793923200, "7"]}]}
+    assert list(frame_from_data(data).columns) == ["timestamp", "value"]
+    wide = frame_from_data(data, "wide")
+    assert wide.columns.names == ["series"] and wide.iloc[0, 0] == 7
+
+
+def test_scalar_and_string():
+    scalar = frame_from_data({"resultType": "scalar", "result": [1793923200, "42"]})
+    assert scalar.to_dict("list") == {
+        "timestamp": [pd.Timestamp("2026-11-06T00:00:00Z")],
+        "value": [42.0],
+    }
+    string = frame_from_data({"resultType": "string", "result": [1793923200, "hello"]})
+    assert string["value"].tolist() == ["hello"]
+
+
+@pytest.mark.parametrize("result_type", ["matrix", "vector"])
+def test_empty_result_has_the_columns(result_type):
+    frame = frame_from_data({"resultType": result_type, "result": []})
+    assert list(frame.columns) == ["timestamp", "value"] and len(frame) == 0
+    assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    wide = frame_from_data({"resultType": result_type, "result": []}, "wide")
+    assert wide.shape == (0, 0)
+
+
+# As Prometheus 2.4x sends native histograms (recorded from a server with them enabled).
+HISTOGRAM_MATRIX = {
+    "resultType": "matrix",
+    "result": [
+        {
+            "metric": {"__name__": "rpc_duration_seconds", "job": "api"},
+            "histograms": [
+                [
+                    1793923140,
+                    {
+                        "count": "10",
+                        "sum": "1.5",
+                        "buckets": [[0, "0.0625", "0.125", "4"], [0, "0.125", "0.25", "6"]],
+                    },
+                ],
+                [1793923200, {"count": "12", "sum": "1.75", "buckets": [[3, "-0.001", "0.001", "2"]]}],
+            ],
+        }
+    ],
+}
+
+
+def test_native_histograms_tidy():
+    frame = frame_from_data(HISTOGRAM_MATRIX)
+    assert list(frame.columns) == [
+        "timestamp", "__name__", "job", "value", "count", "sum", "buckets"
+    ]  # fmt: skip
+    assert frame["count"].tolist() == [10.0, 12.0]
+    assert frame["sum"].tolist() == [1.5, 1.75]
+    assert frame["value"].isna().all()
+    assert frame["buckets"].iloc[0] == ((0, 0.0625, 0.125, 4.0), (0, 0.125, 0.25, 6.0))
+    assert frame["buckets"].iloc[1] == ((3, -0.001, 0.001, 2.0),)
+
+
+def test_native_histogram_instant_and_mixed_with_floats():
+    data = {
+        "resultType": "vector",
+        "result": [
+            {"metric": {"job": "a"}, "histogram": [1793923200, {"count": "1", "sum": "2"}]},
+            {"metric": {"job": "b"}, "value": [1793923200, "5"]},
+        ],
+    }
+    frame = frame_from_data(data)
+    assert frame["count"].tolist()[0] == 1.0 and math.isnan(frame["count"].tolist()[1])
+    assert frame["value"].tolist()[1] == 5.0
+    assert frame["buckets"].tolist() == [(), ()]
+
+
+def test_native_histograms_do_not_fit_wide():
+    with pytest.raises(SysmonUsageError, match="tidy"):
+        frame_from_data(HISTOGRAM_MATRIX, "wide")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"resultType": "matrix"},
+        {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "x"]]}]},
+        {"resultType": "matrix", "result": [{"metric": {}, "values": [[1]]}]},
+        {"resultType": "vector", "result": "nope"},
+        {"resultType": "scalar", "result": [1]},
+        {"resultType": "weird", "result": []},
+    ],
+)
+def test_malformed_data_is_a_response_format_error(data):
+    with pytest.raises(ResponseFormatError):
+        frame_from_data(data)
+
+
+def test_unknown_format():
+    with pytest.raises(SysmonUsageError, match="tidy or wide"):
+        frame_from_data(MATRIX, "long")  # type: ignore[arg-type]
+
+
+def test_series_frame():
+    frame = series_frame([{"__name__": "up", "job": "a"}, {"__name__": "up", "job": "b", "x": "1"}])
+    assert list(frame.columns) == ["__name__", "job", "x"]
+    assert frame["job"].tolist() == ["a", "b"]
+    assert frame["x"].isna().tolist() == [True, False]
+    assert list(series_frame([]).columns) == []
+
+
+def test_metadata_frame():
+    frame = metadata_frame(
+        {
+            "up": [{"type": "gauge", "help": "Up.", "unit": ""}],
+            "a_total": [{"type": "counter", "help": "A.", "unit": ""}],
+        }
+    )
+    assert frame.values.tolist() == [["a_total", "counter", "A.", ""], ["up", "gauge", "Up.", ""]]
+    assert list(metadata_frame({}).columns) == ["metric", "type", "help", "unit"]
