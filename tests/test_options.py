@@ -14,7 +14,11 @@ LABELS = SysmonMagics.promql_labels.parser
     [
         ("up", [], "up"),
         ('--range 6h rate(x{job="a b"}[5m])', ["--range", "6h"], 'rate(x{job="a b"}[5m])'),
-        ('sum(rate(x{a="--range"}[5m])) --step 1m', ["--step", "1m"], 'sum(rate(x{a="--range"}[5m]))'),
+        (
+            'sum(rate(x{a="--range"}[5m])) --step 1m',
+            ["--step", "1m"],
+            'sum(rate(x{a="--range"}[5m]))',
+        ),
         ("--instant -o df up", ["--instant", "-o", "df"], "up"),
         ("--range=6h up", ["--range=6h"], "up"),
         ('--start "2026-11-05 12:00" up', ["--start", "2026-11-05 12:00"], "up"),

@@ -42,7 +42,7 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize("text", ["", "m5", "1h1d", "5 m", "-5m", "0s", "abc", "nan", "inf", "-3"])
 def test_parse_duration_refuses(text):
-    with pytest.raises(SysmonUsageError, match="(?i)duration"):
+    with pytest.raises(SysmonUsageError, match=r"(?i)duration"):
         parse_duration(text)
 
 
