@@ -146,7 +146,7 @@ class Client:
         **options: Any,
     ) -> Client:
         """A client for an NHN Cloud region (kr1, kr2, us1, jp1, gov)."""
-        options.setdefault("name", region.strip().lower())
+        options["name"] = options.get("name") or region.strip().lower()
         return cls(region_api_root(region, overrides), appkey, **options)
 
     @staticmethod
@@ -177,6 +177,11 @@ class Client:
     def masked_appkey(self) -> str:
         """The appkey as it may be shown: at most its last 4 characters."""
         return mask_secret(self.__appkey)
+
+    @property
+    def has_appkey(self) -> bool:
+        """Whether requests carry an appkey."""
+        return self.__appkey is not None
 
     def now(self) -> float:
         """The client's clock: the pinned time if there is one, else the wall clock."""

@@ -258,7 +258,8 @@ class SysmonMagics(Magics):
         clock = ""
         if client.pinned_now is not None:
             clock = f"; its clock is pinned at {format_time(client.pinned_now)}"
-        print(f"Connected {client.name!r} to {where} (appkey {client.masked_appkey}){clock}.")
+        key = f" with appkey {client.masked_appkey}" if client.has_appkey else ""
+        print(f"Connected {client.name!r} to {where}{key}{clock}.")
 
     def _connections_frame(self) -> pd.DataFrame | None:
         if not self.connections:

@@ -66,6 +66,8 @@ class Gateway:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        #: (method, path) of every request, without query strings or headers, for tests to read.
+        self.requests: list[tuple[str, str]] = []
 
     @property
     def url(self) -> str:
@@ -123,6 +125,7 @@ class Gateway:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         path, _, query = request.path.partition("?")
+        self.requests.append((request.command, path))
         appkey = request.headers.get(APPKEY_HEADER)
         if not appkey or (appkey not in self._appkeys and appkey not in self._forbidden):
             self._send(request, 401, _nhn_error(-1, "Unauthorized: invalid appkey"))
@@ -161,18 +164,23 @@ class Gateway:
             return
         finally:
             connection.close()
-        content_type = response.getheader("Content-Type", "application/json")
-        self._send(request, response.status, payload, content_type)
+        passed = {
+            name: value
+            for name, value in response.getheaders()
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length"
+        }
+        self._send(request, response.status, payload, passed)
 
     @staticmethod
     def _send(
         request: BaseHTTPRequestHandler,
         status: int,
         body: bytes,
-        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> None:
         request.send_response(status)
-        request.send_header("Content-Type", content_type)
+        for name, value in (headers or {"Content-Type": "application/json"}).items():
+            request.send_header(name, value)
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)

@@ -1,0 +1,61 @@
+"""The same checks against VictoriaMetrics 1.79, a second Prometheus-compatible engine.
+
+Its documented differences, as they show here:
+- errors are HTTP 422 (or 400) with ``errorType`` "422"/"bad_data": we treat it as opaque;
+- ``rate()`` does not extrapolate to the window's edges (it uses the sample before the window):
+  on exact per-minute counters it gives the same 1.0 per CPU;
+- ``/series`` without a window covers only the last 5 minutes: we always send a window;
+- ``/metadata`` is a stub that answers no metrics;
+- NaN samples are dropped (none in the demo data);
+- it stores values as decimals of about 12 significant digits, so a rate computed from counters near
+  3.6e6 agrees with the exact 1.0 to ~1e-8, not to the last bit as Prometheus' does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sysmon_magic import Client, QueryError
+from sysmon_magic.demo import data
+from tests.servers import VM_START, victoria_metrics
+
+
+@pytest.fixture(scope="module")
+def vm() -> Client:
+    with victoria_metrics() as url, Client(url, name="vm", now=data.DEMO_END) as client:
+        yield client
+
+
+def test_query_range_known_rate(vm):
+    frame = vm.query_range(
+        "sum by (instance, cpu) (rate(node_cpu_seconds_total[5m]))", "now-1h", "now", "1m"
+    )
+    assert frame["instance"].nunique() == 6 and frame["cpu"].nunique() == 2
+    assert len(frame) == 12 * 61
+    assert frame["value"].to_numpy() == pytest.approx(1.0, abs=1e-7)
+
+
+def test_query_instant(vm):
+    frame = vm.query("count(node_uname_info)")
+    assert frame["value"].tolist() == [6.0]
+    wide = vm.query_range("node_load1", "now-10m", "now", "1m", fmt="wide")
+    assert wide.shape == (11, 6) and "instance" in wide.columns.names
+
+
+def test_series_labels_and_values(vm):
+    series = vm.series("node_uname_info", VM_START, "now")
+    assert len(series) == 6 and "nodename" in series.columns
+    assert {"instance", "job", "openmetrics_id"} <= set(vm.labels(start=VM_START, end="now"))
+    hosts = vm.label_values("instance", "node_load1", VM_START, "now")
+    assert hosts == sorted(data.node_instance(h) for h in data.HOSTS)
+
+
+def test_metadata_is_a_stub(vm):
+    assert list(vm.metadata().columns) == ["metric", "type", "help", "unit"]
+
+
+def test_errors_are_query_errors_with_the_servers_message(vm):
+    with pytest.raises(QueryError) as caught:
+        vm.query("sum(rate(x[5m])")
+    assert caught.value.status in (400, 422)
+    assert "unparsed data" in caught.value.server_message or "cannot parse" in str(caught.value)
