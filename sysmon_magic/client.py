@@ -226,7 +226,7 @@ class Client:
                 "GET" if use_get else "POST",
                 url,
                 params=params if use_get else None,
-                data=None if use_get else params,
+                data=None if use_get else list(params),
                 headers=headers,
                 timeout=(self.connect_timeout, read_timeout),
                 allow_redirects=False,  # the appkey must never follow a redirect elsewhere

@@ -111,7 +111,9 @@ def _label_categorical(series: Sequence[_Series], name: str, counts: np.ndarray)
     position = {value: code for code, value in enumerate(categories)}
     codes = np.array([position.get(v, -1) if v is not None else -1 for v in per_series])
     dtype = np.int8 if len(categories) < 127 else np.int32
-    return pd.Categorical.from_codes(np.repeat(codes, counts).astype(dtype), categories=categories)
+    return pd.Categorical.from_codes(
+        np.repeat(codes, counts).astype(dtype), categories=pd.Index(categories, dtype=object)
+    )
 
 
 def _tidy(series: Sequence[_Series]) -> pd.DataFrame:

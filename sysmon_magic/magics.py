@@ -14,7 +14,7 @@ import os
 import sys
 from argparse import ArgumentParser, Namespace
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -31,6 +31,7 @@ from traitlets import Dict, Enum, Int, Unicode
 
 from .client import Client
 from .errors import SysmonError, SysmonUsageError
+from .frames import FrameFormat
 from .regions import REGIONS, region_api_root
 from .templating import expand, grafana_macros
 from .timeparse import (
@@ -333,7 +334,7 @@ class SysmonMagics(Magics):
             raise SysmonUsageError("No query: put PromQL after %promql or in the cell's body.")
         client = self._client(args.conn)
         now = client.now()  # once per cell: every relative time in it reads the same clock
-        fmt = args.format or self.default_format
+        fmt = cast(FrameFormat, args.format or self.default_format)
         timeout = parse_duration(args.timeout) if args.timeout else None
         scrape = parse_duration(self.scrape_interval)
         range_s = parse_duration(args.range_) if args.range_ else None
@@ -363,7 +364,11 @@ class SysmonMagics(Magics):
 
     def _template(self, body: str, span: float, step: float, scrape: float) -> str:
         macros = grafana_macros(range_seconds=span, step=step, scrape_interval=scrape)
-        return expand(body, self.shell.user_ns if self.shell else {}, macros)
+        return expand(body, self._user_ns, macros)
+
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        return self.shell.user_ns if self.shell is not None else {}
 
     def _deliver(self, frame: pd.DataFrame, output: str | None) -> pd.DataFrame | None:
         provenance = frame.attrs.get("promql", {})
@@ -371,7 +376,7 @@ class SysmonMagics(Magics):
             print(f"Server: {message}", file=sys.stderr)
         if output is None:
             return frame
-        self.shell.user_ns[_check_identifier(output)] = frame
+        self._user_ns[_check_identifier(output)] = frame
         print(f"{output}: {summarize(frame)}")
         return None
 

@@ -72,8 +72,8 @@ class Gateway:
     @property
     def url(self) -> str:
         """The gateway's base URL, as a region's (the API root is ``url + "/prometheus"``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> Gateway:
         """Serve in a daemon thread."""
