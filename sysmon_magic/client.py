@@ -61,6 +61,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _Secret:
+    """A string that shows itself masked wherever it is printed: repr, str, vars(), debuggers."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<secret {mask_secret(self._value)}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        raise TypeError("An appkey is not pickled: it stays in this process's memory.")
+
+
 @dataclass(frozen=True)
 class _Answer:
     """The useful part of a successful Prometheus envelope."""
@@ -132,7 +152,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.max_points = max_points
         self.verify = verify
-        self.__appkey = appkey or None
+        self._appkey = _Secret(appkey) if appkey else None
         self._session = session or self._default_session()
         self._owns_session = session is None
 
@@ -176,12 +196,12 @@ class Client:
     @property
     def masked_appkey(self) -> str:
         """The appkey as it may be shown: at most its last 4 characters."""
-        return mask_secret(self.__appkey)
+        return mask_secret(self._appkey.reveal() if self._appkey else None)
 
     @property
     def has_appkey(self) -> bool:
         """Whether requests carry an appkey."""
-        return self.__appkey is not None
+        return self._appkey is not None
 
     def now(self) -> float:
         """The client's clock: the pinned time if there is one, else the wall clock."""
@@ -203,7 +223,7 @@ class Client:
 
     def _scrub(self, text: str) -> str:
         """Remove the appkey from text that came from elsewhere (a server's message)."""
-        return text.replace(self.__appkey, "****") if self.__appkey else text
+        return text.replace(self._appkey.reveal(), "****") if self._appkey else text
 
     def _call(
         self,
@@ -216,8 +236,8 @@ class Client:
         """Send one API request and return the envelope's data, or raise a typed error."""
         url = f"{self.base_url}/api/v1/{endpoint}"
         headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
-        if self.__appkey:
-            headers[APPKEY_HEADER] = self.__appkey
+        if self._appkey:
+            headers[APPKEY_HEADER] = self._appkey.reveal()
         read_timeout = self.timeout if timeout is None else timeout
         use_get = get_only or len(url) + 1 + len(urlencode(params)) <= _MAX_GET_URL
         started = time.perf_counter()

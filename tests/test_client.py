@@ -1,0 +1,147 @@
+"""The client's request funnel against a literal HTTP server on a real loopback socket: answers
+that a healthy Prometheus never gives (warnings, gateway pages, redirects, NHN envelopes)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sysmon_magic import APIError, AuthError, Client, ResponseFormatError, SysmonUsageError
+from sysmon_magic.client import mask_secret
+
+SECRET = "literal-appkey-1234567890abcdef"
+
+
+class Literal:
+    """A server that answers every request with ``status``, ``headers`` and ``body``."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.headers: dict[str, str] = {"Content-Type": "application/json"}
+        self.body = b""
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        literal = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                literal.seen.append((self.command, self.path, dict(self.headers)))
+                self.send_response(literal.status)
+                for name, value in literal.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(literal.body)))
+                self.end_headers()
+                self.wfile.write(literal.body)
+
+            do_POST = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def answer(self, status: int, body: object, **headers: str) -> None:
+        self.status = status
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.headers = {"Content-Type": "application/json", **headers}
+
+
+@pytest.fixture(scope="module")
+def literal() -> Iterator[Literal]:
+    server = Literal()
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def client(literal: Literal) -> Iterator[Client]:
+    with Client(literal.url, SECRET, now=1793923200.0) as c:
+        yield c
+
+
+def test_warnings_and_infos_reach_the_frame(client, literal):
+    literal.answer(
+        200,
+        {
+            "status": "success",
+            "data": {"resultType": "vector", "result": []},
+            "warnings": [f"partial response: one store down ({SECRET})"],
+            "infos": ["PromQL info: metric might not be a counter"],
+        },
+    )
+    frame = client.query("x")
+    assert frame.attrs["promql"]["warnings"] == ["partial response: one store down (****)"]
+    assert frame.attrs["promql"]["infos"] == ["PromQL info: metric might not be a counter"]
+
+
+def test_the_appkey_travels_only_in_its_header(client, literal):
+    literal.answer(200, {"status": "success", "data": []})
+    client.labels()
+    _, path, headers = literal.seen[-1]
+    assert headers["X-TC-APP-KEY"] == SECRET
+    assert SECRET not in path
+
+
+def test_an_html_error_page_names_the_status_and_the_start_of_the_body(client, literal):
+    page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    literal.answer(502, page, **{"Content-Type": "text/html"})
+    with pytest.raises(ResponseFormatError) as caught:
+        client.query("x")
+    message = str(caught.value)
+    assert message.startswith(f"HTTP 502 from {client.host} is not a Prometheus answer")
+    assert "<title>502 Bad Gateway</title>" in message
+    assert caught.value.status == 502 and "\n" not in message
+
+
+def test_a_json_body_that_is_not_an_envelope(client, literal):
+    literal.answer(200, {"hello": "world"})
+    with pytest.raises(ResponseFormatError, match="the part before /api/v1"):
+        client.query("x")
+
+
+@pytest.mark.parametrize(
+    ("status", "words"), [(401, "appkey was rejected"), (403, "not accessible")]
+)
+def test_nhn_auth_envelopes(client, literal, status, words):
+    literal.answer(
+        status,
+        {"header": {"isSuccessful": False, "resultCode": -1, "resultMessage": f"bad key {SECRET}"}},
+    )
+    with pytest.raises(AuthError, match=words) as caught:
+        client.query("x")
+    assert SECRET not in str(caught.value) and "bad key ****" in str(caught.value)
+
+
+def test_a_redirect_to_another_host_is_refused_and_names_both(client, literal):
+    literal.answer(302, b"", Location="https://elsewhere.example/prometheus/api/v1/query")
+    with pytest.raises(
+        APIError, match=r"127\.0\.0\.1:\d+ redirected the request to elsewhere\.example"
+    ):
+        client.query("x")
+
+
+def test_the_appkey_is_never_in_a_repr():
+    client = Client("https://kr1-api-sysmon.cloud.toast.com/prometheus", SECRET, name="kr1")
+    assert SECRET not in repr(client) and "****cdef" in repr(client)
+    assert SECRET[-5:] not in repr(client) + str(vars(client))
+
+
+def test_plain_http_with_a_key_only_to_loopback():
+    Client("http://localhost:9090", SECRET)
+    Client("http://[::1]:9090", SECRET)
+    with pytest.raises(SysmonUsageError, match=r"plain http to 10\.0\.0\.5"):
+        Client("http://10.0.0.5:9090", SECRET)
+    Client("http://10.0.0.5:9090")  # no key, nothing to protect
+
+
+def test_mask_secret():
+    assert mask_secret(None) == "(none)"
+    assert mask_secret("short") == "****"
+    assert mask_secret(SECRET) == "****cdef"
