@@ -1,0 +1,646 @@
+"""A local Prometheus serving the demo data, under ``/prometheus`` like NHN Cloud's API.
+
+:func:`start` generates the data once (:mod:`.data`), backfills them with ``promtool`` into a cache
+directory, and runs ``prometheus`` on a free loopback port. Later calls, from this or any other
+process, reuse the running server; a new server on cached blocks starts in a few seconds. The
+server stays up while any process that called :func:`start` lives (or until :func:`stop`), and
+the last one to exit stops it by its pid, unless one asked for ``detach=True``.
+
+Cache layout (``$XDG_CACHE_HOME/sysmon-magic`` or ``~/.cache/sysmon-magic`` by default)::
+
+    demo-<fingerprint>/       one per generator version: a change of the data makes a new one
+        lock                  fcntl lock held while generating, starting or stopping
+        blocks/<ULID>/        the backfilled TSDB block, never written to after creation
+        runs/<kind>-<pid>-<n>/  one per server: tsdb/ (hard links to the block), config, log,
+                              users/<pid> (processes using it), detached (if so)
+        state.json            pid, port and URL of the shared server
+
+Each server runs on its own ``runs/<name>/tsdb`` so that Prometheus' WAL, lock file and the
+series it scrapes itself never touch the pristine block, and a fresh server starts clean.
+
+Metadata: backfilled blocks hold samples only; Prometheus learns HELP/TYPE only by scraping. The
+server therefore scrapes a ``# HELP``/``# TYPE``-only text that it serves itself as a console
+template (``/prometheus/consoles/demo_metadata.txt``). That scrape also writes the usual ``up``
+and ``scrape_*`` series of ``job="demo-metadata"``, at wall-clock time, far from the demo window;
+queries with explicit times inside the window never see them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..errors import DemoError
+from . import data
+
+__all__ = ["DemoServer", "cache_root", "running", "start", "stop"]
+
+PROMETHEUS_ENV = "SYSMON_PROMETHEUS_BIN"
+PROMTOOL_ENV = "SYSMON_PROMTOOL_BIN"
+ROUTE_PREFIX = "/prometheus"
+
+# promtool cuts blocks at multiples of the largest standard block range (2h x 3^k) that fits this
+# duration. The default, 2 h, makes 85 blocks and re-reads the whole text for each: ~5 min. 24h
+# gives 18 h blocks: ~45 s. 486 h (20.25 days) holds the whole week in one aligned range, so the
+# text is read twice: ~11 s. Prometheus itself accepts blocks up to 31 days (10 % of retention).
+BLOCK_DURATION = "486h"
+METADATA_FILE = "demo_metadata.txt"
+METADATA_JOB = "demo-metadata"
+# Scrape often: the first scrape comes after a fixed offset within one interval, and start()
+# waits for it. The scraped text is a few hundred bytes with no samples.
+METADATA_SCRAPE_INTERVAL = "1s"
+
+START_TIMEOUT = 120.0  # Prometheus opening its TSDB and answering
+LOCK_TIMEOUT = 600.0  # another process generating the data
+STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL
+
+_INSTALL_HINT = (
+    "Install Prometheus: `sudo apt-get install prometheus` on Debian/Ubuntu, or download it from "
+    "https://prometheus.io/download/ and put `prometheus` and `promtool` on PATH (or set "
+    f"{PROMETHEUS_ENV} and {PROMTOOL_ENV} to their paths)."
+)
+
+
+@dataclass
+class DemoServer:
+    """A running demo Prometheus, as one process uses it.
+
+    ``url`` is the API root, before ``/api/v1`` (``http://127.0.0.1:PORT/prometheus``); ``now`` is
+    the demo clock (:data:`~sysmon_magic.demo.data.DEMO_END`) to pass wherever "now" is meant, as
+    the data end there. ``started_here`` tells whether this call launched the process.
+
+    A shared server stays up while any process uses it: :meth:`stop` (also called on leaving a
+    ``with`` block and at interpreter exit) lets go of it, and the last process to let go stops
+    it, unless it was started or reused with ``detach=True``. A private server
+    (``reuse=False``) stops with its handle.
+    """
+
+    url: str
+    pid: int
+    port: int
+    started_here: bool
+    log_file: Path
+    now: float = float(data.DEMO_END)
+    _run_dir: Path | None = field(default=None, repr=False, compare=False)
+    _demo_dir: Path | None = field(default=None, repr=False, compare=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    _shared: bool = field(default=True, repr=False, compare=False)
+    _released: bool = field(default=False, repr=False, compare=False)
+
+    def stop(self) -> None:
+        """Let go of the server: stop it unless another process uses it or it is detached."""
+        if self._released:
+            return
+        self._released = True
+        atexit.unregister(self.stop)
+        if self._shared:
+            _release(self)
+        else:
+            _terminate(self.pid, self._process, self._run_dir)
+            if self._run_dir is not None:
+                shutil.rmtree(self._run_dir, ignore_errors=True)
+
+    def is_alive(self) -> bool:
+        """Whether the server process still runs."""
+        return _alive(self.pid)
+
+    def __enter__(self) -> DemoServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/sysmon-magic``, or ``~/.cache/sysmon-magic``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sysmon-magic"
+
+
+def start(
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    reuse: bool = True,
+    port: int | None = None,
+    detach: bool = False,
+) -> DemoServer:
+    """Start the demo Prometheus, or reuse the one already running.
+
+    Parameters
+    ----------
+    cache_dir
+        Where generated blocks, logs and state live; default :func:`cache_root`.
+    reuse
+        Share one server among all processes (a kernel, a CLI, test workers), starting it if
+        none runs. With ``False``, start a private server on its own copy of the data, which no
+        one else sees and which stops with this handle.
+    port
+        Listen on this loopback port when starting (a running server keeps its port).
+    detach
+        Keep the shared server running after every user has gone (until
+        ``sysmon-magic demo --stop`` or :func:`stop`).
+
+    Returns
+    -------
+    DemoServer
+        ``url`` is the API root (append ``/api/v1/query``), ``now`` the demo clock.
+
+    Raises
+    ------
+    DemoError
+        ``prometheus``/``promtool`` are missing (the message says how to install them), or
+        backfilling or starting failed (the message quotes the log).
+
+    Notes
+    -----
+    The first call generates ~410 MB of OpenMetrics text (deleted afterwards) and backfills it
+    into a 6 MB block: about 20 s. Starting Prometheus on that block then takes ~6 s, most of
+    it waiting for the first scrape that fills ``/api/v1/metadata``; reusing a running server
+    takes milliseconds.
+
+    Examples
+    --------
+    >>> from sysmon_magic import demo
+    >>> with demo.start() as server:  # doctest: +SKIP
+    ...     requests.get(server.url + "/api/v1/query",
+    ...                  params={"query": "node_load1", "time": server.now})
+    """
+    if detach and not reuse:
+        raise ValueError("detach=True keeps a shared server running: it needs reuse=True")
+    prometheus = _binary("prometheus", PROMETHEUS_ENV)
+    promtool = _binary("promtool", PROMTOOL_ENV)
+    demo_dir = _demo_dir(cache_dir)
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(demo_dir / "lock"):
+        server = _running_server(demo_dir) if reuse else None
+        if server is None:
+            if reuse:
+                _stop_unresponsive(demo_dir)
+            if not (demo_dir / "blocks").is_dir():
+                _remove_old_versions(demo_dir)
+                _backfill(demo_dir, promtool)
+            _remove_stale_runs(demo_dir)
+            # A new directory per server: an old one may still be in use by a hung process.
+            name = f"{'shared' if reuse else 'private'}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            server = _launch(prometheus, demo_dir, demo_dir / "runs" / name, port)
+            server._shared = reuse
+            if reuse:
+                _write_state(demo_dir, server)
+        if reuse:
+            _acquire(server, detach)
+    if not detach:
+        atexit.register(server.stop)
+    return server
+
+
+def running(cache_dir: str | os.PathLike[str] | None = None) -> DemoServer | None:
+    """The shared demo server if one is running, for a look (its ``stop()`` does nothing)."""
+    demo_dir = _demo_dir(cache_dir)
+    server = _running_server(demo_dir) if demo_dir.is_dir() else None
+    if server is not None:
+        server._released = True
+    return server
+
+
+def stop(cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Stop the shared demo server now, whoever uses it; False if none was running."""
+    demo_dir = _demo_dir(cache_dir)
+    if not demo_dir.is_dir():
+        return False
+    with _locked(demo_dir / "lock"):
+        server = _running_server(demo_dir)
+        if server is None:
+            return False
+        _terminate(server.pid, None, server._run_dir)
+        with contextlib.suppress(FileNotFoundError):
+            (demo_dir / "state.json").unlink()
+        return True
+
+
+# --- sharing: which processes use the shared server ---------------------------------------------
+
+# Handles this process holds on each shared server (by run directory): the process stays
+# registered as a user until its last handle lets go.
+_HANDLES: dict[Path, int] = {}
+
+
+def _acquire(server: DemoServer, detach: bool) -> None:
+    """Register this process as a user of the shared server (under the lock)."""
+    assert server._run_dir is not None
+    if detach:
+        (server._run_dir / "detached").touch()
+        server._released = True  # a detached server outlives its handles
+        return
+    users = server._run_dir / "users"
+    users.mkdir(exist_ok=True)
+    (users / str(os.getpid())).touch()
+    _HANDLES[server._run_dir] = _HANDLES.get(server._run_dir, 0) + 1
+
+
+def _release(server: DemoServer) -> None:
+    """Let go of the shared server; stop it if no live process uses it and it is not detached."""
+    run_dir, demo_dir = server._run_dir, server._demo_dir
+    if run_dir is None or demo_dir is None:
+        return
+    _HANDLES[run_dir] = _HANDLES.get(run_dir, 1) - 1
+    if _HANDLES[run_dir] > 0:
+        return
+    del _HANDLES[run_dir]
+    if not demo_dir.is_dir():
+        return  # the cache was deleted: nothing left to coordinate (or to run)
+    with _locked(demo_dir / "lock"):
+        users = run_dir / "users"
+        with contextlib.suppress(FileNotFoundError):
+            (users / str(os.getpid())).unlink()
+        if (run_dir / "detached").exists() or not run_dir.is_dir():
+            return
+        for user in users.iterdir() if users.is_dir() else ():
+            if user.name.isdigit() and _alive(int(user.name)):
+                return  # still in use
+            user.unlink()  # a user that died without letting go
+        state = _read_state(demo_dir)
+        if state is not None and state.get("pid") == server.pid:
+            (demo_dir / "state.json").unlink()
+        _terminate(server.pid, server._process, run_dir)
+
+
+def _demo_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """The directory of this generator version's data and servers."""
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    return root / f"demo-{data.fingerprint()}"
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+def _backfill(demo_dir: Path, promtool: str) -> None:
+    """Generate the OpenMetrics text and turn it into ``blocks/``, atomically."""
+    # Under the lock, any temporary directory left is from a process that died mid-way.
+    for stale in demo_dir.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = demo_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        text = tmp / "demo.om"
+        with open(text, "wb", buffering=1 << 20) as out:
+            data.write_openmetrics(out)
+        cmd = [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            f"--max-block-duration={BLOCK_DURATION}",
+            str(text),
+            str(tmp / "blocks"),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise DemoError(
+                f"promtool could not backfill the demo data (exit {result.returncode}): "
+                f"{_tail(result.stderr or result.stdout)}"
+            )
+        text.unlink()
+        # rename() is atomic: other processes see no blocks or all of them.
+        os.rename(tmp / "blocks", demo_dir / "blocks")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- running Prometheus ---------------------------------------------------------------------------
+
+
+def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) -> DemoServer:
+    """Prepare ``run_dir`` and start Prometheus there; retry on a port taken in the meantime."""
+    tsdb = run_dir / "tsdb"
+    tsdb.mkdir(parents=True)
+    for block in (demo_dir / "blocks").iterdir():
+        _link_tree(block, tsdb / block.name)
+    consoles = run_dir / "consoles"
+    consoles.mkdir()
+    (consoles / METADATA_FILE).write_text(data.metadata_exposition())
+
+    attempts = 1 if port is not None else 3
+    last_error = ""
+    for _ in range(attempts):
+        chosen = port if port is not None else _free_port()
+        config = run_dir / "prometheus.yml"
+        config.write_text(_config(chosen))
+        log_file = run_dir / "prometheus.log"
+        url = f"http://127.0.0.1:{chosen}{ROUTE_PREFIX}"
+        cmd = [
+            prometheus,
+            f"--web.listen-address=127.0.0.1:{chosen}",
+            f"--web.route-prefix={ROUTE_PREFIX}",
+            f"--web.external-url={url}",
+            f"--web.console.templates={consoles}",
+            f"--web.console.libraries={consoles}",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            # Retention counts back from the newest block: fixed-date data would be deleted.
+            "--storage.tsdb.retention.time=100y",
+        ]
+        with open(log_file, "ab") as log:
+            # Own session: a Ctrl-C in the terminal reaches us, and we stop Prometheus cleanly.
+            process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (run_dir / "pid").write_text(str(process.pid))
+        server = DemoServer(
+            url=url,
+            pid=process.pid,
+            port=chosen,
+            started_here=True,
+            log_file=log_file,
+            _run_dir=run_dir,
+            _demo_dir=demo_dir,
+            _process=process,
+        )
+        try:
+            _wait_ready(server, process)
+            return server
+        except DemoError as exc:
+            _terminate(process.pid, process, run_dir)
+            last_error = str(exc)
+            if "address already in use" not in _tail(log_file.read_text(errors="replace")):
+                break
+    raise DemoError(last_error)
+
+
+def _config(port: int) -> str:
+    """A config whose only scrape is the metadata text (Prometheus scraping itself)."""
+    return (
+        "# Generated by sysmon_magic.demo: the demo data are backfilled, not scraped.\n"
+        "global:\n"
+        f"  scrape_interval: {METADATA_SCRAPE_INTERVAL}\n"
+        "scrape_configs:\n"
+        f"  - job_name: {METADATA_JOB}\n"
+        f"    metrics_path: {ROUTE_PREFIX}/consoles/{METADATA_FILE}\n"
+        "    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{port}']\n"
+    )
+
+
+def _wait_ready(server: DemoServer, process: subprocess.Popen[bytes]) -> None:
+    """Until the API answers and ``/api/v1/metadata`` holds the demo metrics."""
+    deadline = time.monotonic() + START_TIMEOUT
+    probe = f"{server.url}/api/v1/metadata?metric=node_cpu_seconds_total"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(
+                f"prometheus exited with status {process.returncode} while starting: "
+                f"{_tail(server.log_file.read_text(errors='replace'))} (log: {server.log_file})"
+            )
+        body = _get(probe)
+        if body is not None and json.loads(body).get("data"):
+            return
+        time.sleep(0.1)
+    raise DemoError(
+        f"prometheus did not answer within {START_TIMEOUT:.0f} s on {server.url} "
+        f"(log: {server.log_file})"
+    )
+
+
+def _running_server(demo_dir: Path) -> DemoServer | None:
+    """The shared server from ``state.json`` if its process lives and answers as ours."""
+    state = _read_state(demo_dir)
+    if state is None:
+        return None
+    pid, url = int(state["pid"]), str(state["url"])
+    if not _alive(pid):
+        return None
+    # A recycled pid or someone else's server on the port would not run on our directory.
+    try:
+        flags = json.loads(_get(f"{url}/api/v1/status/flags") or b"{}").get("data", {})
+    except ValueError:
+        return None
+    if flags.get("storage.tsdb.path") != state["tsdb"]:
+        return None
+    return DemoServer(
+        url=url,
+        pid=pid,
+        port=int(state["port"]),
+        started_here=False,
+        log_file=Path(state["log_file"]),
+        _run_dir=Path(state["tsdb"]).parent,
+        _demo_dir=demo_dir,
+    )
+
+
+def _stop_unresponsive(demo_dir: Path) -> None:
+    """Terminate a shared server that lives but does not answer (it would hold its port)."""
+    state = _read_state(demo_dir)
+    if state is not None:
+        _terminate(int(state["pid"]), None, Path(state["tsdb"]).parent)
+
+
+def _write_state(demo_dir: Path, server: DemoServer) -> None:
+    assert server._run_dir is not None
+    state = {
+        "pid": server.pid,
+        "port": server.port,
+        "url": server.url,
+        "tsdb": str(server._run_dir / "tsdb"),
+        "log_file": str(server.log_file),
+        "started_at": time.time(),
+    }
+    tmp = demo_dir / f"state.json.{os.getpid()}"
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    os.replace(tmp, demo_dir / "state.json")
+
+
+def _read_state(demo_dir: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads((demo_dir / "state.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _remove_old_versions(demo_dir: Path) -> None:
+    """Delete the data of other generator versions, unless a server still runs on them."""
+    for other in demo_dir.parent.glob("demo-*"):
+        if other == demo_dir or not other.is_dir():
+            continue
+        try:
+            with _locked(other / "lock", timeout=0.0):  # someone generating or starting there
+                pids = []
+                for pid_file in other.glob("runs/*/pid"):
+                    with contextlib.suppress(OSError, ValueError):
+                        pids.append(int(pid_file.read_text()))
+                if not any(_alive(pid) for pid in pids):
+                    shutil.rmtree(other, ignore_errors=True)
+        except (DemoError, OSError):
+            continue
+
+
+def _remove_stale_runs(demo_dir: Path) -> None:
+    """Delete run directories whose Prometheus is gone (killed, or its starter crashed)."""
+    runs = demo_dir / "runs"
+    if not runs.is_dir():
+        return
+    for run in runs.iterdir():
+        try:
+            pid = int((run / "pid").read_text())
+        except (FileNotFoundError, ValueError):
+            pid = 0
+        if pid == 0 or not _alive(pid):
+            shutil.rmtree(run, ignore_errors=True)
+
+
+# --- processes, files, HTTP -----------------------------------------------------------------------
+
+
+def _binary(name: str, env: str) -> str:
+    configured = os.environ.get(env)
+    if configured:
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            raise DemoError(f"{env}={configured} is not an executable file. {_INSTALL_HINT}")
+        return configured
+    found = shutil.which(name)
+    if found is None:
+        raise DemoError(f"The demo server needs `{name}`, which is not on PATH. {_INSTALL_HINT}")
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): trust kill()
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _runs_in(pid: int, run_dir: Path | None) -> bool:
+    """Whether ``pid`` is the Prometheus of ``run_dir``, not a process that recycled its pid."""
+    if run_dir is None:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid)  # no /proc (macOS): the pid file and state are all we have
+    return f"--storage.tsdb.path={run_dir / 'tsdb'}".encode() in cmdline
+
+
+def _terminate(pid: int, process: subprocess.Popen[bytes] | None, run_dir: Path | None) -> None:
+    """SIGTERM, wait, then SIGKILL: Prometheus closes its TSDB cleanly on SIGTERM.
+
+    Without a :class:`subprocess.Popen` (another process started it), the pid is signalled only
+    if it still runs Prometheus on ``run_dir``.
+    """
+    if process is not None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return
+    if not _runs_in(pid, run_dir):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """An exclusive fcntl lock: one process generates and starts, the others wait, then reuse."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no Prometheus packaging to speak of; run unlocked
+        yield
+        return
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DemoError(
+                        f"another process has held {path} for {timeout:.0f} s; "
+                        "if none is generating the demo data, delete the file"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Copy a block as hard links (instant, no space); copy where links are impossible."""
+    dst.mkdir()
+    for item in src.iterdir():
+        if item.is_dir():
+            _link_tree(item, dst / item.name)
+        else:
+            try:
+                os.link(item, dst / item.name)
+            except OSError:
+                shutil.copy2(item, dst / item.name)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> bytes | None:
+    """The body of a 200 answer, or None (not listening yet, starting up, error)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2.0) as response:
+            body: bytes = response.read()
+            return body
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+if sys.platform == "win32":  # pragma: no cover
+    _INSTALL_HINT += " The demo server is tested on Linux and macOS only."
