@@ -22,7 +22,9 @@ __all__ = [
     "SysmonUsageError",
     "TransportError",
     "__version__",
+    "explore",
     "load_ipython_extension",
+    "plot",
     "unload_ipython_extension",
 ]
 
@@ -36,6 +38,8 @@ _LAZY = {
     "SysmonError": "errors",
     "SysmonUsageError": "errors",
     "TransportError": "errors",
+    "explore": "explorer",
+    "plot": "plotting",
 }
 
 if TYPE_CHECKING:
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
         SysmonUsageError,
         TransportError,
     )
+    from .explorer import explore
+    from .plotting import plot
 
 
 def __getattr__(name: str) -> Any:

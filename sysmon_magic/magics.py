@@ -160,6 +160,12 @@ class SysmonMagics(Magics):
     appkey_env = Unicode(
         "SYSMON_APPKEY", help="Environment variable read for the appkey of a region connection."
     ).tag(config=True)
+    timezone = Unicode(
+        "UTC", help="IANA time zone of plots' time axes and the explorer, e.g. Asia/Seoul."
+    ).tag(config=True)
+    max_plot_series = Int(
+        30, help="Plots draw at most this many series (those with the largest values)."
+    ).tag(config=True)
     region_urls = Dict(
         {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
     ).tag(config=True)
@@ -306,9 +312,12 @@ class SysmonMagics(Magics):
     @argument("--format", choices=["tidy", "wide"], help="tidy (a row per sample) or wide")
     @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
     @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    @argument("--plot", action="store_true", help="also draw the result (matplotlib)")
+    @argument("--legend", metavar="TEMPLATE", help="legend, Grafana style: '{{instance}} {{mode}}'")
+    @argument("--explore", action="store_true", help="label pickers + time slider + plot")
     @line_cell_magic
     @_usage_errors
-    def promql(self, line: str, cell: str | None = None) -> pd.DataFrame | None:
+    def promql(self, line: str, cell: str | None = None) -> Any:
         """Run PromQL and return a pandas DataFrame.
 
         By default a range query over the last ``SysmonMagics.default_range`` (1h) with a step
@@ -328,6 +337,12 @@ class SysmonMagics(Magics):
 
             df = %promql rate(http_requests_total{code=~"5.."}[5m])
             %promql --start 2026-11-05T00:00:00Z --end 2026-11-05T06:00:00Z --step 1m up
+
+            %%promql --range 6h --plot --legend '{{instance}}'
+            node_load1
+
+            %%promql --range 1d --explore -o explorer
+            sum by (instance, mode) (rate(node_cpu_seconds_total[5m]))
         """
         args, body = self._parse(self.promql, line, cell)
         if not body:
@@ -360,7 +375,41 @@ class SysmonMagics(Magics):
             )
             query = self._template(body, end - start, step, scrape)
             frame = client.query_range(query, start, end, step, timeout=timeout, fmt=fmt)
+        self._show_warnings(frame)
+        if args.explore:
+            from .explorer import Explorer
+
+            explorer = Explorer(
+                frame,
+                client=client,
+                legend=args.legend,
+                timezone=self.timezone,
+                max_series=self.max_plot_series,
+                max_points=self.max_points,
+            )
+            return self._deliver(explorer, args.output)
+        if args.plot:
+            self._plot(frame, args.legend)
         return self._deliver(frame, args.output)
+
+    def _plot(self, frame: pd.DataFrame, legend: str | None) -> None:
+        from IPython.display import display
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        from .plotting import plot
+
+        # A bare Figure shown once, not a pyplot one that the inline backend would show again.
+        figure = Figure(figsize=(10, 3.6), layout="constrained")
+        FigureCanvasAgg(figure)
+        plot(
+            frame,
+            ax=figure.add_subplot(),
+            legend=legend,
+            timezone=self.timezone,
+            max_series=self.max_plot_series,
+        )
+        display(figure)
 
     def _template(self, body: str, span: float, step: float, scrape: float) -> str:
         macros = grafana_macros(range_seconds=span, step=step, scrape_interval=scrape)
@@ -370,14 +419,19 @@ class SysmonMagics(Magics):
     def _user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
-    def _deliver(self, frame: pd.DataFrame, output: str | None) -> pd.DataFrame | None:
+    @staticmethod
+    def _show_warnings(frame: pd.DataFrame) -> None:
         provenance = frame.attrs.get("promql", {})
         for message in provenance.get("warnings", []) + provenance.get("infos", []):
             print(f"Server: {message}", file=sys.stderr)
+
+    def _deliver(self, result: Any, output: str | None) -> Any:
+        """The cell's value, or, with -o NAME, store it and print a one-line summary."""
         if output is None:
-            return frame
-        self._user_ns[_check_identifier(output)] = frame
-        print(f"{output}: {summarize(frame)}")
+            return result
+        self._user_ns[_check_identifier(output)] = result
+        described = summarize(result) if isinstance(result, pd.DataFrame) else repr(result)
+        print(f"{output}: {described}")
         return None
 
     def _parse(

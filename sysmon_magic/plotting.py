@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from . import promql_text
 from .errors import SysmonUsageError
 
 if TYPE_CHECKING:
@@ -27,98 +28,7 @@ __all__ = ["Unit", "as_wide", "legend_names", "plot", "unit_for"]
 _NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
 _LEGEND_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A name not glued to a preceding word character (so the "m" of "5m" is not one).
-_IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
 _RATE_FUNCTIONS = re.compile(r"\b(?:rate|irate|deriv)\s*\(")
-# Words of PromQL that look like metric names: functions, aggregations, keywords.
-_NOT_METRICS = frozenset(
-    [
-        "abs",
-        "absent",
-        "absent_over_time",
-        "and",
-        "avg",
-        "avg_over_time",
-        "bool",
-        "bottomk",
-        "by",
-        "ceil",
-        "changes",
-        "clamp",
-        "clamp_max",
-        "clamp_min",
-        "count",
-        "count_over_time",
-        "count_values",
-        "day_of_month",
-        "day_of_week",
-        "day_of_year",
-        "days_in_month",
-        "delta",
-        "deriv",
-        "exp",
-        "floor",
-        "group",
-        "group_left",
-        "group_right",
-        "histogram_count",
-        "histogram_fraction",
-        "histogram_quantile",
-        "histogram_stddev",
-        "histogram_stdvar",
-        "histogram_sum",
-        "holt_winters",
-        "hour",
-        "idelta",
-        "ignoring",
-        "increase",
-        "inf",
-        "irate",
-        "label_join",
-        "label_replace",
-        "last_over_time",
-        "limitk",
-        "ln",
-        "log10",
-        "log2",
-        "max",
-        "max_over_time",
-        "min",
-        "min_over_time",
-        "minute",
-        "month",
-        "nan",
-        "offset",
-        "on",
-        "or",
-        "predict_linear",
-        "present_over_time",
-        "quantile",
-        "quantile_over_time",
-        "rate",
-        "resets",
-        "round",
-        "scalar",
-        "sgn",
-        "sort",
-        "sort_by_label",
-        "sort_by_label_desc",
-        "sort_desc",
-        "sqrt",
-        "stddev",
-        "stddev_over_time",
-        "stdvar",
-        "stdvar_over_time",
-        "sum",
-        "sum_over_time",
-        "time",
-        "timestamp",
-        "topk",
-        "unless",
-        "vector",
-        "without",
-        "year",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -140,13 +50,7 @@ def metric_name(frame: pd.DataFrame, query: str | None = None) -> str | None:
     names = _column_values(frame, "__name__")
     if len(names) == 1:
         return names[0]
-    if query:
-        bare = _blank_matchers(query)
-        for match in _IDENTIFIER.finditer(bare):
-            word = match.group(0)
-            if word not in _NOT_METRICS and not _inside_grouping(bare, match.start()):
-                return word
-    return None
+    return promql_text.metric_name(query) if query else None
 
 
 def unit_for(frame: pd.DataFrame, query: str | None = None) -> Unit:
@@ -209,20 +113,25 @@ def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def legend_names(
-    columns: pd.MultiIndex, legend: str | None = None, query: str | None = None
+    columns: pd.Index, legend: str | None = None, query: str | None = None
 ) -> list[str]:
-    """Series names: a Grafana ``{{label}}`` template, else the labels that differ."""
-    label_sets = [dict(zip(columns.names, key, strict=True)) for key in columns]
+    """Series names (wide columns): a Grafana ``{{label}}`` template, else the labels that differ."""
+    names = [str(name) for name in columns.names]
+    label_sets = [
+        dict(zip(names, key if isinstance(key, tuple) else (key,), strict=True)) for key in columns
+    ]
     if legend:
-        return [
-            _LEGEND_FIELD.sub(lambda m, ls=labels: str(ls.get(m.group(1), "")), legend)
-            for labels in label_sets
-        ]
+
+        def fill(labels: dict[str, Any]) -> str:
+            return _LEGEND_FIELD.sub(lambda m: str(labels.get(m.group(1), "")), legend)
+
+        return [fill(labels) for labels in label_sets]
     if len(label_sets) == 1:
         return [_shorten(" ".join((query or "").split())) or _selector(label_sets[0])]
-    differing = [n for n in columns.names if len({ls.get(n, "") for ls in label_sets}) > 1]
+    differing = [n for n in names if len({ls.get(n, "") for ls in label_sets}) > 1]
     if len(differing) == 1:
-        return [str(ls[differing[0]]) for ls in label_sets]
+        only = differing[0]
+        return [str(ls[only]) or f"(no {only})" for ls in label_sets]
     return [", ".join(f"{n}={ls[n]}" for n in differing if ls[n] != "") for ls in label_sets]
 
 
@@ -278,7 +187,7 @@ def plot(
 
         _, ax = plt.subplots(figsize=(10, 3.6), layout="constrained")
     # Wall-clock times in the zone, as naive datetimes: matplotlib then needs no tz handling.
-    times = wide.index.tz_convert(zone).tz_localize(None).to_numpy()
+    times = pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None).to_numpy()
     values = wide.to_numpy(dtype=float)
     for column, name in enumerate(names):
         ax.plot(times, values[:, column], label=name, linewidth=1.2)
@@ -331,25 +240,6 @@ def _column_values(frame: pd.DataFrame, name: str) -> list[str]:
     if isinstance(frame.columns, pd.MultiIndex) and name in frame.columns.names:
         return [str(v) for v in frame.columns.unique(level=name)]
     return []
-
-
-def _blank_matchers(query: str) -> str:
-    """The query with strings and ``{...}`` matchers blanked: what is left names metrics."""
-    no_strings = re.sub(
-        r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', lambda m: " " * len(m.group(0)), query
-    )
-    return re.sub(r"\{[^{}]*\}", lambda m: " " * len(m.group(0)), no_strings)
-
-
-def _inside_grouping(query: str, position: int) -> bool:
-    """Whether ``position`` is inside ``by (...)``, ``without (...)``, ``on (...)`` and kin."""
-    opening = query.rfind("(", 0, position)
-    closing = query.rfind(")", 0, position)
-    if opening < closing:
-        return False
-    return bool(
-        re.search(r"\b(by|without|on|ignoring|group_left|group_right)\s*$", query[:opening])
-    )
 
 
 def _selector(labels: dict[str, Any]) -> str:

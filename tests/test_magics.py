@@ -320,3 +320,37 @@ def test_gateway_serves_only_the_documented_endpoints(gateway):
     answer = requests.get(f"{base}/labels")
     assert answer.status_code == 401
     assert answer.json()["header"]["isSuccessful"] is False
+
+
+# -- plots and the explorer ------------------------------------------------------------------
+
+
+def test_plot_draws_and_still_returns_the_frame(connected, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    sysmon_magics(connected).timezone = "Asia/Seoul"
+    try:
+        frame = run(connected, "promql --range 1h --plot --legend '{{instance}}!'", "node_load1")
+    finally:
+        sysmon_magics(connected).timezone = "UTC"
+    assert isinstance(frame, pd.DataFrame) and frame["instance"].nunique() == 6
+    (figure,) = shown
+    ax = figure.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == [
+        f"{demo.data.node_instance(h)}!" for h in sorted(demo.HOSTS)
+    ]
+    assert ax.get_xlabel() == "time (Asia/Seoul)"
+    assert pd.Timestamp(ax.get_lines()[0].get_xdata()[-1]) == pd.Timestamp("2026-11-09T09:00")
+
+
+def test_explore_returns_the_explorer_and_o_stores_it(connected, capsys):
+    from sysmon_magic.explorer import Explorer
+
+    explorer = run(connected, "promql --range 6h --explore", "node_load1")
+    assert isinstance(explorer, Explorer)
+    assert explorer._summary.value.startswith("6 / 6 series shown")
+    assert run(connected, "promql --explore -o t_explorer node_load1") is None
+    assert isinstance(connected.user_ns["t_explorer"], Explorer)
+    assert capsys.readouterr().out.endswith("t_explorer: <Explorer: 6 series of 'node_load1'>\n")

@@ -1,0 +1,119 @@
+"""PromQL as text, without a parser: find the metric a query is about, add label matchers.
+
+Enough for units, names and the explorer's "selection as PromQL"; strings and ``{...}`` are
+blanked before scanning, so label values never look like metric names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+__all__ = ["add_matchers", "metric_name", "selectors"]
+
+# A name not glued to a preceding word character (so the "m" of "5m" is not one).
+_IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*$")
+# Regex characters of RE2, escaped for a matcher value (inside a PromQL string: doubled).
+_REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+# Words of PromQL that look like metric names: functions, aggregations, keywords.
+_NOT_METRICS = frozenset(
+    """abs absent absent_over_time acos acosh and asin asinh atan atanh atan2 avg avg_over_time
+    bool bottomk by ceil changes clamp clamp_max clamp_min cos cosh count count_over_time
+    count_values day_of_month day_of_week day_of_year days_in_month deg delta deriv exp floor
+    group group_left group_right histogram_avg histogram_count histogram_fraction
+    histogram_quantile histogram_stddev histogram_stdvar histogram_sum holt_winters hour idelta
+    ignoring increase inf irate label_join label_replace last_over_time limitk limit_ratio ln
+    log10 log2 mad_over_time max max_over_time min min_over_time minute month nan offset on or
+    pi predict_linear present_over_time quantile quantile_over_time rad rate resets round scalar
+    sgn sin sinh sort sort_by_label sort_by_label_desc sort_desc sqrt start end stddev
+    stddev_over_time stdvar stdvar_over_time sum sum_over_time tan tanh time timestamp topk
+    unless vector without year""".split()  # noqa: SIM905 (a word list reads better)
+)
+
+
+def _blank(query: str) -> str:
+    """The query with strings blanked (same length), so positions still index the query."""
+    return _STRING.sub(lambda m: " " * len(m.group(0)), query)
+
+
+def _inside_grouping(bare: str, position: int) -> bool:
+    """Whether ``position`` is inside ``by (...)``, ``on (...)`` and kin."""
+    opening = bare.rfind("(", 0, position)
+    if opening < bare.rfind(")", 0, position):
+        return False
+    return bool(_GROUPING.search(bare[:opening]))
+
+
+def selectors(query: str) -> list[tuple[int, int, int | None]]:
+    """The vector selectors of a query: ``(start, end, brace)`` spans, where ``brace`` is the
+    position of the closing ``}`` when the selector has one."""
+    bare = _blank(query)
+    found: list[tuple[int, int, int | None]] = []
+    position = 0
+    while position < len(bare):
+        name = _IDENTIFIER.match(bare, position)
+        if name:
+            end = name.end()
+            after = end + len(bare[end:]) - len(bare[end:].lstrip())
+            if (
+                name.group(0) in _NOT_METRICS
+                or bare.startswith("(", after)  # a function call
+                or _inside_grouping(bare, position)  # a label name in by (...)
+            ):
+                position = end
+                continue
+            braces = _BRACES.match(bare, after)
+            if braces:
+                found.append((position, braces.end(), braces.end() - 1))
+            else:
+                found.append((position, end, None))
+            position = braces.end() if braces else end
+        elif bare[position] == "{" and (braces := _BRACES.match(bare, position)):
+            found.append((position, braces.end(), braces.end() - 1))  # {job="x"}: no name
+            position = braces.end()
+        else:
+            position += 1
+    return found
+
+
+def metric_name(query: str) -> str | None:
+    """The first metric a query selects by name (``None`` if none)."""
+    for start, end, _ in selectors(query):
+        name = query[start:end].split("{")[0].strip()
+        if name:
+            return name
+    return None
+
+
+def escape_regex(value: str) -> str:
+    """A value as an RE2 literal inside a PromQL double-quoted string."""
+    return _REGEX_SPECIAL.sub(r"\\\\\g<0>", value).replace('"', '\\"')
+
+
+def add_matchers(query: str, chosen: Mapping[str, Sequence[str]]) -> str:
+    """Add ``label=~"a|b"`` (or ``label="a"``) to every vector selector of the query."""
+    terms = []
+    for label, values in chosen.items():
+        if len(values) == 1:
+            value = values[0].replace("\\", "\\\\").replace('"', '\\"')
+            terms.append(f'{label}="{value}"')
+        elif values:
+            terms.append(f'{label}=~"{"|".join(escape_regex(v) for v in values)}"')
+    if not terms:
+        return query
+    added = ", ".join(terms)
+    pieces = []
+    last = 0
+    for start, end, brace in selectors(query):
+        if brace is None:
+            pieces.append(query[last:end] + "{" + added + "}")
+        else:
+            inside = query[start:brace]
+            separator = "" if inside.rstrip().endswith(("{", ",")) else ", "
+            pieces.append(query[last:brace] + separator + added + "}")
+        last = end
+    pieces.append(query[last:])
+    return "".join(pieces)

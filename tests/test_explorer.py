@@ -1,0 +1,120 @@
+"""The explorer's logic without a browser: set picker and slider values, check what is drawn,
+the summary, the query, and that a range change re-queries the real demo Prometheus."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sysmon_magic import Client, demo
+from sysmon_magic.explorer import Explorer, explore
+from sysmon_magic.frames import frame_from_data
+
+QUERY = 'sum by (instance, mode) (rate(node_cpu_seconds_total{mode=~"user|system"}[5m]))'
+
+
+@pytest.fixture
+def client(demo_server) -> Client:
+    with Client(demo_server.url, name="demo", now=demo_server.now) as c:
+        yield c
+
+
+@pytest.fixture
+def explorer(client) -> Explorer:
+    frame = client.query_range(QUERY, "now-6h", "now")
+    return Explorer(frame, client=client)
+
+
+def drawn(explorer: Explorer) -> dict[str, pd.DatetimeIndex]:
+    """Label -> the x data (UTC times) of each line in the figure last drawn."""
+    lines = explorer.figure.axes[0].get_lines()
+    # The explorer's zone is UTC: the lines' naive wall-clock times are UTC times.
+    return {
+        line.get_label(): pd.DatetimeIndex(line.get_xdata()).tz_localize("UTC") for line in lines
+    }
+
+
+def test_initial_state(explorer):
+    assert set(explorer._pickers) == {"instance", "mode"}  # the labels that differ
+    assert explorer._pickers["instance"].options == tuple(
+        sorted(demo.data.node_instance(h) for h in demo.HOSTS)
+    )
+    assert len(explorer.figure.axes[0].get_lines()) == 12
+    summary = explorer._summary.value
+    assert summary.startswith("12 / 12 series shown, 8,652 samples, ")
+    assert "2026-11-08T18:00:00Z to 2026-11-09T00:00:00Z, step 30s" in summary
+    assert explorer.query == QUERY
+    assert explorer.png.startswith(b"\x89PNG")
+
+
+def test_picking_filters_the_series_and_the_query(explorer):
+    explorer._pickers["instance"].value = ("web-03:9100",)
+    assert sorted(drawn(explorer)) == ["system", "user"]
+    assert explorer._summary.value.startswith("2 / 12 series shown, 1,442 samples")
+    assert explorer.query == (
+        'sum by (instance, mode) (rate(node_cpu_seconds_total{mode=~"user|system", '
+        'instance="web-03:9100"}[5m]))'
+    )
+    explorer._pickers["mode"].value = ("user",)
+    assert len(drawn(explorer)) == 1
+    frame = explorer.frame
+    assert set(frame["instance"]) == {"web-03:9100"} and set(frame["mode"]) == {"user"}
+    assert frame.attrs["promql"]["query"] == explorer.query
+
+
+def test_the_slider_zooms_the_plot(explorer):
+    first_png = explorer.png
+    explorer._slider.index = (200, 399)
+    start, end = explorer.window
+    assert end == pd.Timestamp("2026-11-09T00:00:00Z")
+    assert start > pd.Timestamp("2026-11-08T20:30:00Z")
+    for times in drawn(explorer).values():
+        assert (times.min(), times.max()) == (start, end)
+    assert explorer.frame["timestamp"].min() == start
+    assert f"{start.isoformat().replace('+00:00', 'Z')} to 2026-11-09T00:00:00Z" in (
+        explorer._summary.value
+    )
+    assert explorer.png != first_png
+
+
+def test_a_range_re_queries_with_an_automatic_step(explorer):
+    explorer._pickers["instance"].value = ("web-03:9100",)
+    explorer._range.value = "24h"
+    info = explorer._source.attrs["promql"]
+    assert (info["start"], info["end"], info["step"]) == (demo.DEMO_END - 86400, demo.DEMO_END, 120)
+    assert explorer._pickers["instance"].value == ("web-03:9100",)  # the selection survives
+    assert explorer._summary.value.startswith("2 / 12 series shown, 1,442 samples")
+    assert "2026-11-08T00:00:00Z to 2026-11-09T00:00:00Z, step 2m" in explorer._summary.value
+
+
+def test_errors_in_callbacks_are_shown_in_the_widget(client):
+    frame = client.query_range("node_load1", "now-1h", "now")
+    explorer = Explorer(frame, client=client)
+    explorer._original_query = "sum(node_load1"  # the server will refuse it
+    explorer._range.value = "1h"
+    assert "Bad query" in explorer._summary.value
+
+
+def test_explore_a_query_and_show_a_static_image(client):
+    explorer = explore("node_load1", client=client)
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["image/png"] == explorer.png
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == "<Explorer: 6 series of 'node_load1'>"
+
+
+def test_many_values_get_a_text_filter():
+    result = [
+        {"metric": {"instance": f"host-{i:02d}"}, "values": [[1793923200, str(i)]]}
+        for i in range(20)
+    ]
+    explorer = Explorer(frame_from_data({"resultType": "matrix", "result": result}))
+    (column,) = explorer._pickers_box.children
+    text, picker = column.children
+    assert "sysmon-filter" in text._dom_classes and len(picker.options) == 20
+    text.value = "host-1"
+    assert picker.options == tuple(f"host-{i}" for i in range(10, 20))
+    picker.value = ("host-12",)
+    text.value = "host-0"
+    assert "host-12" in picker.options  # a picked value never disappears from the list
+    assert explorer._range.disabled  # no client, nothing to re-query

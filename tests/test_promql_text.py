@@ -1,0 +1,59 @@
+"""Finding selectors and adding matchers in PromQL text, on literals."""
+
+import pytest
+
+from sysmon_magic.promql_text import add_matchers, escape_regex, metric_name
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        (
+            'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))',
+            "node_cpu_seconds_total",
+        ),
+        (
+            "node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+            "node_memory_MemAvailable_bytes",
+        ),
+        ("histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))", "x_bucket"),
+        ("rate(x[5m] offset 1h)", "x"),
+        ("sum(up) by (job) > bool 0", "up"),
+        ('{job="node"}', None),
+        ("vector(1) + scalar(time())", None),
+        ('label_replace(up, "dst", "$1", "src", "(.*)")', "up"),
+    ],
+)
+def test_metric_name(query, name):
+    assert metric_name(query) == name
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            'sum by (instance) (rate(cpu{mode=~"user|system"}[5m]))',
+            'sum by (instance) (rate(cpu{mode=~"user|system", instance="web-03:9100"}[5m]))',
+        ),
+        (
+            "a / on (instance) b",
+            'a{instance="web-03:9100"} / on (instance) b{instance="web-03:9100"}',
+        ),
+        ('{job="x"}', '{job="x", instance="web-03:9100"}'),
+        ("up{}", 'up{instance="web-03:9100"}'),
+        ("count(up) by (instance)", 'count(up{instance="web-03:9100"}) by (instance)'),
+        ('x{a="{b}"}', 'x{a="{b}", instance="web-03:9100"}'),
+    ],
+)
+def test_add_one_matcher_to_every_selector(query, expected):
+    assert add_matchers(query, {"instance": ["web-03:9100"]}) == expected
+
+
+def test_several_values_become_an_escaped_regex():
+    query = add_matchers("up", {"instance": ["a.b:1", "c"], "job": []})
+    assert query == 'up{instance=~"a\\\\.b:1|c"}'
+    assert add_matchers("up", {}) == "up"
+
+
+def test_escape_regex():
+    assert escape_regex('a.b(c)"d') == 'a\\\\.b\\\\(c\\\\)\\"d'
