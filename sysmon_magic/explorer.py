@@ -274,7 +274,8 @@ class Explorer:
         from matplotlib.figure import Figure
 
         # A bare Figure, not pyplot: nothing is kept in pyplot's registry or shown twice inline.
-        figure = Figure(figsize=_FIGSIZE, dpi=_DPI, layout="constrained")
+        # Fixed margins, not a layout engine: constrained layout doubles the cost of a redraw.
+        figure = Figure(figsize=_FIGSIZE, dpi=_DPI)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         if visible.shape[1]:
@@ -288,8 +289,11 @@ class Explorer:
             )
         else:
             axes.text(0.5, 0.5, "No series selected", ha="center", transform=axes.transAxes)
+        right = 0.8 if axes.get_legend() is not None else 0.98
+        figure.subplots_adjust(left=0.08, right=right, bottom=0.16, top=0.9)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
+        # Fast zlib: a plot's PNG is redrawn often and sent once; 2x faster, ~20 % larger.
+        figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
         return figure, buffer.getvalue()
 
     def _summary_text(self, visible: pd.DataFrame, draw_seconds: float) -> str:
