@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -44,6 +45,17 @@ class Literal:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    @contextmanager
+    def running(self) -> Iterator[Literal]:
+        """Serve in a thread for the duration of a ``with`` block."""
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
     def answer(self, status: int, body: object, **headers: str) -> None:
         self.status = status
         self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -52,12 +64,8 @@ class Literal:
 
 @pytest.fixture(scope="module")
 def literal() -> Iterator[Literal]:
-    server = Literal()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Literal().running() as server:
+        yield server
 
 
 @pytest.fixture

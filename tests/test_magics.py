@@ -354,3 +354,24 @@ def test_explore_returns_the_explorer_and_o_stores_it(connected, capsys):
     assert run(connected, "promql --explore -o t_explorer node_load1") is None
     assert isinstance(connected.user_ns["t_explorer"], Explorer)
     assert capsys.readouterr().out.endswith("t_explorer: <Explorer: 6 series of 'node_load1'>\n")
+
+
+def test_server_warnings_are_shown(shell, capsys):
+    from tests.test_client import Literal
+
+    server = Literal()
+    with server.running():
+        server.answer(
+            200, {"status": "success", "data": {"resultType": "scalar", "result": [1, "1"]}}
+        )
+        run(shell, f"sysmon_connect --url {server.url}")
+        server.answer(
+            200,
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": []},
+                "warnings": ["partial response: store 2 unreachable"],
+            },
+        )
+        run(shell, "promql --instant x")
+    assert "Server: partial response: store 2 unreachable" in capsys.readouterr().err
