@@ -12,4 +12,4 @@ ruff format --check .
 echo "== mypy"
 mypy
 echo "== pytest"
-pytest tests --nbval notebooks "$@"
+pytest tests --nbval notebooks --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .errors import (
     SysmonUsageError,
     TransportError,
 )
+from .recording import Recording
 from .regions import region_api_root
 from .timeparse import auto_step, check_points, format_duration, parse_duration, parse_time
 
@@ -113,6 +115,9 @@ class Client:
         Target points per series when a range query's step is chosen automatically.
     session
         A ``requests.Session`` to send through (retries, proxies and TLS settings are then yours).
+    recording, replaying
+        A :class:`~sysmon_magic.recording.Recording` that stores every exchange, or, with
+        ``replaying=True``, answers them instead of the server (see :meth:`from_recording`).
 
     Examples
     --------
@@ -132,6 +137,8 @@ class Client:
         max_points: int = 1000,
         verify: bool | str = True,
         session: requests.Session | None = None,
+        recording: Recording | None = None,
+        replaying: bool = False,
     ) -> None:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -155,6 +162,10 @@ class Client:
         self._appkey = _Secret(appkey) if appkey else None
         self._session = session or self._default_session()
         self._owns_session = session is None
+        self.recording = recording
+        self.replaying = replaying and recording is not None
+        if recording is not None and not self.replaying:
+            recording.connection = {"name": self.name, "now": self.pinned_now}
 
     @classmethod
     def for_region(
@@ -168,6 +179,16 @@ class Client:
         """A client for an NHN Cloud region (kr1, kr2, us1, jp1, gov)."""
         options["name"] = options.get("name") or region.strip().lower()
         return cls(region_api_root(region, overrides), appkey, **options)
+
+    @classmethod
+    def from_recording(cls, path: str | os.PathLike[str], **options: Any) -> Client:
+        """A client that answers from a recording: no network, no appkey, the recorded clock."""
+        recording = Recording.load(path)
+        info = recording.connection
+        options.setdefault("name", info.get("name") or "replay")
+        options.setdefault("now", recording.now)
+        # A loopback placeholder: a replaying client never opens a connection.
+        return cls("http://127.0.0.1/replay", recording=recording, replaying=True, **options)
 
     @staticmethod
     def _default_session() -> requests.Session:
@@ -232,6 +253,23 @@ class Client:
         *,
         timeout: float | None = None,
         get_only: bool = False,
+    ) -> _Answer:
+        """Answer one API request: from the recording when replaying, else over HTTP."""
+        if self.recording is not None and self.replaying:
+            data, warnings, infos = self.recording.answer(endpoint, params)
+            return _Answer(data, warnings, infos, elapsed=0.0)
+        answer = self._fetch(endpoint, params, timeout=timeout, get_only=get_only)
+        if self.recording is not None:
+            self.recording.store(endpoint, params, answer.data, answer.warnings, answer.infos)
+        return answer
+
+    def _fetch(
+        self,
+        endpoint: str,
+        params: Sequence[tuple[str, str]],
+        *,
+        timeout: float | None,
+        get_only: bool,
     ) -> _Answer:
         """Send one API request and return the envelope's data, or raise a typed error."""
         url = f"{self.base_url}/api/v1/{endpoint}"
@@ -386,6 +424,7 @@ class Client:
             "infos": answer.infos,
             "source": self.name,
             "elapsed": round(answer.elapsed, 3),
+            "replayed": self.replaying,
         }
 
     # -- endpoints -------------------------------------------------------------------------
@@ -490,7 +529,9 @@ class Client:
 
     def check(self) -> float:
         """Check that the server answers and accepts the appkey; return the round trip in seconds."""
-        return self._call("query", [("query", "1"), ("time", _number(self.now()))]).elapsed
+        # Straight to the server: a health check is not part of what a recording replays.
+        params = [("query", "1"), ("time", _number(self.now()))]
+        return self._fetch("query", params, timeout=None, get_only=False).elapsed
 
     def _window(self, start: TimeLike | None, end: TimeLike | None) -> list[tuple[str, str]]:
         params = []

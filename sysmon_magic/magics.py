@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import getpass
+import math
 import os
 import sys
+import time
 from argparse import ArgumentParser, Namespace
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -27,11 +29,12 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Dict, Enum, Int, Unicode
+from traitlets import Bool, Dict, Enum, Int, Unicode
 
 from .client import Client
 from .errors import SysmonError, SysmonUsageError
 from .frames import FrameFormat
+from .recording import Recording
 from .regions import REGIONS, region_api_root
 from .templating import expand, grafana_macros
 from .timeparse import (
@@ -39,6 +42,7 @@ from .timeparse import (
     format_duration,
     format_time,
     parse_duration,
+    parse_time,
     resolve_span,
     resolve_window,
 )
@@ -166,6 +170,13 @@ class SysmonMagics(Magics):
     max_plot_series = Int(
         30, help="Plots draw at most this many series (those with the largest values)."
     ).tag(config=True)
+    replay = Bool(
+        os.environ.get("SYSMON_REPLAY", "").lower() in ("1", "true", "yes"),
+        help="Answer every %sysmon_connect ... --record FILE from FILE (default: $SYSMON_REPLAY).",
+    ).tag(config=True)
+    provenance = Bool(
+        True, help="Print a provenance line (source, window, step, counts, live/replayed)."
+    ).tag(config=True)
     region_urls = Dict(
         {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
     ).tag(config=True)
@@ -173,6 +184,7 @@ class SysmonMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.connections: dict[str, Client] = {}
+        self._where: dict[str, str] = {}  # connection name -> how to describe its source
         self.current: str | None = None
 
     # -- connections -----------------------------------------------------------------------
@@ -182,6 +194,9 @@ class SysmonMagics(Magics):
     @argument("--url", help="any Prometheus-compatible API root, the part before /api/v1")
     @argument("--appkey-env", metavar="VAR", help="read the appkey from this variable")
     @argument("--name", help="name of the connection (default: the region, demo or the host)")
+    @argument("--now", metavar="T", help="pin the clock: now, now-6h and --range read it")
+    @argument("--record", metavar="FILE", help="answer live and record every exchange in FILE")
+    @argument("--replay", metavar="FILE", help="answer from a recording: no network, no appkey")
     @line_magic
     @_usage_errors
     def sysmon_connect(self, line: str) -> pd.DataFrame | None:
@@ -199,13 +214,28 @@ class SysmonMagics(Magics):
             %sysmon_connect --url http://127.0.0.1:9090   # any Prometheus (API root)
             %sysmon_connect demo                      # the local demo server with sample data
             %sysmon_connect kr1 --name prod           # a named connection
+            %sysmon_connect kr1 --record incident.promql.json --now 2026-11-05T08:00:00Z
+            %sysmon_connect --replay incident.promql.json   # the same answers, offline
             %sysmon_connect                           # list connections
+
+        With ``--record`` the clock is pinned (``--now``, or the minute of connecting), so that
+        re-running the report asks the same questions; ``SysmonMagics.replay`` (default from
+        ``$SYSMON_REPLAY``) turns every ``--record FILE`` of a notebook into ``--replay FILE``.
         """
         args = self.sysmon_connect.parser.parse_argstring(line)
-        if args.target is None and args.url is None:
+        if args.target is None and args.url is None and args.replay is None:
             return self._connections_frame()
         if args.target is not None and args.url is not None:
             raise SysmonUsageError("Give a region (or demo) or --url, not both.")
+        if args.record and args.replay:
+            raise SysmonUsageError("Give --record (live) or --replay (offline), not both.")
+        replay = args.replay or (args.record if self.replay else None)
+        if replay is not None:
+            client = Client.from_recording(replay, timeout=parse_duration(self.timeout))
+            if args.name:
+                client.name = args.name
+            self._remember(client, f"the recording {replay} (replayed, no network)")
+            return None
         client, where = self._new_client(args)
         client.check()  # fail now, with a clear reason, rather than at the first query
         self._remember(client, where)
@@ -213,13 +243,21 @@ class SysmonMagics(Magics):
 
     def _new_client(self, args: Namespace) -> tuple[Client, str]:
         """A client for the arguments, and how to describe where it points."""
-        timeout = parse_duration(self.timeout)
-        options: dict[str, Any] = {"timeout": timeout, "max_points": self.max_points}
+        options: dict[str, Any] = {
+            "timeout": parse_duration(self.timeout),
+            "max_points": self.max_points,
+            "now": parse_time(args.now, time.time()) if args.now else None,
+        }
+        if args.record:
+            # A recorded report must ask the same questions when re-run: pin its clock.
+            options["now"] = options["now"] or math.floor(time.time() / 60) * 60
+            options["recording"] = Recording.for_writing(args.record)
         if args.target == "demo":
             from . import demo
 
             server = demo.start()
-            client = Client(server.url, name=args.name or "demo", now=server.now, **options)
+            options["now"] = options["now"] or server.now
+            client = Client(server.url, name=args.name or "demo", **options)
             # Not the URL: its port changes from run to run, and notebooks should not.
             return client, "the local demo server"
         appkey = self._appkey(args.appkey_env, required=args.url is None, target=args.target)
@@ -261,6 +299,7 @@ class SysmonMagics(Magics):
         if previous is not None:
             previous.close()
         self.connections[client.name] = client
+        self._where[client.name] = where
         self.current = client.name
         clock = ""
         if client.pinned_now is not None:
@@ -277,7 +316,9 @@ class SysmonMagics(Magics):
             {
                 "name": name,
                 "current": name == self.current,
-                "url": client.base_url,
+                "url": f"replay of {client.recording.path}"
+                if client.recording is not None and client.replaying
+                else client.base_url,
                 "appkey": client.masked_appkey,
                 "clock": "now" if client.pinned_now is None else format_time(client.pinned_now),
             }
@@ -376,6 +417,9 @@ class SysmonMagics(Magics):
             query = self._template(body, end - start, step, scrape)
             frame = client.query_range(query, start, end, step, timeout=timeout, fmt=fmt)
         self._show_warnings(frame)
+        about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
+        if self.provenance and not args.output:
+            print(about)
         if args.explore:
             from .explorer import Explorer
 
@@ -387,10 +431,10 @@ class SysmonMagics(Magics):
                 max_series=self.max_plot_series,
                 max_points=self.max_points,
             )
-            return self._deliver(explorer, args.output)
+            return self._deliver(explorer, args.output, about)
         if args.plot:
             self._plot(frame, args.legend)
-        return self._deliver(frame, args.output)
+        return self._deliver(frame, args.output, about)
 
     def _plot(self, frame: pd.DataFrame, legend: str | None) -> None:
         from IPython.display import display
@@ -419,19 +463,41 @@ class SysmonMagics(Magics):
     def _user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
+    def _provenance_line(self, frame: pd.DataFrame, client: Client) -> str:
+        """Where a result came from: connection, window (UTC and local), step, size, live/replayed."""
+        info = frame.attrs.get("promql", {})
+        parts = [f"{client.name} ({self._where.get(client.name, client.base_url)})"]
+        if "start" in info:
+            window = f"{format_time(info['start'])} to {format_time(info['end'])}"
+            if self.timezone != "UTC":
+                local = [
+                    pd.Timestamp(info[k], unit="s", tz="UTC").tz_convert(self.timezone)
+                    for k in ("start", "end")
+                ]
+                window += (
+                    f" ({local[0]:%Y-%m-%d %H:%M} to {local[1]:%Y-%m-%d %H:%M} {self.timezone})"
+                )
+            parts += [window, f"step {format_duration(info['step'])}"]
+        elif "time" in info:
+            parts.append(f"at {format_time(info['time'])}")
+        parts.append(summarize_size(frame))
+        parts.append(
+            "replayed" if info.get("replayed") else f"live, {info.get('elapsed', 0):.2f} s"
+        )
+        return " · ".join(parts)
+
     @staticmethod
     def _show_warnings(frame: pd.DataFrame) -> None:
         provenance = frame.attrs.get("promql", {})
         for message in provenance.get("warnings", []) + provenance.get("infos", []):
             print(f"Server: {message}", file=sys.stderr)
 
-    def _deliver(self, result: Any, output: str | None) -> Any:
-        """The cell's value, or, with -o NAME, store it and print a one-line summary."""
+    def _deliver(self, result: Any, output: str | None, about: str) -> Any:
+        """The cell's value, or, with -o NAME, store it and print the one line about it."""
         if output is None:
             return result
         self._user_ns[_check_identifier(output)] = result
-        described = summarize(result) if isinstance(result, pd.DataFrame) else repr(result)
-        print(f"{output}: {described}")
+        print(f"{output}: {about}")
         return None
 
     def _parse(
@@ -519,19 +585,27 @@ class SysmonMagics(Magics):
         )
 
 
-def summarize(frame: pd.DataFrame) -> str:
-    """One line about a result: series, rows, window and step."""
-    info = frame.attrs.get("promql", {})
-    label_names = [
-        c for c in frame.columns if c not in ("timestamp", "value", "count", "sum", "buckets")
-    ]
+def summarize_size(frame: pd.DataFrame) -> str:
+    """``N series, M samples`` of a tidy or wide result."""
     if isinstance(frame.columns, pd.MultiIndex):
         series = frame.shape[1]
-    elif label_names:
-        series = len(frame.drop_duplicates(subset=label_names)) if len(frame) else 0
+        samples = int(frame.notna().to_numpy().sum())
     else:
-        series = 1 if len(frame) else 0
-    parts = [f"{series:,} series, {len(frame):,} rows"]
+        labels = [
+            c for c in frame.columns if c not in ("timestamp", "value", "count", "sum", "buckets")
+        ]
+        if labels:
+            series = len(frame.drop_duplicates(subset=labels)) if len(frame) else 0
+        else:
+            series = 1 if len(frame) else 0
+        samples = len(frame)
+    return f"{series:,} series, {samples:,} samples"
+
+
+def summarize(frame: pd.DataFrame) -> str:
+    """One line about a result: series, samples, window and step."""
+    info = frame.attrs.get("promql", {})
+    parts = [summarize_size(frame)]
     if "start" in info:
         parts.append(
             f"{format_time(info['start'])} to {format_time(info['end'])}, "

@@ -187,8 +187,9 @@ def test_line_form_returns_the_frame_and_output_stores_it(connected, capsys):
     capsys.readouterr()
     assert run(connected, "promql -o t_cpu --range 10m", CPU_PER_CORE) is None
     out = capsys.readouterr().out
-    assert out == (
-        "t_cpu: 12 series, 7,212 rows; 2026-11-08T23:50:00Z to 2026-11-09T00:00:00Z, step 1s\n"
+    assert out.startswith(
+        "t_cpu: demo (the local demo server) · 2026-11-08T23:50:00Z to 2026-11-09T00:00:00Z · "
+        "step 1s · 12 series, 7,212 samples · live, "
     )
     assert len(connected.user_ns["t_cpu"]) == 7212
 
@@ -353,7 +354,8 @@ def test_explore_returns_the_explorer_and_o_stores_it(connected, capsys):
     assert explorer._summary.value.startswith("6 / 6 series shown")
     assert run(connected, "promql --explore -o t_explorer node_load1") is None
     assert isinstance(connected.user_ns["t_explorer"], Explorer)
-    assert capsys.readouterr().out.endswith("t_explorer: <Explorer: 6 series of 'node_load1'>\n")
+    out = capsys.readouterr().out
+    assert "t_explorer: demo (the local demo server) · " in out and "6 series, 4,326 samples" in out
 
 
 def test_server_warnings_are_shown(shell, capsys):

@@ -1,0 +1,221 @@
+"""Record every API exchange of a connection to a file, and answer from that file later.
+
+A recording makes a report reproducible without the service, the appkey or the network: a
+colleague, a CI job or a reader a year later replays it and gets the same tables and plots.
+
+Format: one JSON document, written so that a diff reads well and the same notebook always writes
+the same bytes. Exchanges are keyed by endpoint and parameters (templating expanded, relative
+times already resolved; the ``timeout`` parameter left out) and sorted by key; no header, and so
+no appkey, is ever written. Range answers are stored compactly and exactly: a series' timestamps
+as ``start_ms`` + ``step_ms`` when they form a grid (they do in range answers), its values as
+Prometheus' own strings, one series per line. That is about half the size of the API's
+``[t, "v"]`` pairs; it is not compressed, so that git diffs and code review still work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import SysmonUsageError
+from .timeparse import format_duration, format_time
+
+__all__ = ["FORMAT", "Recording", "ReplayMissError"]
+
+FORMAT = "sysmon-magic recording 1"
+# Parameters that change how long the server may take, not what it answers.
+_NOT_IN_KEY = frozenset({"timeout"})
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class ReplayMissError(SysmonUsageError):
+    """The recording holds no answer for a request."""
+
+
+class Recording:
+    """The exchanges of one connection, kept in ``path``.
+
+    ``connection`` describes where they came from: ``name`` (the region, ``demo`` or a host; never
+    a key) and ``now``, the pinned clock that relative times were resolved against. The client
+    that records fills it in.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], connection: Mapping[str, Any] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.connection = dict(connection or {})
+        self._exchanges: dict[Key, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Recording:
+        """Read a recording; a clear error if the file is missing or not one."""
+        file = Path(path)
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SysmonUsageError(
+                f"No recording at {file}: record it first with %sysmon_connect ... --record {file}."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise SysmonUsageError(f"Cannot read the recording {file}: {exc}.") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise SysmonUsageError(f"{file} is not a sysmon-magic recording ({FORMAT!r}).")
+        recording = cls(file, document.get("connection", {}))
+        for exchange in document.get("exchanges", []):
+            request = exchange["request"]
+            recording._exchanges[_key(request["endpoint"], request["params"])] = exchange
+        return recording
+
+    @classmethod
+    def for_writing(cls, path: str | os.PathLike[str]) -> Recording:
+        """A recording to add to: the file's exchanges if it exists, else an empty one."""
+        return cls.load(path) if Path(path).exists() else cls(path)
+
+    @property
+    def now(self) -> float | None:
+        """The clock the recorded requests were resolved against."""
+        now = self.connection.get("now")
+        return None if now is None else float(now)
+
+    def __len__(self) -> int:
+        return len(self._exchanges)
+
+    def answer(
+        self, endpoint: str, params: Sequence[tuple[str, str]]
+    ) -> tuple[Any, list[str], list[str]]:
+        """The recorded ``(data, warnings, infos)`` of a request, or :class:`ReplayMissError`."""
+        exchange = self._exchanges.get(_key(endpoint, params))
+        if exchange is None:
+            raise ReplayMissError(
+                f"The recording {self.path.name} holds no answer for {_describe(endpoint, params)}: "
+                "run the notebook live with --record to add it."
+            )
+        return _decode(exchange["data"]), list(exchange["warnings"]), list(exchange["infos"])
+
+    def store(
+        self,
+        endpoint: str,
+        params: Sequence[tuple[str, str]],
+        data: Any,
+        warnings: Sequence[str],
+        infos: Sequence[str],
+    ) -> None:
+        """Add (or replace) an exchange and rewrite the file atomically."""
+        key = _key(endpoint, params)
+        exchange = {
+            "request": {"endpoint": endpoint, "params": [list(p) for p in key[1]]},
+            "warnings": list(warnings),
+            "infos": list(infos),
+            "data": _encode(data),
+        }
+        with self._lock:
+            self._exchanges[key] = exchange
+            self._write()
+
+    def _write(self) -> None:
+        lines = [
+            "{" + f'"format": {_dump(FORMAT)},',
+            f'"connection": {_dump(self.connection)},',
+            '"exchanges": [',
+        ]
+        exchanges = [self._exchanges[key] for key in sorted(self._exchanges)]
+        for number, exchange in enumerate(exchanges):
+            comma = "," if number < len(exchanges) - 1 else ""
+            lines.append(_exchange_text(exchange) + comma)
+        lines.append("]}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+        os.replace(temporary, self.path)
+
+
+def _key(endpoint: str, params: Sequence[Sequence[str]]) -> Key:
+    kept = sorted((str(k), str(v)) for k, v in params if k not in _NOT_IN_KEY)
+    return endpoint, tuple(kept)
+
+
+def _describe(endpoint: str, params: Sequence[tuple[str, str]]) -> str:
+    values = dict(params)
+    what = f"{endpoint} {values.get('query') or values.get('match[]') or ''!r}".strip()
+    try:
+        if "start" in values and "end" in values:
+            what += f" from {format_time(float(values['start']))} to {format_time(float(values['end']))}"
+        if "step" in values:
+            what += f" step {format_duration(float(values['step']))}"
+        if "time" in values:
+            what += f" at {format_time(float(values['time']))}"
+    except ValueError:
+        pass
+    return what
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _exchange_text(exchange: Mapping[str, Any]) -> str:
+    """An exchange as text: its request and small parts on one line, then a line per series."""
+    data = exchange["data"]
+    head = {k: v for k, v in exchange.items() if k != "data"}
+    opening = _dump(head)[:-1] + ', "data": '
+    if isinstance(data, dict) and isinstance(data.get("result"), list) and data["result"]:
+        rest = {k: v for k, v in data.items() if k != "result"}
+        series = ",\n".join(_dump(item) for item in data["result"])
+        return opening + _dump(rest)[:-1] + ', "result": [\n' + series + "\n]}}"
+    return opening + _dump(data) + "}"
+
+
+def _encode(data: Any) -> Any:
+    """Range answers' series as ``start_ms``/``step_ms`` + values; anything else as it came."""
+    if not (isinstance(data, dict) and data.get("resultType") == "matrix"):
+        return data
+    return {**data, "result": [_encode_series(s) for s in data.get("result", [])]}
+
+
+def _encode_series(series: Mapping[str, Any]) -> dict[str, Any]:
+    pairs = series.get("values")
+    if not pairs:
+        return dict(series)
+    millis = [round(float(t) * 1000) for t, _ in pairs]
+    compact = {k: v for k, v in series.items() if k != "values"}
+    steps = {b - a for a, b in itertools.pairwise(millis)}
+    if len(steps) <= 1:
+        compact["start_ms"] = millis[0]
+        compact["step_ms"] = steps.pop() if steps else 0
+    else:
+        compact["timestamps_ms"] = millis
+    compact["values"] = [v for _, v in pairs]
+    return compact
+
+
+def _decode(data: Any) -> Any:
+    if not (isinstance(data, dict) and data.get("resultType") == "matrix"):
+        return data
+    return {**data, "result": [_decode_series(s) for s in data.get("result", [])]}
+
+
+def _decode_series(series: Mapping[str, Any]) -> dict[str, Any]:
+    if "start_ms" not in series and "timestamps_ms" not in series:
+        return dict(series)
+    values = series["values"]
+    if "timestamps_ms" in series:
+        millis = series["timestamps_ms"]
+    else:
+        millis = [series["start_ms"] + i * series["step_ms"] for i in range(len(values))]
+    decoded = {
+        k: v
+        for k, v in series.items()
+        if k not in ("start_ms", "step_ms", "timestamps_ms", "values")
+    }
+    decoded["values"] = [[m / 1000, v] for m, v in zip(millis, values, strict=True)]
+    return decoded
