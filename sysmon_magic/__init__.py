@@ -77,4 +77,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     for magics in [c for c in ipython.configurables if type(c).__name__ == "SysmonMagics"]:
         for client in magics.connections.values():
             client.close()
+        if magics._gateway is not None:
+            magics._gateway.stop()
         ipython.configurables.remove(magics)

@@ -174,6 +174,11 @@ class SysmonMagics(Magics):
         os.environ.get("SYSMON_REPLAY", "").lower() in ("1", "true", "yes"),
         help="Answer every %sysmon_connect ... --record FILE from FILE (default: $SYSMON_REPLAY).",
     ).tag(config=True)
+    demo_gateway = Bool(
+        os.environ.get("SYSMON_DEMO_GATEWAY", "").lower() in ("1", "true", "yes"),
+        help="Put an NHN-style gateway that checks the appkey in front of the demo server "
+        "(default: $SYSMON_DEMO_GATEWAY); the appkey is read as for a region.",
+    ).tag(config=True)
     provenance = Bool(
         True, help="Print a provenance line (source, window, step, counts, live/replayed)."
     ).tag(config=True)
@@ -185,6 +190,7 @@ class SysmonMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.connections: dict[str, Client] = {}
         self._where: dict[str, str] = {}  # connection name -> how to describe its source
+        self._gateway: Any = None  # the demo's gateway, when demo_gateway asks for one
         self.current: str | None = None
 
     # -- connections -----------------------------------------------------------------------
@@ -253,13 +259,7 @@ class SysmonMagics(Magics):
             options["now"] = options["now"] or math.floor(time.time() / 60) * 60
             options["recording"] = Recording.for_writing(args.record)
         if args.target == "demo":
-            from . import demo
-
-            server = demo.start()
-            options["now"] = options["now"] or server.now
-            client = Client(server.url, name=args.name or "demo", **options)
-            # Not the URL: its port changes from run to run, and notebooks should not.
-            return client, "the local demo server"
+            return self._demo_client(args, options)
         appkey = self._appkey(args.appkey_env, required=args.url is None, target=args.target)
         if args.url is not None:
             name = args.name or urlsplit(args.url).netloc or args.url
@@ -270,6 +270,25 @@ class SysmonMagics(Magics):
             )
         return client, client.base_url
 
+    def _demo_client(self, args: Namespace, options: dict[str, Any]) -> tuple[Client, str]:
+        from . import demo
+
+        server = demo.start()
+        options["now"] = options["now"] or server.now
+        name = args.name or "demo"
+        # Not the URL: its port changes from run to run, and notebooks should not.
+        if not self.demo_gateway:
+            return Client(server.url, name=name, **options), "the local demo server"
+        from .demo.gateway import Gateway
+
+        appkey = self._appkey(args.appkey_env, required=True, target="demo")
+        assert appkey is not None
+        if self._gateway is not None:
+            self._gateway.stop()
+        self._gateway = Gateway(server.url, [appkey]).start()
+        client = Client(self._gateway.url + "/prometheus", appkey, name=name, **options)
+        return client, "the local demo server, through an NHN-style gateway"
+
     def _appkey(self, variable: str | None, *, required: bool, target: str | None) -> str | None:
         if variable is not None:
             value = os.environ.get(variable)
@@ -278,8 +297,8 @@ class SysmonMagics(Magics):
             return value
         if not required:
             return None
-        # Check the region before asking for a key it would not need.
-        region_api_root(target or "", self.region_urls)
+        if target != "demo":  # check the region before asking for a key it would not need
+            region_api_root(target or "", self.region_urls)
         value = os.environ.get(self.appkey_env)
         if value:
             return value

@@ -377,3 +377,20 @@ def test_server_warnings_are_shown(shell, capsys):
         )
         run(shell, "promql --instant x")
     assert "Server: partial response: store 2 unreachable" in capsys.readouterr().err
+
+
+def test_the_demo_behind_a_gateway_uses_the_appkey(shell, demo_server, canary_env, capsys):
+    magics = sysmon_magics(shell)
+    magics.demo_gateway = True
+    try:
+        run(shell, "sysmon_connect demo")
+        frame = run(shell, "promql --instant count(node_uname_info)")
+        assert frame["value"].tolist() == [6.0]
+        assert magics._gateway.requests[-1] == ("GET", "/prometheus/api/v1/query")
+    finally:
+        magics.demo_gateway = False
+        magics._gateway.stop()
+        magics._gateway = None
+    out = capsys.readouterr().out
+    assert "through an NHN-style gateway with appkey ****4068" in out
+    assert_no_canary(out)
