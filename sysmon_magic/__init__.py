@@ -70,6 +70,13 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = SysmonMagics(ipython)
     ipython.register_magics(magics)
     ipython.configurables.append(magics)  # so that %config SysmonMagics lists the options
+    from IPython.core.completer import context_matcher
+
+    @context_matcher(identifier="sysmon_magic.promql")
+    def complete_promql(context: Any) -> Any:
+        return magics.complete_promql(context)
+
+    ipython.Completer.custom_matchers.append(complete_promql)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -191,6 +191,7 @@ class SysmonMagics(Magics):
         self.connections: dict[str, Client] = {}
         self._where: dict[str, str] = {}  # connection name -> how to describe its source
         self._gateway: Any = None  # the demo's gateway, when demo_gateway asks for one
+        self._names: dict[str, Any] = {}  # connection name -> completion.Names (its cache)
         self.current: str | None = None
 
     # -- connections -----------------------------------------------------------------------
@@ -375,6 +376,8 @@ class SysmonMagics(Magics):
     @argument("--plot", action="store_true", help="also draw the result (matplotlib)")
     @argument("--legend", metavar="TEMPLATE", help="legend, Grafana style: '{{instance}} {{mode}}'")
     @argument("--explore", action="store_true", help="label pickers + time slider + plot")
+    @argument("--explain", action="store_true", help="the query's tree, with series per node")
+    @argument("--show-query", action="store_true", help="show the query as sent, highlighted")
     @line_cell_magic
     @_usage_errors
     def promql(self, line: str, cell: str | None = None) -> Any:
@@ -403,6 +406,9 @@ class SysmonMagics(Magics):
 
             %%promql --range 1d --explore -o explorer
             sum by (instance, mode) (rate(node_cpu_seconds_total[5m]))
+
+            %%promql --explain --time 2026-11-05T06:00:00Z
+            sum by (instance) (rate(http_requests_total{code=~"5.."}[5m])) > 0.1
         """
         args, body = self._parse(self.promql, line, cell)
         if not body:
@@ -414,12 +420,21 @@ class SysmonMagics(Magics):
         scrape = parse_duration(self.scrape_interval)
         range_s = parse_duration(args.range_) if args.range_ else None
         step = parse_duration(args.step) if args.step else None
+        if args.explain:
+            from .explain import explain
+
+            span = range_s or parse_duration(self.default_range)
+            query = self._template(body, span, step or auto_step(span, self.max_points), scrape)
+            self._show_query(query, args.show_query)
+            at = parse_time(args.time, now) if args.time else now
+            return self._deliver(explain(query, client, at), args.output, f"explained {query!r}")
         if args.instant:
             if args.start or args.end:
                 raise SysmonUsageError("--instant takes --time, not --start/--end.")
             span = range_s or parse_duration(self.default_range)
             macro_step = step or auto_step(span, self.max_points)
             query = self._template(body, span, macro_step, scrape)
+            self._show_query(query, args.show_query)
             frame = client.query(query, args.time if args.time else now, timeout=timeout, fmt=fmt)
         else:
             if args.time:
@@ -434,6 +449,7 @@ class SysmonMagics(Magics):
                 step=step,
             )
             query = self._template(body, end - start, step, scrape)
+            self._show_query(query, args.show_query)
             frame = client.query_range(query, start, end, step, timeout=timeout, fmt=fmt)
         self._show_warnings(frame)
         about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
@@ -473,6 +489,13 @@ class SysmonMagics(Magics):
             max_series=self.max_plot_series,
         )
         display(figure)
+
+    @staticmethod
+    def _show_query(query: str, wanted: bool) -> None:
+        if wanted:
+            from IPython.display import display
+
+            display(HighlightedQuery(query))
 
     def _template(self, body: str, span: float, step: float, scrape: float) -> str:
         macros = grafana_macros(range_seconds=span, step=step, scrape_interval=scrape)
@@ -533,6 +556,31 @@ class SysmonMagics(Magics):
                 f"Unexpected {rest!r} on the %%promql line: put the query in the cell's body."
             )
         return args, cell.strip()
+
+    # -- completion ------------------------------------------------------------------------
+
+    def complete_promql(self, context: Any) -> dict[str, Any]:
+        """IPython Matcher (API v2): PromQL names in a %%promql cell or after %promql."""
+        text = _promql_before_cursor(context)
+        if text is None or self.current is None:
+            return {"completions": [], "suppress": False}
+        from IPython.core.completer import SimpleCompletion
+
+        from .completion import Names, complete
+
+        client = self.connections[self.current]
+        names = self._names.get(client.name)
+        if names is None or names.client is not client:
+            names = self._names[client.name] = Names(client)
+        try:
+            fragment, offers = complete(text, names)
+        except SysmonError:
+            fragment, offers = "", []  # a completion must never raise; offer nothing instead
+        return {
+            "completions": [SimpleCompletion(name, type=kind) for name, kind in offers],
+            "matched_fragment": fragment,
+            "suppress": True,  # Python names are never PromQL
+        }
 
     # -- metadata --------------------------------------------------------------------------
 
@@ -633,3 +681,30 @@ def summarize(frame: pd.DataFrame) -> str:
     elif "time" in info:
         parts.append(f"at {format_time(info['time'])}")
     return "; ".join(parts)
+
+
+def _promql_before_cursor(context: Any) -> str | None:
+    """The PromQL before the cursor if it is in a %%promql cell's body or after %promql."""
+    lines = context.full_text.split("\n")
+    if lines and lines[0].lstrip().startswith("%%promql") and context.cursor_line > 0:
+        return "\n".join([*lines[1 : context.cursor_line], context.text_until_cursor])
+    line = context.text_until_cursor
+    start = line.find("%promql ")
+    return line[start + len("%promql ") :] if start >= 0 else None
+
+
+class HighlightedQuery:
+    """A query as sent, highlighted with Pygments' PromQL lexer in notebooks."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+
+    def __repr__(self) -> str:
+        return self.query
+
+    def _repr_html_(self) -> str:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PromQLLexer
+
+        return highlight(self.query, PromQLLexer(), HtmlFormatter(noclasses=True, nowrap=False))

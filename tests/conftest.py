@@ -54,6 +54,13 @@ def shell(_shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator
         del _shell.user_ns[name]
 
 
+@pytest.fixture
+def connected(shell: InteractiveShell, demo_server: demo.DemoServer) -> InteractiveShell:
+    """The shell, connected to the demo server."""
+    shell.run_line_magic("sysmon_connect", "demo")
+    return shell
+
+
 def sysmon_magics(shell: InteractiveShell):
     """The extension's Magics instance in ``shell``."""
     return shell.magics_manager.registry["SysmonMagics"]

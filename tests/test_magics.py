@@ -26,12 +26,6 @@ def run(shell, line: str, cell: str | None = None):
 
 
 @pytest.fixture
-def connected(shell, demo_server):
-    run(shell, "sysmon_connect demo")
-    return shell
-
-
-@pytest.fixture
 def via_gateway(shell, gateway, canary_env):
     sysmon_magics(shell).region_urls = {"kr1": gateway.url}
     run(shell, "sysmon_connect kr1")

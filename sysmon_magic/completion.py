@@ -1,0 +1,112 @@
+"""Tab completion for PromQL: what to offer at the cursor, and where the names come from.
+
+Pure logic plus a small per-connection cache; the IPython side (a Matcher API v2 function) is
+in :mod:`sysmon_magic.magics`. Names come from the connection: metric names from
+``/label/__name__/values``, label names from ``/labels``, values from ``/label/<name>/values``,
+each narrowed to the metric being written when there is one, and cached for ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["FUNCTIONS", "Names", "complete"]
+
+#: PromQL functions and aggregation operators (Prometheus 2.x/3.x).
+FUNCTIONS = tuple(
+    sorted(
+        """abs absent absent_over_time avg avg_over_time bottomk ceil changes clamp clamp_max
+        clamp_min count count_over_time count_values day_of_month day_of_week day_of_year
+        days_in_month delta deriv exp floor group histogram_count histogram_fraction
+        histogram_quantile histogram_sum holt_winters hour idelta increase irate label_join
+        label_replace last_over_time ln log10 log2 max max_over_time min min_over_time minute
+        month predict_linear present_over_time quantile quantile_over_time rate resets round
+        scalar sgn sort sort_desc sqrt stddev stddev_over_time stdvar stdvar_over_time sum
+        sum_over_time time timestamp topk vector year""".split()  # noqa: SIM905
+    )
+)
+_KEYWORDS = ("by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool")
+
+# A label matcher whose quoted value is still open at the cursor ("...", '...' or `...`).
+_STRING_VALUE = re.compile(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)\s*([\"'`])((?:(?!\2)[^\\]|\\.)*)$")
+_OPEN_BRACE = re.compile(r"([A-Za-z_:][\w:]*)?\s*\{([^{}]*)$")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^()]*)$")
+_PARTIAL = re.compile(r"[A-Za-z_:][\w:]*$")
+
+
+class Names:
+    """Metric, label and value names of one connection, cached for ``ttl`` seconds."""
+
+    def __init__(self, client: Client, *, ttl: float = 60.0, window: float = 6 * 3600) -> None:
+        self.client = client
+        self.ttl = ttl
+        self.window = window
+        self._cache: dict[tuple[str, str | None], tuple[float, list[str]]] = {}
+
+    def _cached(self, key: tuple[str, str | None], fetch: Callable[[], list[str]]) -> list[str]:
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        values = fetch()
+        self._cache[key] = (time.monotonic() + self.ttl, values)
+        return values
+
+    def _bounds(self) -> tuple[float, float]:
+        now = self.client.now()
+        return now - self.window, now
+
+    def metrics(self) -> list[str]:
+        return self._cached(
+            ("metrics", None), lambda: self.client.label_values("__name__", None, *self._bounds())
+        )
+
+    def labels(self, metric: str | None) -> list[str]:
+        return self._cached(
+            ("labels", metric),
+            lambda: [
+                name for name in self.client.labels(metric, *self._bounds()) if name != "__name__"
+            ],
+        )
+
+    def values(self, label: str, metric: str | None) -> list[str]:
+        return self._cached(
+            (f"values:{label}", metric),
+            lambda: self.client.label_values(label, metric, *self._bounds()),
+        )
+
+
+def complete(text: str, names: Names) -> tuple[str, list[tuple[str, str]]]:
+    """What to offer for PromQL ``text`` that ends at the cursor.
+
+    Returns the fragment being completed (a suffix of ``text``) and ``(completion, type)``
+    pairs whose texts start with it; type is ``metric``, ``label``, ``value``, ``function`` or
+    ``keyword``.
+    """
+    value = _STRING_VALUE.search(text)
+    brace = _OPEN_BRACE.search(text)
+    if value and brace and brace.end() == len(text):
+        label, partial = value.group(1), value.group(3)
+        return partial, _starting(partial, names.values(label, brace.group(1)), "value")
+    partial_match = _PARTIAL.search(text)
+    partial = partial_match.group(0) if partial_match else ""
+    if brace:
+        return partial, _starting(partial, names.labels(brace.group(1)), "label")
+    if _GROUPING.search(text):
+        return partial, _starting(partial, names.labels(None), "label")
+    if not partial:
+        return "", []
+    return partial, [
+        *_starting(partial, names.metrics(), "metric"),
+        *_starting(partial, FUNCTIONS, "function"),
+        *_starting(partial, _KEYWORDS, "keyword"),
+    ]
+
+
+def _starting(prefix: str, candidates: Iterable[str], kind: str) -> list[tuple[str, str]]:
+    return [(name, kind) for name in candidates if name.startswith(prefix)]
