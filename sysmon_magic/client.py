@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -44,6 +45,9 @@ TimeLike = str | float | int | datetime
 # commonly cap request lines at 4-8 KiB, and Prometheus reads POST bodies only as forms.
 _MAX_GET_URL = 2000
 _BODY_START_CHARS = 120
+_BODY_ATTEMPTS = 2
+# Reasons that mean the server went away mid-answer: worth one more try.
+_CUT_OFF = frozenset({"connection reset", "connection closed by the server"})
 _USER_AGENT = "sysmon-magic/0.1"
 
 
@@ -81,6 +85,17 @@ class _Secret:
 
     def __reduce__(self) -> str:
         raise TypeError("An appkey is not pickled: it stays in this process's memory.")
+
+
+class _BoundedRetry(Retry):
+    """urllib3's Retry, with the wait a server may ask for (``Retry-After``) capped, so that the
+    whole of a request's retries stays within about a minute."""
+
+    MAX_RETRY_AFTER = 20.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, self.MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -193,7 +208,7 @@ class Client:
     @staticmethod
     def _default_session() -> requests.Session:
         session = requests.Session()
-        retry = Retry(
+        retry = _BoundedRetry(
             total=3,
             connect=3,
             read=0,  # a read timeout has already cost the full timeout: do not multiply it
@@ -203,6 +218,7 @@ class Client:
             allowed_methods=frozenset({"GET", "POST"}),  # every call here is a read
             backoff_factor=0.5,
             backoff_max=8,
+            backoff_jitter=0.5,  # clients retrying in step would hit a throttled gateway together
             respect_retry_after_header=True,
             raise_on_status=False,
             raise_on_redirect=False,
@@ -279,44 +295,62 @@ class Client:
         read_timeout = self.timeout if timeout is None else timeout
         use_get = get_only or len(url) + 1 + len(urlencode(params)) <= _MAX_GET_URL
         started = time.perf_counter()
-        try:
-            response = self._session.request(
-                "GET" if use_get else "POST",
-                url,
-                params=params if use_get else None,
-                data=None if use_get else list(params),
-                headers=headers,
-                timeout=(self.connect_timeout, read_timeout),
-                allow_redirects=False,  # the appkey must never follow a redirect elsewhere
-                verify=self.verify,
-            )
-            body = response.content
-        except requests.exceptions.ConnectTimeout:
-            raise TransportError(
-                f"No connection to {self.host} within {self.connect_timeout:g}s: check the "
-                "address, your network or VPN, and that the server is up.",
-                host=self.host,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise TransportError(
-                f"{self.host} did not answer within {read_timeout:g}s: narrow the query (a shorter "
-                "range, a larger step, fewer series) or raise --timeout.",
-                host=self.host,
-            ) from None
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            raise TransportError(
-                f"The connection to {self.host} broke off in the middle of the answer: run it "
-                "again; if it keeps happening, narrow the query.",
-                host=self.host,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise TransportError(
-                f"Cannot connect to {self.host} ({_connection_reason(exc)}): check the URL or "
-                "region, your network or VPN, and that the server is running.",
-                host=self.host,
-            ) from None
+        # urllib3 retries what fails before an answer; an answer cut off in its body is retried
+        # here (Retry cannot express it: the body is read after urllib3 has returned).
+        for attempt in range(_BODY_ATTEMPTS):
+            try:
+                response = self._session.request(
+                    "GET" if use_get else "POST",
+                    url,
+                    params=params if use_get else None,
+                    data=None if use_get else list(params),
+                    headers=headers,
+                    timeout=(self.connect_timeout, read_timeout),
+                    allow_redirects=False,  # the appkey must never follow a redirect elsewhere
+                    verify=self.verify,
+                )
+                body = response.content
+                break
+            except requests.exceptions.ChunkedEncodingError:
+                if attempt + 1 == _BODY_ATTEMPTS:
+                    raise self._cut_off() from None
+            except requests.exceptions.RequestException as exc:
+                if _connection_reason(exc) not in _CUT_OFF or attempt + 1 == _BODY_ATTEMPTS:
+                    raise self._transport_error(exc, read_timeout) from None
         elapsed = time.perf_counter() - started
         return self._read_envelope(response, body, url, elapsed)
+
+    def _cut_off(self) -> TransportError:
+        return TransportError(
+            f"The connection to {self.host} broke off in the middle of the answer, twice: run "
+            "it again; if it keeps happening, narrow the query.",
+            host=self.host,
+        )
+
+    def _transport_error(
+        self, exc: requests.exceptions.RequestException, read_timeout: float
+    ) -> TransportError:
+        """The one-line reason for a request that got no complete answer."""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            message = (
+                f"No connection to {self.host} within {self.connect_timeout:g}s: check the "
+                "address, your network or VPN, and that the server is up."
+            )
+        elif isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+            # With read retries used up, requests reports a read timeout as a ConnectionError.
+            getattr(exc.args[0] if exc.args else None, "reason", None),
+            urllib3.exceptions.ReadTimeoutError,
+        ):
+            message = (
+                f"{self.host} did not answer within {read_timeout:g}s: narrow the query (a "
+                "shorter range, a larger step, fewer series) or raise --timeout."
+            )
+        else:
+            message = (
+                f"Cannot connect to {self.host} ({_connection_reason(exc)}): check the URL or "
+                "region, your network or VPN, and that the server is running."
+            )
+        return TransportError(message, host=self.host)
 
     def _read_envelope(
         self, response: requests.Response, body: bytes, url: str, elapsed: float
@@ -572,7 +606,7 @@ def _strings(data: Any, what: str) -> list[str]:
     return data
 
 
-def _connection_reason(exc: requests.exceptions.ConnectionError) -> str:
+def _connection_reason(exc: requests.exceptions.RequestException) -> str:
     text = str(exc)
     for needle, reason in (
         ("Connection refused", "connection refused"),
@@ -580,6 +614,7 @@ def _connection_reason(exc: requests.exceptions.ConnectionError) -> str:
         ("nodename nor servname", "unknown host name"),
         ("Temporary failure in name resolution", "host name lookup failed"),
         ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
         ("Network is unreachable", "network unreachable"),
         ("SSLError", "TLS error"),
         ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),

@@ -1,0 +1,119 @@
+"""Ten faults from a real loopback server: the client returns correct data after retrying, or
+one typed error whose one-line message names the cause and what to do; never a partial result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from IPython.core.error import UsageError
+
+from sysmon_magic import AuthError, Client, QueryError, ResponseFormatError, TransportError
+from tests.faults import FaultServer
+from tests.test_magics import run
+
+
+@pytest.fixture
+def faults() -> Iterator[FaultServer]:
+    with FaultServer().running() as server:
+        yield server
+
+
+@pytest.fixture
+def client(faults: FaultServer) -> Iterator[Client]:
+    with Client(faults.url, "fault-appkey-0123456789abcdef", timeout=2.0) as c:
+        yield c
+
+
+def good(frame) -> None:
+    assert frame["value"].tolist() == [42.0] and frame["instance"].tolist() == ["a"]
+
+
+@pytest.mark.parametrize(
+    "steps", [["502"], ["503", "503"], ["504"], ["html"], ["502", "504", "503"]]
+)
+def test_gateway_errors_are_retried(faults, client, steps):
+    faults.plan = list(steps)
+    good(client.query("up", 1793923200))
+    assert faults.requests == len(steps) + 1
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [
+        ("502", "the gateway could not reach the server: try again shortly"),
+        ("503", "the service is unavailable: try again shortly"),
+        ("504", "the gateway timed out: narrow the query"),
+    ],
+)
+def test_gateway_errors_that_persist_say_so(faults, client, status, advice):
+    faults.plan = [status] * 10
+    with pytest.raises(ResponseFormatError) as caught:
+        client.query("up", 1793923200)
+    assert faults.requests == 4  # the first try and three retries, within seconds
+    assert str(caught.value).startswith(f"HTTP {status} from 127.0.0.1:")
+    assert advice in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_too_many_requests_honours_retry_after(faults, client):
+    faults.plan = ["429:1"]
+    started = time.monotonic()
+    good(client.query("up", 1793923200))
+    assert time.monotonic() - started >= 0.9  # it waited as asked before trying again
+    faults.plan = ["429:1"] * 10
+    with pytest.raises(ResponseFormatError, match=r"HTTP 429 .*too many requests: wait a moment"):
+        client.query("up", 1793923200)
+
+
+def test_an_internal_error_is_not_retried(faults, client):
+    faults.plan = ["500"]
+    with pytest.raises(QueryError, match=r"could not run the query \(internal\): storage failure"):
+        client.query("up", 1793923200)
+    assert faults.requests == 1
+
+
+def test_a_connection_reset_mid_body_is_retried_once(faults, client):
+    faults.plan = ["reset"]
+    good(client.query("up", 1793923200))
+    faults.plan = ["reset", "reset"]
+    with pytest.raises(TransportError, match="broke off in the middle of the answer"):
+        client.query("up", 1793923200)
+
+
+def test_a_response_slower_than_the_timeout(faults, client):
+    faults.plan = ["slow:4"]
+    with pytest.raises(TransportError, match=r"did not answer within 2s: narrow the query"):
+        client.query("up", 1793923200)
+
+
+def test_truncated_json_is_not_a_partial_result(faults, client):
+    faults.plan = ["truncated"]
+    with pytest.raises(ResponseFormatError, match=r"HTTP 200 .* is not a Prometheus answer"):
+        client.query("up", 1793923200)
+
+
+@pytest.mark.parametrize(("status", "error"), [("401", "rejected"), ("403", "not accessible")])
+def test_nhn_auth_errors_are_not_retried(faults, client, status, error):
+    faults.plan = [status]
+    with pytest.raises(AuthError, match=error):
+        client.query("up", 1793923200)
+    assert faults.requests == 1
+
+
+def test_a_request_too_large(faults, client):
+    faults.plan = ["413"]
+    with pytest.raises(ResponseFormatError, match="the request is too large: shorten the query"):
+        client.query("up", 1793923200)
+    assert faults.requests == 1
+
+
+@pytest.mark.parametrize("step", ["500", "html", "truncated", "401", "413", "slow:4", "reset"])
+def test_each_fault_is_one_short_line_in_the_notebook(shell, faults, step, capsys):
+    shell.run_line_magic("config", "SysmonMagics.timeout = '2s'")
+    run(shell, f"sysmon_connect --url {faults.url}")
+    faults.plan = [step] * 10
+    result = shell.run_cell("%promql --instant up")
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError: ") and err.count("\n") == 1 and "Traceback" not in err
