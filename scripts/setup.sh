@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 purpose=${1:-test}
 
 debs=(prometheus)
-[ "$purpose" = test ] && debs+=(victoria-metrics)
+[ "$purpose" = test ] && debs+=(victoria-metrics chromium)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")

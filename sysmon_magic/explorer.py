@@ -94,7 +94,9 @@ class Explorer:
             options=[("", 0)],
             description="time",
             continuous_update=False,
-            layout=widgets.Layout(width="95%"),
+            # ipywidgets clips a readout this long; the summary line below states the window.
+            readout=False,
+            layout=widgets.Layout(width="70%"),
         )
         self._slider.add_class("sysmon-time-slider")
         self._range = widgets.ToggleButtons(
@@ -289,7 +291,8 @@ class Explorer:
             )
         else:
             axes.text(0.5, 0.5, "No series selected", ha="center", transform=axes.transAxes)
-        right = 0.8 if axes.get_legend() is not None else 0.98
+        # Room for a legend of ~45 characters at the right; labels are shortened to fit.
+        right = 0.66 if axes.get_legend() is not None else 0.98
         figure.subplots_adjust(left=0.08, right=right, bottom=0.16, top=0.9)
         buffer = io.BytesIO()
         # Fast zlib: a plot's PNG is redrawn often and sent once; 2x faster, ~20 % larger.

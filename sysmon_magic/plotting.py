@@ -190,7 +190,7 @@ def plot(
     times = pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None).to_numpy()
     values = wide.to_numpy(dtype=float)
     for column, name in enumerate(names):
-        ax.plot(times, values[:, column], label=name, linewidth=1.2)
+        ax.plot(times, values[:, column], label=_shorten(name, 45), linewidth=1.2)
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
