@@ -11,9 +11,11 @@ import ipaddress
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -97,6 +99,20 @@ class _BoundedRetry(Retry):
         wait = super().get_retry_after(response)
         return None if wait is None else min(wait, self.MAX_RETRY_AFTER)
 
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> _BoundedRetry:
+        if isinstance(error, urllib3.exceptions.SSLError):
+            # A certificate that failed verification fails again: say so now, not in 3 s.
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 @dataclass(frozen=True)
 class _Answer:
@@ -128,6 +144,8 @@ class Client:
         Seconds to wait for an answer (the read timeout); ``connect_timeout`` for the connection.
     max_points
         Target points per series when a range query's step is chosen automatically.
+    verify
+        TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
     session
         A ``requests.Session`` to send through (retries, proxies and TLS settings are then yours).
     recording, replaying
@@ -299,16 +317,19 @@ class Client:
         # here (Retry cannot express it: the body is read after urllib3 has returned).
         for attempt in range(_BODY_ATTEMPTS):
             try:
-                response = self._session.request(
-                    "GET" if use_get else "POST",
-                    url,
-                    params=params if use_get else None,
-                    data=None if use_get else list(params),
-                    headers=headers,
-                    timeout=(self.connect_timeout, read_timeout),
-                    allow_redirects=False,  # the appkey must never follow a redirect elsewhere
-                    verify=self.verify,
-                )
+                with warnings.catch_warnings():
+                    if self.verify is False:  # the user was warned once, when connecting
+                        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    response = self._session.request(
+                        "GET" if use_get else "POST",
+                        url,
+                        params=params if use_get else None,
+                        data=None if use_get else list(params),
+                        headers=headers,
+                        timeout=(self.connect_timeout, read_timeout),
+                        allow_redirects=False,  # the appkey must never follow a redirect elsewhere
+                        verify=self.verify,
+                    )
                 body = response.content
                 break
             except requests.exceptions.ChunkedEncodingError:
@@ -393,10 +414,17 @@ class Client:
             raise self._not_prometheus(status, body, url)
         return _Answer(
             data=envelope["data"],
-            warnings=[self._scrub(str(w)) for w in envelope.get("warnings") or []],
-            infos=[self._scrub(str(i)) for i in envelope.get("infos") or []],
+            warnings=self._messages(envelope.get("warnings")),
+            infos=self._messages(envelope.get("infos")),
             elapsed=elapsed,
         )
+
+    def _messages(self, value: Any) -> list[str]:
+        """Server warnings or infos as strings, whatever shape a server sent them in."""
+        if not value:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [self._scrub(str(item)) for item in items]
 
     def _nhn_message(self, body: bytes) -> str:
         """``: <resultMessage>`` from an NHN Cloud error envelope, if the body is one."""
@@ -616,8 +644,8 @@ def _connection_reason(exc: requests.exceptions.RequestException) -> str:
         ("Connection reset", "connection reset"),
         ("RemoteDisconnected", "connection closed by the server"),
         ("Network is unreachable", "network unreachable"),
-        ("SSLError", "TLS error"),
         ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+        ("SSLError", "TLS error"),
     ):
         if needle in text:
             return reason

@@ -200,6 +200,9 @@ class SysmonMagics(Magics):
     @argument("target", nargs="?", help="a region (kr1, kr2, us1, jp1, gov) or demo")
     @argument("--url", help="any Prometheus-compatible API root, the part before /api/v1")
     @argument("--appkey-env", metavar="VAR", help="read the appkey from this variable")
+    @argument("--appkey", metavar="KEY", help="the appkey itself (saved with the notebook: avoid)")
+    @argument("--ca-bundle", metavar="PATH", help="trust this CA bundle for TLS (private CAs)")
+    @argument("--insecure", action="store_true", help="do not verify TLS certificates (warns)")
     @argument("--name", help="name of the connection (default: the region, demo or the host)")
     @argument("--now", metavar="T", help="pin the clock: now, now-6h and --range read it")
     @argument("--record", metavar="FILE", help="answer live and record every exchange in FILE")
@@ -254,6 +257,7 @@ class SysmonMagics(Magics):
             "timeout": parse_duration(self.timeout),
             "max_points": self.max_points,
             "now": parse_time(args.now, time.time()) if args.now else None,
+            "verify": self._verify(args),
         }
         if args.record:
             # A recorded report must ask the same questions when re-run: pin its clock.
@@ -261,7 +265,9 @@ class SysmonMagics(Magics):
             options["recording"] = Recording.for_writing(args.record)
         if args.target == "demo":
             return self._demo_client(args, options)
-        appkey = self._appkey(args.appkey_env, required=args.url is None, target=args.target)
+        appkey = self._appkey(
+            args.appkey_env, required=args.url is None, target=args.target, literal=args.appkey
+        )
         if args.url is not None:
             name = args.name or urlsplit(args.url).netloc or args.url
             client = Client(args.url, appkey, name=name, **options)
@@ -282,7 +288,7 @@ class SysmonMagics(Magics):
             return Client(server.url, name=name, **options), "the local demo server"
         from .demo.gateway import Gateway
 
-        appkey = self._appkey(args.appkey_env, required=True, target="demo")
+        appkey = self._appkey(args.appkey_env, required=True, target="demo", literal=args.appkey)
         assert appkey is not None
         if self._gateway is not None:
             self._gateway.stop()
@@ -290,7 +296,40 @@ class SysmonMagics(Magics):
         client = Client(self._gateway.url + "/prometheus", appkey, name=name, **options)
         return client, "the local demo server, through an NHN-style gateway"
 
-    def _appkey(self, variable: str | None, *, required: bool, target: str | None) -> str | None:
+    @staticmethod
+    def _verify(args: Namespace) -> bool | str:
+        """TLS verification: on, with a given CA bundle, or (explicitly, with a warning) off."""
+        if args.insecure and args.ca_bundle:
+            raise SysmonUsageError("Give --ca-bundle or --insecure, not both.")
+        if args.ca_bundle:
+            if not os.path.isfile(args.ca_bundle):
+                raise SysmonUsageError(f"No CA bundle at {args.ca_bundle}: give a PEM file.")
+            return str(args.ca_bundle)
+        if args.insecure:
+            print(
+                "Warning: TLS certificates are not verified (--insecure): anyone on the network "
+                "path can read the appkey and the data. Prefer --ca-bundle PATH.",
+                file=sys.stderr,
+            )
+            return False
+        return True
+
+    def _appkey(
+        self,
+        variable: str | None,
+        *,
+        required: bool,
+        target: str | None,
+        literal: str | None = None,
+    ) -> str | None:
+        if literal:
+            print(
+                "Warning: an appkey typed into a cell is saved with the notebook (and its "
+                f"history). Put it in ${self.appkey_env} or another variable (--appkey-env VAR), "
+                "or leave both unset to be prompted.",
+                file=sys.stderr,
+            )
+            return literal
         if variable is not None:
             value = os.environ.get(variable)
             if not value:

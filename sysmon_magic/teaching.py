@@ -274,19 +274,17 @@ def _compare_labels(mine: _Result, reference: _Result) -> Feedback | None:
     if not extra and not missing:
         return None
     keep = sorted(reference.label_names - {"__name__"})
+    # Most telling first: a missing label is what the exercise asks for; `le` and the metric
+    # name have causes of their own that a generic "aggregate it away" would hide.
     hints = []
-    if "__name__" in extra:
+    if missing - {"__name__"}:
+        names = missing - {"__name__"}
         hints.append(
-            "your result still carries the metric name (`__name__`), while the expected one is "
-            "computed from the samples: functions such as `rate()`, arithmetic and aggregations "
-            "drop the name."
+            f"your result lacks the {_label_word(names)} {_code_list(names)}: did you aggregate "
+            f"{_them(names)} away? Keep {_them(names)} in `by (...)`, or bring {_them(names)} in "
+            "from another metric with `group_left (...)`."
         )
-    if "__name__" in missing:
-        hints.append(
-            "the expected result keeps the metric name (`__name__`): a plain selector or a "
-            "filter such as `> 1` keeps it, while functions, arithmetic and aggregations drop it."
-        )
-    if "le" in extra and "le" not in reference.label_names:
+    if "le" in extra:
         hints.append(
             "your result keeps the label `le`, the histogram's bucket bounds: "
             "`histogram_quantile()` turns the buckets (summed `by (le, ...)`) into one value."
@@ -303,20 +301,30 @@ def _compare_labels(mine: _Result, reference: _Result) -> Feedback | None:
             f"expected result does not have: aggregate {_them(names)} away with "
             f"`without ({', '.join(sorted(names))})`, or {how}."
         )
-    if missing - {"__name__"}:
-        names = missing - {"__name__"}
+    if "__name__" in extra:
         hints.append(
-            f"your result lacks the {_label_word(names)} {_code_list(names)}: did you aggregate "
-            f"{_them(names)} away? Keep {_them(names)} in `by (...)`, or bring {_them(names)} in "
-            "from another metric with `group_left (...)`."
+            "your result still carries the metric name (`__name__`), while the expected one is "
+            "computed from the samples: functions such as `rate()`, arithmetic and aggregations "
+            "drop the name."
         )
-    shape = (
-        f"Yours: {_plural(len(mine.series), 'series')} labelled "
-        f"{_code_list(mine.label_names) or 'with no labels'}; expected: "
-        f"{_plural(len(reference.series), 'series')} labelled "
-        f"{_code_list(reference.label_names) or 'with no labels'}."
-    )
-    return _not_yet(hints[0], *hints[1:], shape)
+    if "__name__" in missing:
+        hints.append(
+            "the expected result keeps the metric name (`__name__`): a plain selector or a "
+            "filter such as `> 1` keeps it, while functions, arithmetic and aggregations drop it."
+        )
+    shape = f"Yours: {_shape(mine)}; expected: {_shape(reference)}."
+    return _not_yet(hints[0], *(_capitalized(h) for h in hints[1:]), shape)
+
+
+def _shape(result: _Result) -> str:
+    count = _plural(len(result.series), "series")
+    if not result.label_names:
+        return f"{count} with no labels"
+    return f"{count} labelled {_code_list(result.label_names)}"
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _label_word(names: frozenset[str]) -> str:

@@ -7,10 +7,21 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from IPython.core.interactiveshell import InteractiveShell
 
 from sysmon_magic import demo
 from sysmon_magic.demo.gateway import Gateway
+
+# Property tests: "ci" (the default) runs 2,000 examples per test, within CI's time; "long" is
+# for a deeper local run: HYPOTHESIS_PROFILE=long bash scripts/test.sh -k properties
+_PROPERTY_SETTINGS = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+settings.register_profile("ci", max_examples=2_000, **_PROPERTY_SETTINGS)
+settings.register_profile("long", max_examples=20_000, **_PROPERTY_SETTINGS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: The appkey the gateway accepts; tests check it never shows up anywhere.
 CANARY_APPKEY = "canary-appkey-7f3a9c1e5b2d4068"
@@ -70,7 +81,3 @@ def sysmon_magics(shell: InteractiveShell):
 def canary_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SYSMON_APPKEY", CANARY_APPKEY)
     return CANARY_APPKEY
-
-
-def running_in_ci() -> bool:
-    return os.environ.get("CI") == "true"

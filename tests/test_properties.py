@@ -1,0 +1,104 @@
+"""Property tests: whatever a user types or a server sends, only documented errors come out.
+
+Magics run end to end through a real shell against an empty recording, so every query that
+gets past parsing, templating and time resolution ends in a clean "not in the recording"
+error, with no network involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+from IPython.core.error import UsageError
+
+from sysmon_magic import Client
+from sysmon_magic.errors import APIError, SysmonUsageError
+from sysmon_magic.frames import frame_from_data
+from sysmon_magic.recording import Recording
+
+OPTIONS = st.sampled_from(
+    ["--range", "--start", "--end", "--step", "--instant", "--time", "-o", "--format", "--conn",
+     "--timeout", "--plot", "--legend", "--", "-x", "--range=", "now", "now-6h", "5m", "1h30m",
+     "2026-11-05T00:00:00Z", "1793923200000", "0", "-1", "tidy", "wide", "x", "{", "}", '"', "'"]
+)  # fmt: skip
+PROMQL_CHARS = st.sampled_from([*"${}()[]\"'`=~!,.:-+*/ \n\tabcxyz_019", "ü", "한", "💥", "\\"])
+
+
+@pytest.fixture
+def offline(shell, tmp_path):
+    """The shell connected to an empty recording: queries end in ReplayMissError, offline."""
+    path = tmp_path / "empty.promql.json"
+    Recording(path, {"name": "empty", "now": 1794182400.0})._write()
+    shell.run_line_magic("sysmon_connect", f"--replay {path}")
+    return shell
+
+
+@given(words=st.lists(OPTIONS | st.text(max_size=8), max_size=8))
+def test_any_magic_line_is_a_frame_or_a_usage_error(offline, words):
+    with contextlib.suppress(UsageError):
+        offline.run_line_magic("promql", " ".join(words))
+
+
+@given(
+    body=st.text(PROMQL_CHARS, max_size=60),
+    options=st.sampled_from(["", "--instant", "--range 1h"]),
+)
+def test_any_cell_body_is_a_frame_or_a_usage_error(offline, body, options):
+    offline.user_ns["x"] = "value"
+    with contextlib.suppress(UsageError):
+        offline.run_cell_magic("promql", options, body)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+ENVELOPE = st.fixed_dictionaries(
+    {"status": st.sampled_from(["success", "error", "weird"])},
+    optional={
+        "data": st.fixed_dictionaries(
+            {"resultType": st.sampled_from(["matrix", "vector", "scalar", "string", "nope"])},
+            optional={"result": JSON},
+        )
+        | JSON,
+        "errorType": JSON,
+        "error": JSON,
+        "warnings": JSON,
+        "infos": JSON,
+    },
+)
+
+
+# One client for every example: only its envelope reading is exercised, no socket is opened.
+CLIENT = Client("http://127.0.0.1:9", "property-appkey-0123456789")
+
+
+def _response(status: int) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    return response
+
+
+@given(
+    body=st.one_of(
+        ENVELOPE.map(lambda e: json.dumps(e).encode()),
+        st.binary(max_size=200),  # not JSON, not even UTF-8
+        JSON.map(lambda j: json.dumps(j).encode()),
+    ),
+    status=st.sampled_from([200, 400, 401, 403, 413, 422, 429, 500, 502, 503, 504]),
+    fmt=st.sampled_from(["tidy", "wide"]),
+)
+def test_any_response_is_data_or_a_documented_error(body, status, fmt):
+    with contextlib.suppress(APIError, SysmonUsageError):
+        answer = CLIENT._read_envelope(
+            _response(status), body, "http://127.0.0.1:9/api/v1/query", 0.0
+        )
+        frame_from_data(answer.data, fmt)
