@@ -12,7 +12,8 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -31,12 +32,20 @@ from .errors import (
     AuthError,
     QueryError,
     ResponseFormatError,
+    SysmonError,
     SysmonUsageError,
     TransportError,
 )
 from .recording import Recording
 from .regions import region_api_root
-from .timeparse import auto_step, check_points, format_duration, parse_duration, parse_time
+from .timeparse import (
+    auto_step,
+    format_duration,
+    format_time,
+    parse_duration,
+    parse_time,
+    split_range,
+)
 
 __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
@@ -144,6 +153,8 @@ class Client:
         Seconds to wait for an answer (the read timeout); ``connect_timeout`` for the connection.
     max_points
         Target points per series when a range query's step is chosen automatically.
+    max_parallel
+        How many windows of a long range query are fetched at once.
     verify
         TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
     session
@@ -168,6 +179,7 @@ class Client:
         timeout: float = 60.0,
         connect_timeout: float = 5.0,
         max_points: int = 1000,
+        max_parallel: int = 4,
         verify: bool | str = True,
         session: requests.Session | None = None,
         recording: Recording | None = None,
@@ -191,6 +203,7 @@ class Client:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_points = max_points
+        self.max_parallel = max_parallel
         self.verify = verify
         self._appkey = _Secret(appkey) if appkey else None
         self._session = session or self._default_session()
@@ -519,22 +532,36 @@ class Client:
         *,
         timeout: float | None = None,
         fmt: frames.FrameFormat = "tidy",
+        progress: Callable[[int, int], None] | None = None,
     ) -> pd.DataFrame:
-        """Evaluate a range query; ``step`` (seconds or ``"1m"``) is chosen if not given."""
+        """Evaluate a range query; ``step`` (seconds or ``"1m"``) is chosen if not given.
+
+        More than 11,001 points per series are fetched as step-aligned windows, ``max_parallel``
+        at a time, and merged; ``progress(done, total)`` hears of each window. If a window still
+        fails after its retries, the whole query fails with an error that names the window.
+        """
         start_s = self._time(start)
         end_s = self.now() if end is None else self._time(end)
         step_s = (
             _step_seconds(step) if step is not None else auto_step(end_s - start_s, self.max_points)
         )
-        check_points(start_s, end_s, step_s)
-        params = [
-            ("query", promql),
-            ("start", _number(start_s)),
-            ("end", _number(end_s)),
-            ("step", _number(step_s)),
-            *_timeout_param(timeout),
-        ]
-        answer = self._call("query_range", params, timeout=_read_timeout(timeout, self.timeout))
+        windows = split_range(start_s, end_s, step_s)
+        read_timeout = _read_timeout(timeout, self.timeout)
+
+        def fetch(window: tuple[float, float]) -> _Answer:
+            params = [
+                ("query", promql),
+                ("start", _number(window[0])),
+                ("end", _number(window[1])),
+                ("step", _number(step_s)),
+                *_timeout_param(timeout),
+            ]
+            return self._call("query_range", params, timeout=read_timeout)
+
+        if len(windows) == 1:
+            answer = fetch(windows[0])
+        else:
+            answer = self._fetch_windows(windows, fetch, progress)
         frame = frames.frame_from_data(answer.data, fmt)
         frame.attrs["promql"] = self._provenance(
             answer,
@@ -545,6 +572,42 @@ class Client:
             result_type=answer.data.get("resultType"),
         )
         return frame
+
+    def _fetch_windows(
+        self,
+        windows: Sequence[tuple[float, float]],
+        fetch: Callable[[tuple[float, float]], _Answer],
+        progress: Callable[[int, int], None] | None,
+    ) -> _Answer:
+        """Fetch windows in parallel; all of them, or an error naming the one that failed."""
+        started = time.perf_counter()
+        answers: list[_Answer | None] = [None] * len(windows)
+        with ThreadPoolExecutor(max_workers=max(1, self.max_parallel)) as pool:
+            futures = {pool.submit(fetch, window): n for n, window in enumerate(windows)}
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    n = futures[future]
+                    try:
+                        answers[n] = future.result()
+                    except SysmonError as exc:
+                        start, end = windows[n]
+                        exc.args = (
+                            f"Window {n + 1} of {len(windows)} ({format_time(start)} to "
+                            f"{format_time(end)}) failed, so nothing is returned: {exc}",
+                        )
+                        raise
+                    if progress is not None:
+                        progress(done, len(windows))
+            finally:
+                for future in futures:
+                    future.cancel()  # after a failure, do not start the windows still queued
+        complete = [a for a in answers if a is not None]
+        return _Answer(
+            data=_merge_matrices([a.data for a in complete]),
+            warnings=list(dict.fromkeys(w for a in complete for w in a.warnings)),
+            infos=list(dict.fromkeys(i for a in complete for i in a.infos)),
+            elapsed=time.perf_counter() - started,
+        )
 
     def series(
         self,
@@ -602,6 +665,21 @@ class Client:
         if end is not None:
             params.append(("end", _number(self._time(end))))
         return params
+
+
+def _merge_matrices(parts: Sequence[Any]) -> dict[str, Any]:
+    """One matrix from the windows' matrices, in time order: each series' samples joined."""
+    merged: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for part in parts:
+        if not isinstance(part, dict) or part.get("resultType") != "matrix":
+            raise ResponseFormatError("A window of a split range query did not answer a matrix.")
+        for series in part.get("result", []):
+            key = tuple(sorted(series.get("metric", {}).items()))
+            into = merged.setdefault(key, {"metric": series.get("metric", {})})
+            for member in ("values", "histograms"):
+                if member in series:
+                    into.setdefault(member, []).extend(series[member])
+    return {"resultType": "matrix", "result": [merged[key] for key in sorted(merged)]}
 
 
 def _number(value: float) -> str:

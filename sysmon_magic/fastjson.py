@@ -23,6 +23,7 @@ answers).
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import re
@@ -114,19 +115,19 @@ _HEAD = re.compile(
     rb"(?:" + _MEMBER + rb')*"result":\['
 )
 
-# bytes.translate for the samples: `,[t,"v"]` -> `,,t,v\n` (quotes deleted). Bytes that cannot be
-# part of a number become "x", which the CSV reader refuses: pretty-printing whitespace, nested
-# objects, escapes, and (since the CSV reader reads no quotes) brackets or commas inside strings
-# are caught by the position checks in _samples.
+# bytes.translate for the samples: `,[t,"v"]` -> `,t,v\n` (brackets and quotes deleted). Bytes
+# that cannot be part of a number become "x", which the CSV reader refuses: pretty-printing
+# whitespace, nested objects, escapes. The checks in _samples catch the rest.
 _NUMBER_BYTES = b"0123456789.eE+-NaInf"
 _TRANSLATE = bytes(
-    {ord("["): ord(","), ord(","): ord(","), ord("]"): ord("\n")}.get(
+    {ord(","): ord(","), ord("]"): ord("\n")}.get(
         byte, byte if byte in _NUMBER_BYTES else ord("x")
     )
     for byte in range(256)
 )
+_DELETE = b'["'
 
-_QUOTE, _COMMA, _OPEN, _CLOSE = b'"'[0], b","[0], b"["[0], b"]"[0]
+_QUOTE, _COMMA, _OPEN, _CLOSE, _BRACE = b'",[]}'
 
 
 def _pandas_before(major: int, minor: int) -> bool:
@@ -139,100 +140,98 @@ def _pandas_before(major: int, minor: int) -> bool:
 
 # pandas < 3.1 rounds some decimals to a neighbouring float unless asked for round_trip (which 3.1
 # deprecates: its one parser rounds correctly). Python's float() rounds correctly.
-_CSV_PRECISION: dict[str, Any] = (
-    {"float_precision": "round_trip"} if _pandas_before(3, 1) else {}
-)
+_CSV_PRECISION: dict[str, Any] = {"float_precision": "round_trip"} if _pandas_before(3, 1) else {}
 
 
 class _Layout(NamedTuple):
-    """Where the parts of a body are."""
+    """Where the parts of a compact answer are."""
 
     result_type: str
     labels: list[dict[str, str]]
-    #: [start, end) of each series' samples, `[t,"v"],...,[t,"v"]`.
+    #: [start, end) of each series' samples in the body, `[t,"v"],...,[t,"v"]`.
     spans: list[tuple[int, int]]
+    #: The position of the `]` that ends each sample, all series in a row.
+    sample_ends: np.ndarray
+    #: Samples per series.
+    counts: np.ndarray
     #: The body with the result array emptied, for json.loads.
     envelope_bytes: bytes
 
 
 def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
     layout = _layout(body)
-    try:
-        envelope = json.loads(layout.envelope_bytes, object_pairs_hook=_unique_members)
-    except ValueError as exc:  # not JSON around the result: truncated, or not what we think
-        raise _Unrecognised from exc
-    if not isinstance(envelope, dict):
-        raise _Unrecognised
-    data = envelope.get("data")
-    if not (
-        envelope.get("status") == "success"
-        and isinstance(data, dict)
-        and data.get("resultType") == layout.result_type
-        and data.get("result") == []
-    ):
-        raise _Unrecognised
-    del data["result"]
+    envelope = _envelope(layout)
     if not layout.labels:
         empty = frames.frame_from_data({"resultType": layout.result_type, "result": []}, fmt)
         return BodyFrame(empty, envelope)
-    timestamps, values, counts = _samples(body, layout.spans)
+    timestamps, values = _samples(body, layout)
     if fmt == "wide":
-        return BodyFrame(_wide(layout.labels, timestamps, values, counts), envelope)
-    return BodyFrame(frames._tidy(_series(layout.labels, timestamps, values, counts)), envelope)
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # A repeated member (json.loads keeps the last) could hide a second "data" or "result".
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        raise _Unrecognised
-    return members
+        return BodyFrame(_wide(layout.labels, timestamps, values, layout.counts), envelope)
+    return BodyFrame(_tidy(layout.labels, timestamps, values, layout.counts), envelope)
 
 
 def _layout(body: bytes) -> _Layout:
-    """Find the series in a compact answer, parsing each ``metric`` object with json.loads."""
+    """Find the series of a compact answer; parse their ``metric`` objects with json.loads."""
     head = _HEAD.match(body)
     if head is None:
         raise _Unrecognised
-    result_type = head["type"].decode()
-    # Matrix: `},"values":[[t,"v"],...,[t,"v"]]}`; vector: `},"value":[t,"v"]}`.
-    samples_key, samples_end = (
-        (b'},"values":[', b"]]}") if result_type == "matrix" else (b'},"value":', b"]}")
-    )
+    matrix = head["type"] == b"matrix"
+    # Matrix: `{"metric":{...},"values":[[t,"v"],...,[t,"v"]]}`; vector: `...,"value":[t,"v"]}`.
+    samples_key, after_samples = (b'},"values":[', 2) if matrix else (b'},"value":', 1)
+    raw = np.frombuffer(body, dtype=np.uint8)
+    is_close = raw == _CLOSE
+    closes = np.flatnonzero(is_close)
+    # Where samples may end: the `]` of `]]}` (`]}` for a vector). The same bytes in a label value
+    # lie before the samples of their series, so the first one after a series' first sample is
+    # its last sample's end -- or, if a sample holds something else than numbers in strings, a
+    # byte the checks in _samples find out of place.
+    if matrix:
+        ends = np.flatnonzero(is_close[:-2] & is_close[1:-1])
+        ends = ends[raw[ends + 2] == _BRACE]
+    else:
+        ends = np.flatnonzero(is_close[:-1] & (raw[1:] == _BRACE))
+    series_ends = ends.tolist()
     labels: list[dict[str, str]] = []
     spans: list[tuple[int, int]] = []
-    position = head.end()
-    if body[position : position + 1] == b"]":
-        return _Layout(result_type, labels, spans, body)
-    while True:
+    position, found = head.end(), 0
+    while body[position : position + 1] != b"]":
+        if labels:
+            if body[position : position + 1] != b",":
+                raise _Unrecognised
+            position += 1
         if not body.startswith(b'{"metric":{', position):
             raise _Unrecognised
         metric_start = position + len(b'{"metric":')
-        # Not fooled by a label value: inside a JSON string every '"' is escaped, so the bytes
-        # `},"values":[` cannot occur there; if they belong to a later series, the slice holds
-        # more than one object and json.loads refuses it.
+        # Inside a JSON string every '"' is escaped, so `},"values":[` cannot occur in a label
+        # value; if it belongs to a later series, the slice holds more than one object and
+        # json.loads refuses it.
         metric_end = body.find(samples_key, metric_start) + 1
         if metric_end <= 0:
             raise _Unrecognised
         labels.append(_metric(body[metric_start:metric_end]))
         start = metric_end + len(samples_key) - 1
-        if body[start] != _OPEN:  # includes a series without samples, which servers never send
+        if body[start] != _OPEN:  # also a series without samples, which servers never send
             raise _Unrecognised
-        # The first `]]}` (`]}` for a vector) ends the samples unless a sample holds something
-        # else than numbers in strings: then _samples finds a byte out of place.
-        end = body.find(samples_end, start) + 1
-        if end <= 0:
+        found = bisect.bisect_left(series_ends, start, found)
+        if found == len(series_ends):
             raise _Unrecognised
+        end = series_ends[found] + 1
         spans.append((start, end))
-        position = end + len(samples_end) - 1
-        follows = body[position : position + 1]
-        if follows == b"]":
-            break
-        if follows != b",":
-            raise _Unrecognised
-        position += 1
-    # The envelope without the samples: `..."result":[` + `]...`.
-    return _Layout(result_type, labels, spans, body[: head.end()] + body[position:])
+        position = end + after_samples
+    # Samples per series, and where each sample ends: every `]` inside the spans.
+    lows = np.searchsorted(closes, [start for start, _ in spans])
+    counts = np.searchsorted(closes, [end for _, end in spans]) - lows
+    firsts = np.cumsum(counts) - counts
+    sample_ends = closes[np.arange(counts.sum()) + np.repeat(lows - firsts, counts)]
+    return _Layout(
+        head["type"].decode(),
+        labels,
+        spans,
+        sample_ends,
+        counts,
+        # `..."result":[` + `]...`: what surrounds the result, for json.loads.
+        body[: head.end()] + body[position:],
+    )
 
 
 def _metric(text: bytes) -> dict[str, str]:
@@ -240,42 +239,66 @@ def _metric(text: bytes) -> dict[str, str]:
         labels = json.loads(text)
     except ValueError as exc:
         raise _Unrecognised from exc
-    if type(labels) is not dict or not all(type(v) is str for v in labels.values()):
+    if type(labels) is not dict or not all(type(value) is str for value in labels.values()):
         raise _Unrecognised
     return labels
 
 
-def _samples(body: bytes, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Timestamps, values and samples per series of all series, parsed in one pass."""
-    view = memoryview(body)
-    # `,[t,"v"],[t,"v"],...`: one line per sample, all series in a row.
-    text = b",".join([b"", *(view[start:end] for start, end in spans)])
-    raw = np.frombuffer(text, dtype=np.uint8)
-    closes = np.flatnonzero(raw == _CLOSE)
-    lines = len(closes)
-    # Every line is `,[` ... `"]`: it starts a sample array and ends with a string.
+def _envelope(layout: _Layout) -> dict[str, Any]:
+    """The answer around the result, checked to be what the layout promised."""
+    try:
+        envelope = json.loads(layout.envelope_bytes, object_pairs_hook=_unique_members)
+    except ValueError as exc:  # truncated, or not JSON after all
+        raise _Unrecognised from exc
+    data = envelope.get("data") if isinstance(envelope, dict) else None
     if not (
-        text.startswith(b",[")
-        and closes[-1] == len(text) - 1
-        and (raw[closes - 1] == _QUOTE).all()
-        and (raw[closes[:-1] + 1] == _COMMA).all()
-        and (raw[closes[:-1] + 2] == _OPEN).all()
+        isinstance(data, dict)
+        and envelope.get("status") == "success"
+        and data.get("resultType") == layout.result_type
+        and data.get("result") == []
     ):
         raise _Unrecognised
-    csv = text.translate(_TRANSLATE, b'"')
-    # Exactly two quotes and, once translated, three commas a line: `,,t,v` with v the string.
-    # With the checks above, this leaves `,[number or string,"string"]` as the only line that
-    # passes (the CSV reader refuses empty and non-numeric fields).
-    if len(text) - len(csv) != 2 * lines or csv.count(b",") != 3 * lines:
+    del data["result"]
+    return envelope
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of repeated members: a second "data" or "result" would win.
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Unrecognised
+    return members
+
+
+def _samples(body: bytes, layout: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and values of all samples, all series in a row, parsed in one pass."""
+    raw = np.frombuffer(body, dtype=np.uint8)
+    ends, lines = layout.sample_ends, len(layout.sample_ends)
+    # Each sample is `[`...`"]` (ends with a string), followed by `,[` unless it is its series'
+    # last: its samples' span ends right after it.
+    followed = (raw[ends + 1] == _COMMA) & (raw[ends + 2] == _OPEN)
+    followed[np.cumsum(layout.counts) - 1] = True
+    if not (followed.all() and (raw[ends - 1] == _QUOTE).all()):
+        raise _Unrecognised
+    view = memoryview(body)
+    text = b",".join([b"", *(view[start:end] for start, end in layout.spans)])
+    csv = text.translate(_TRANSLATE, _DELETE)
+    # Each line is `,[`...`"]`. If exactly one more `[` or `"` a line was deleted and exactly one
+    # more comma a line remains, valid JSON leaves one form, `,[number or string,"string"]`: the
+    # CSV reader refuses the empty and non-numeric fields of any other (and "x").
+    if (
+        len(text) - len(csv) != 3 * lines
+        or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
+    ):
         raise _Unrecognised
     try:
         table = pd.read_csv(
             io.BytesIO(csv),
             header=None,
-            names=["_", "__", "t", "v"],
+            names=["", "t", "v"],
             usecols=["t", "v"],
             dtype=np.float64,
-            na_values=["NaN"],
+            na_values={"v": ["NaN"]},
             keep_default_na=False,
             skip_blank_lines=False,
             engine="c",
@@ -285,38 +308,53 @@ def _samples(body: bytes, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.
         raise _Unrecognised from exc
     if len(table) != lines:
         raise _Unrecognised
-    # Samples per series: the line ends (`]`) inside each series' stretch of the text.
-    ends = np.cumsum([end - start + 1 for start, end in spans])
-    counts = np.diff(np.searchsorted(closes, ends), prepend=0)
-    return table["t"].to_numpy(), table["v"].to_numpy(), counts
+    return table["t"].to_numpy(), table["v"].to_numpy()
 
 
-def _series(
+def _tidy(
     labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
-) -> list[frames._Series]:
-    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    return [
-        frames._Series(label_set, timestamps[a:b], values[a:b], [])
-        for label_set, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
-    ]
+) -> pd.DataFrame:
+    """The tidy frame, as :func:`frames.frame_from_data` builds it."""
+    columns: dict[str, Any] = {"timestamp": frames._timestamps(timestamps)}
+    for name in frames.label_columns(labels):
+        columns[name] = _label_column([label_set.get(name) for label_set in labels], counts)
+    columns["value"] = values
+    return pd.DataFrame(columns)
+
+
+def _label_column(per_series: list[str | None], counts: np.ndarray) -> pd.Categorical:
+    categories = sorted({value for value in per_series if value is not None})
+    code = {value: code for code, value in enumerate(categories)}
+    # pandas' own choice of code width (which from_codes applies anyway): repeating the codes at
+    # that width is 8 times less memory to write than at int64.
+    width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    codes = np.array([-1 if value is None else code[value] for value in per_series], dtype=width)
+    return pd.Categorical.from_codes(
+        np.repeat(codes, counts), categories=pd.Index(categories, dtype=object)
+    )
 
 
 def _wide(
     labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
 ) -> pd.DataFrame:
-    """The wide frame; fast when every series has the same timestamps, as range queries do."""
+    """The wide frame; without a sort when all series have the same timestamps (range queries)."""
     first = timestamps[: counts[0]]
-    same_grid = (
+    if not (
         (counts == counts[0]).all()
         and (np.diff(first) > 0).all()
         and (timestamps.reshape(len(counts), -1) == first).all()
-    )
-    if not same_grid:
-        return frames._wide(_series(labels, timestamps, values, counts))
+    ):
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        return frames._wide(
+            [
+                frames._Series(label_set, timestamps[a:b], values[a:b], [])
+                for label_set, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
+            ]
+        )
     names = frames.label_columns(labels)
     if names:
         columns = pd.MultiIndex.from_tuples(
-            [tuple(s.get(name, "") for name in names) for s in labels], names=names
+            [tuple(label_set.get(name, "") for name in names) for label_set in labels], names=names
         )
     else:
         columns = pd.MultiIndex.from_tuples(

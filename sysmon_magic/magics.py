@@ -182,6 +182,9 @@ class SysmonMagics(Magics):
     provenance = Bool(
         True, help="Print a provenance line (source, window, step, counts, live/replayed)."
     ).tag(config=True)
+    max_parallel = Int(
+        4, help="Windows of a long range query (over 11,001 points) fetched at once."
+    ).tag(config=True)
     region_urls = Dict(
         {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
     ).tag(config=True)
@@ -256,6 +259,7 @@ class SysmonMagics(Magics):
         options: dict[str, Any] = {
             "timeout": parse_duration(self.timeout),
             "max_points": self.max_points,
+            "max_parallel": self.max_parallel,
             "now": parse_time(args.now, time.time()) if args.now else None,
             "verify": self._verify(args),
         }
@@ -489,7 +493,9 @@ class SysmonMagics(Magics):
             )
             query = self._template(body, end - start, step, scrape)
             self._show_query(query, args.show_query)
-            frame = client.query_range(query, start, end, step, timeout=timeout, fmt=fmt)
+            frame = client.query_range(
+                query, start, end, step, timeout=timeout, fmt=fmt, progress=self._progress()
+            )
         self._show_warnings(frame)
         about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
         if self.provenance and not args.output:
@@ -509,6 +515,33 @@ class SysmonMagics(Magics):
         if args.plot:
             self._plot(frame, args.legend)
         return self._deliver(frame, args.output, about)
+
+    def _progress(self) -> Callable[[int, int], None]:
+        """Report the windows of a split range query: a bar in a notebook, else one line."""
+        bar: Any = None
+
+        def report(done: int, total: int) -> None:
+            nonlocal bar
+            if total <= 2:
+                return
+            if bar is None:
+                if getattr(self.shell, "kernel", None) is None:  # a terminal, a script, a test
+                    print(
+                        f"Fetching {total} windows, {self.max_parallel} at a time.", file=sys.stderr
+                    )
+                    bar = False
+                    return
+                import ipywidgets
+                from IPython.display import display
+
+                bar = ipywidgets.IntProgress(max=total, description="windows")
+                display(bar)
+            if bar:
+                bar.value = done
+                if done == total:
+                    bar.close()  # done: the bar leaves nothing behind in the saved notebook
+
+        return report
 
     def _plot(self, frame: pd.DataFrame, legend: str | None) -> None:
         from IPython.display import display

@@ -115,7 +115,12 @@ class _Result:
 
 
 def _as_tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is."""
+    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is.
+
+    A wide frame cannot tell a NaN sample from a missing one; both are dropped.
+    """
+    if "value" in frame.columns and frame.index.name == "timestamp":
+        return frame.reset_index()  # a scalar in wide form: its time is the index
     if "value" in frame.columns or not isinstance(frame.index, pd.DatetimeIndex):
         return frame
     names = [str(n) for n in frame.columns.names]
@@ -238,8 +243,9 @@ def compare(
         return _not_yet(
             "your query returned no series; the expected result has "
             f"{_plural(len(reference.series), 'series')}.",
-            "Check the metric name and each matcher: label values are case-sensitive, and a "
-            "`=~` regex must match the whole value (`web.*`, not `web`).",
+            "An empty result is not an error, so nothing says why: check the metric name and "
+            "each matcher (label values are case-sensitive, and a `=~` regex must match the whole "
+            "value: `web.*`, not `web`), then what each function returns when it finds nothing.",
         )
     if mine.series and not reference.series:
         return _not_yet(
@@ -401,8 +407,10 @@ def _compare_samples(
     key, timestamp = differing[0]
     yours, expected = mine.series[key][timestamp], reference.series[key][timestamp]
     at = f" at {_time_text(timestamp)}" if len(reference.timestamps) > 1 else ""
+    # A result without labels (a sum of everything, a scalar) has no name worth showing.
+    which = f" for `{namer(key)}`" if key else ""
     return _not_yet(
-        f"wrong value for `{namer(key)}`{at}: yours is {_number(yours, expected)}, "
+        f"wrong value{which}{at}: yours is {_number(yours, expected)}, "
         f"expected {_number(expected, yours)}.",
         f"Values differ in {len(differing)} of {_plural(len(reference.series), 'series')}."
         if len(reference.series) > 1

@@ -25,10 +25,13 @@ __all__ = [
     "resolve_span",
     "resolve_window",
     "smallest_step",
+    "split_range",
 ]
 
 #: Prometheus refuses a range query with more points per series than this (plus one).
 MAX_POINTS_PER_SERIES = 11_000
+#: A longer range is fetched as at most this many windows of 11,001 points (1.1 M per series).
+MAX_SPLIT_WINDOWS = 100
 
 _UNIT_SECONDS = {
     "y": 365 * 86400,
@@ -163,24 +166,42 @@ def auto_step(range_seconds: float, max_points: int) -> float:
     return float(math.ceil(wanted / 86400) * 86400)
 
 
-def smallest_step(range_seconds: float) -> float:
-    """The smallest step, in whole milliseconds, that keeps a range within Prometheus' limit."""
-    return math.ceil(range_seconds / MAX_POINTS_PER_SERIES * 1000) / 1000
+def smallest_step(range_seconds: float, max_points: int = MAX_POINTS_PER_SERIES) -> float:
+    """The smallest step, in whole milliseconds, that keeps a range within ``max_points``."""
+    return math.ceil(range_seconds / max_points * 1000) / 1000
 
 
-def check_points(start: float, end: float, step: float) -> None:
-    """Refuse a range query that Prometheus would refuse, saying which step works."""
+def check_points(
+    start: float, end: float, step: float, max_points: int = MAX_POINTS_PER_SERIES
+) -> None:
+    """Refuse a range with more than ``max_points`` steps per series, saying which step works."""
     if end < start:
         raise SysmonUsageError(
             f"The window ends ({format_time(end)}) before it starts ({format_time(start)})."
         )
-    if (end - start) / step > MAX_POINTS_PER_SERIES:
+    if (end - start) / step > max_points:
         points = math.floor((end - start) / step) + 1
         raise SysmonUsageError(
             f"Step {format_duration(step)} gives {points:,} points per series over "
-            f"{format_duration(end - start)}; Prometheus allows 11,001. Use --step "
-            f"{format_duration(smallest_step(end - start))} or more, or a shorter range."
+            f"{format_duration(end - start)}; at most {max_points + 1:,} can be fetched. Use "
+            f"--step {format_duration(smallest_step(end - start, max_points))} or more, or a "
+            "shorter range."
         )
+
+
+def split_range(start: float, end: float, step: float) -> list[tuple[float, float]]:
+    """Step-aligned windows of at most 11,001 points that together hold every point once.
+
+    The points of a range query are ``start + k * step`` for ``k = 0 .. K``; window ``i`` holds
+    ``k`` from ``i * 11,001`` on, so no timestamp is fetched twice or skipped at a seam.
+    """
+    check_points(start, end, step, MAX_SPLIT_WINDOWS * (MAX_POINTS_PER_SERIES + 1) - 1)
+    last = math.floor((end - start) / step + 1e-9)  # K; the epsilon absorbs float noise
+    per_window = MAX_POINTS_PER_SERIES + 1
+    return [
+        (start + first * step, start + min(first + per_window - 1, last) * step)
+        for first in range(0, last + 1, per_window)
+    ]
 
 
 def resolve_span(
@@ -230,5 +251,5 @@ def resolve_window(
     if step is None and start is None:
         shift = end_s - math.floor(end_s / chosen) * chosen
         start_s, end_s = start_s - shift, end_s - shift
-    check_points(start_s, end_s, chosen)
+    split_range(start_s, end_s, chosen)  # refuses what even a split cannot fetch
     return start_s, end_s, chosen

@@ -122,3 +122,44 @@ class FaultServer:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+
+class FailingWindowProxy:
+    """Forward to an upstream API root, but answer 503 to range queries starting at ``fail_start``.
+
+    A real proxy on a loopback socket, to fail exactly one window of a split range query.
+    """
+
+    def __init__(self, upstream: str, fail_start: str) -> None:
+        from urllib.parse import parse_qs, urlsplit
+        from urllib.request import urlopen
+
+        proxy = self
+        self.failed = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = parse_qs(urlsplit(self.path).query)
+                if query.get("start") == [fail_start]:
+                    proxy.failed += 1
+                    FaultServer.send(self, 503, b"503 Service Unavailable", "text/plain")
+                    return
+                with urlopen(upstream + self.path, timeout=60) as answer:
+                    FaultServer.send(self, answer.status, answer.read())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @contextmanager
+    def running(self) -> Iterator[FailingWindowProxy]:
+        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()

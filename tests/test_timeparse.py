@@ -2,6 +2,7 @@
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from sysmon_magic.errors import SysmonUsageError
@@ -15,6 +16,7 @@ from sysmon_magic.timeparse import (
     resolve_span,
     resolve_window,
     smallest_step,
+    split_range,
 )
 
 NOW = 1_793_923_200.0  # 2026-11-06T00:00:00Z
@@ -122,6 +124,24 @@ def test_check_points_accepts_exactly_the_limit_and_names_the_smallest_step():
         check_points(0, 11_001, 1)
     assert smallest_step(86400) == 7.855
     check_points(0, 86400, smallest_step(86400))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "step"),
+    [(0, 11_000, 1), (0, 11_001, 1), (0, 40_320 * 15, 15), (7, 100_000.5, 2.5), (0, 0, 60)],
+)
+def test_split_range_windows_hold_every_point_once(start, end, step):
+    windows = split_range(start, end, step)
+    points = [t for a, b in windows for t in np.arange(a, b + step / 2, step)]
+    expected = np.arange(start, end + 1e-9, step)
+    assert np.allclose(points, expected) and len(points) == len(expected)
+    assert all((b - a) / step <= 11_000 for a, b in windows)  # each one Prometheus accepts
+    assert all(round((a - start) / step, 6).is_integer() for a, _ in windows)  # on the grid
+
+
+def test_split_range_refuses_more_than_a_hundred_windows():
+    with pytest.raises(SysmonUsageError, match=r"at most 1,100,100 can be fetched"):
+        split_range(0, 2_000_000, 1)
 
 
 def test_resolve_window_default_is_aligned_to_the_step():

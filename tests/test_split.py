@@ -1,0 +1,70 @@
+"""Long ranges against the real demo Prometheus: split into windows, fetched in parallel, merged
+with no duplicated or missing timestamp at the seams; one failing window fails the query."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+
+from sysmon_magic import Client, ResponseFormatError, demo
+from sysmon_magic.client import _number
+from sysmon_magic.timeparse import split_range
+from tests.faults import FailingWindowProxy
+from tests.test_magics import run
+
+QUERY = 'node_load1{instance="web-01:9100"}'
+
+
+@pytest.fixture
+def client(demo_server):
+    with Client(demo_server.url, now=demo_server.now, max_parallel=3) as c:
+        yield c
+
+
+def test_a_week_at_15s_is_fetched_in_windows_and_merged(client):
+    calls = []
+    frame = client.query_range(
+        QUERY, demo.DEMO_START, demo.DEMO_END, "15s", progress=lambda *a: calls.append(a)
+    )
+    assert len(split_range(demo.DEMO_START, demo.DEMO_END, 15)) == 4
+    assert sorted(calls) == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    expected = pd.date_range("2026-11-02", "2026-11-09", freq="15s", tz="UTC")
+    assert frame["timestamp"].is_unique and frame["timestamp"].is_monotonic_increasing
+    assert pd.DatetimeIndex(frame["timestamp"]).equals(expected.as_unit("ns"))
+    # The samples at the seams are the same as a query that needs no split gives.
+    minute = client.query_range(QUERY, demo.DEMO_START, demo.DEMO_END, "60s")
+    joined = frame.merge(minute, on="timestamp", suffixes=("", "_minute"))
+    assert len(joined) == 10_081 and (joined["value"] == joined["value_minute"]).all()
+
+
+def test_one_failing_window_fails_the_whole_query_and_names_it(demo_server):
+    windows = split_range(demo.DEMO_START, demo.DEMO_END, 15)
+    second = windows[1][0]
+    proxy = FailingWindowProxy(demo_server.url, _number(second))
+    with (
+        proxy.running(),
+        Client(proxy.url, now=demo_server.now) as client,
+        pytest.raises(ResponseFormatError) as caught,
+    ):
+        client.query_range(QUERY, demo.DEMO_START, demo.DEMO_END, "15s")
+    assert str(caught.value).startswith(
+        "Window 2 of 4 (2026-11-03T21:50:15Z to 2026-11-05T19:40:15Z) failed, so nothing is "
+        "returned: HTTP 503 from 127.0.0.1:"
+    )
+    assert proxy.failed == 4  # it was retried (three times) before the query gave up
+
+
+def test_the_magic_splits_and_says_so_once(connected, capsys):
+    frame = run(
+        connected,
+        "promql --start 2026-11-02T00:00:00Z --end 2026-11-09T00:00:00Z --step 15s",
+        QUERY,
+    )
+    assert len(frame) == 40_321
+    assert "Fetching 4 windows, 4 at a time.\n" in capsys.readouterr().err
+
+
+def test_beyond_a_hundred_windows_the_magic_refuses(connected):
+    with pytest.raises(UsageError, match="--step 2s357ms or more"):
+        run(connected, "promql --range 30d --step 1s up")
