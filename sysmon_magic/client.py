@@ -211,7 +211,11 @@ class Client:
         self.recording = recording
         self.replaying = replaying and recording is not None
         if recording is not None and not self.replaying:
-            recording.connection = {"name": self.name, "now": self.pinned_now}
+            recording.connection = {
+                **recording.connection,
+                "name": self.name,
+                "now": self.pinned_now,
+            }
 
     @classmethod
     def for_region(

@@ -16,7 +16,7 @@ import sys
 import time
 from argparse import ArgumentParser, Namespace
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -31,10 +31,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Dict, Enum, Int, Unicode
 
-from .client import Client
 from .errors import SysmonError, SysmonUsageError
-from .frames import FrameFormat
-from .recording import Recording
 from .regions import REGIONS, region_api_root
 from .templating import expand, grafana_macros
 from .timeparse import (
@@ -46,6 +43,10 @@ from .timeparse import (
     resolve_span,
     resolve_window,
 )
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .frames import FrameFormat
 
 __all__ = ["SysmonMagics", "split_options"]
 
@@ -244,18 +245,29 @@ class SysmonMagics(Magics):
             raise SysmonUsageError("Give --record (live) or --replay (offline), not both.")
         replay = args.replay or (args.record if self.replay else None)
         if replay is not None:
+            from .client import Client  # here, not at load: requests is slow to import
+
             client = Client.from_recording(replay, timeout=parse_duration(self.timeout))
             if args.name:
                 client.name = args.name
-            self._remember(client, f"the recording {replay} (replayed, no network)")
+            assert client.recording is not None
+            # Described as when it was recorded: a replayed report reads as the live one did;
+            # each result's provenance line ends in "replayed" instead of "live".
+            where = client.recording.connection.get("source") or f"the recording {replay}"
+            self._remember(client, where)
             return None
         client, where = self._new_client(args)
+        if client.recording is not None:
+            client.recording.connection["source"] = where
         client.check()  # fail now, with a clear reason, rather than at the first query
         self._remember(client, where)
         return None
 
     def _new_client(self, args: Namespace) -> tuple[Client, str]:
         """A client for the arguments, and how to describe where it points."""
+        from .client import Client  # here, not at load: requests is slow to import
+        from .recording import Recording
+
         options: dict[str, Any] = {
             "timeout": parse_duration(self.timeout),
             "max_points": self.max_points,
@@ -264,11 +276,12 @@ class SysmonMagics(Magics):
             "verify": self._verify(args),
         }
         if args.record:
-            # A recorded report must ask the same questions when re-run: pin its clock.
-            options["now"] = options["now"] or math.floor(time.time() / 60) * 60
             options["recording"] = Recording.for_writing(args.record)
         if args.target == "demo":
-            return self._demo_client(args, options)
+            return self._demo_client(args, options)  # its clock is pinned at the data's end
+        if args.record:
+            # A recorded report must ask the same questions when re-run: pin its clock.
+            options["now"] = options["now"] or math.floor(time.time() / 60) * 60
         appkey = self._appkey(
             args.appkey_env, required=args.url is None, target=args.target, literal=args.appkey
         )
@@ -283,6 +296,7 @@ class SysmonMagics(Magics):
 
     def _demo_client(self, args: Namespace, options: dict[str, Any]) -> tuple[Client, str]:
         from . import demo
+        from .client import Client
 
         server = demo.start()
         options["now"] = options["now"] or server.now
@@ -458,7 +472,7 @@ class SysmonMagics(Magics):
             raise SysmonUsageError("No query: put PromQL after %promql or in the cell's body.")
         client = self._client(args.conn)
         now = client.now()  # once per cell: every relative time in it reads the same clock
-        fmt = cast(FrameFormat, args.format or self.default_format)
+        fmt = cast("FrameFormat", args.format or self.default_format)
         timeout = parse_duration(args.timeout) if args.timeout else None
         scrape = parse_duration(self.scrape_interval)
         range_s = parse_duration(args.range_) if args.range_ else None
@@ -550,7 +564,8 @@ class SysmonMagics(Magics):
 
         from .plotting import plot
 
-        # A bare Figure shown once, not a pyplot one that the inline backend would show again.
+        # A bare Figure rendered to PNG here: no pyplot state, no double display by the inline
+        # backend, and an image even in a kernel where no backend was ever activated.
         figure = Figure(figsize=(10, 3.6), layout="constrained")
         FigureCanvasAgg(figure)
         plot(
@@ -560,7 +575,7 @@ class SysmonMagics(Magics):
             timezone=self.timezone,
             max_series=self.max_plot_series,
         )
-        display(figure)
+        display(PlotImage(figure))
 
     @staticmethod
     def _show_query(query: str, wanted: bool) -> None:
@@ -738,7 +753,7 @@ def summarize_size(frame: pd.DataFrame) -> str:
         else:
             series = 1 if len(frame) else 0
         samples = len(frame)
-    return f"{series:,} series, {samples:,} samples"
+    return f"{series:,} series, {samples:,} sample{'' if samples == 1 else 's'}"
 
 
 def summarize(frame: pd.DataFrame) -> str:
@@ -763,6 +778,24 @@ def _promql_before_cursor(context: Any) -> str | None:
     line = context.text_until_cursor
     start = line.find("%promql ")
     return line[start + len("%promql ") :] if start >= 0 else None
+
+
+class PlotImage:
+    """A drawn figure as a notebook shows it: a PNG, with a short text form for other frontends."""
+
+    def __init__(self, figure: Any) -> None:
+        import io
+
+        self.figure = figure
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=96)
+        self.png = buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return f"<plot: {len(self.figure.axes[0].get_lines())} series>"
 
 
 class HighlightedQuery:

@@ -56,8 +56,12 @@ def metric_name(frame: pd.DataFrame, query: str | None = None) -> str | None:
 def unit_for(frame: pd.DataFrame, query: str | None = None) -> Unit:
     """Choose the y axis's unit from the metric name and the size of the values."""
     name = metric_name(frame, query) or ""
-    per_second = bool(query and _RATE_FUNCTIONS.search(query))
-    base = name.removesuffix("_total")
+    # A quantile of rates is a value of the histogram's own unit, not a rate.
+    per_second = bool(query and _RATE_FUNCTIONS.search(query) and "histogram_quantile" not in query)
+    if query and _is_ratio(query):
+        return Unit(1, "", "")  # a metric divided by another: the unit cancels out
+    # histogram_quantile over x_seconds_bucket is in seconds; a bucket counter is not "_total".
+    base = name.removesuffix("_total").removesuffix("_bucket")
     largest = _largest(frame)
     if base.endswith("_bytes"):
         return _binary_unit(largest, per_second)
@@ -70,6 +74,12 @@ def unit_for(frame: pd.DataFrame, query: str | None = None) -> Unit:
     if per_second and name.endswith("_total"):
         return Unit(1, "/s", "per second")
     return Unit(1, "", "")
+
+
+def _is_ratio(query: str) -> bool:
+    """Whether the query divides one selection by another (a ratio: no unit)."""
+    bare = promql_text.blank_strings_and_matchers(query)
+    return "/" in bare and len(promql_text.selectors(query)) >= 2
 
 
 def _binary_unit(largest: float, per_second: bool) -> Unit:
@@ -195,6 +205,14 @@ def plot(
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: unit.format(v)))
+    if unit.scale not in (1, 0.01):
+        # Ticks at round numbers of the shown unit (1 GiB, 2 GiB), not of the raw one.
+        ax.autoscale_view()
+        low, high = ax.get_ylim()
+        nice = mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+        ticks = np.asarray(nice.tick_values(low / unit.scale, high / unit.scale)) * unit.scale
+        ax.yaxis.set_major_locator(mticker.FixedLocator(ticks.tolist()))
+        ax.set_ylim(low, high)
     ax.set_xlabel(f"time ({timezone})")
     if unit.label:
         ax.set_ylabel(unit.label)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["add_matchers", "metric_name", "selectors"]
+__all__ = ["add_matchers", "blank_strings_and_matchers", "metric_name", "selectors"]
 
 # A name not glued to a preceding word character (so the "m" of "5m" is not one).
 _IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
@@ -37,6 +37,11 @@ _NOT_METRICS = frozenset(
 def _blank(query: str) -> str:
     """The query with strings blanked (same length), so positions still index the query."""
     return _STRING.sub(lambda m: " " * len(m.group(0)), query)
+
+
+def blank_strings_and_matchers(query: str) -> str:
+    """The query with strings and ``{...}`` blanked: its operators and names stay in place."""
+    return _BRACES.sub(lambda m: " " * len(m.group(0)), _blank(query))
 
 
 def _inside_grouping(bare: str, position: int) -> bool:

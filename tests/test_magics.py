@@ -332,8 +332,9 @@ def test_plot_draws_and_still_returns_the_frame(connected, monkeypatch):
     finally:
         sysmon_magics(connected).timezone = "UTC"
     assert isinstance(frame, pd.DataFrame) and frame["instance"].nunique() == 6
-    (figure,) = shown
-    ax = figure.axes[0]
+    (image,) = shown
+    assert image._repr_png_().startswith(b"\x89PNG") and repr(image) == "<plot: 6 series>"
+    ax = image.figure.axes[0]
     assert [line.get_label() for line in ax.get_lines()] == [
         f"{demo.data.node_instance(h)}!" for h in sorted(demo.HOSTS)
     ]

@@ -118,3 +118,23 @@ def test_as_wide_keeps_series_missing_a_label_apart():
     assert list(wide.columns) == [("1", ""), ("1", "2")]
     assert legend_names(wide.columns) == ["(no b)", "2"]
     assert np.array_equal(wide.to_numpy(), [[1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    ("query", "symbol"),
+    [
+        ("node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", ""),  # a ratio
+        ("histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[5m])))", "ms"),
+        ('sum(rate(x_bytes_total{path="/a/b"}[5m]))', "B/s"),  # "/" inside a string is no ratio
+    ],
+)
+def test_units_of_ratios_and_quantiles(query, symbol):
+    assert unit_for(pd.DataFrame({"value": [0.5]}), query).symbol == symbol
+
+
+def test_binary_ticks_fall_on_round_numbers_of_the_unit():
+    gib = 1024**3
+    frame = matrix("node_memory_MemAvailable_bytes", 1, values=[[0.9 * gib, 2.6 * gib, 4.7 * gib]])
+    ax = plot(frame, ax=axes())
+    shown = [tick / gib for tick in ax.get_yticks()]
+    assert all(float(t * 2).is_integer() for t in shown), shown  # 1, 1.5, 2 ... GiB

@@ -52,7 +52,7 @@ def recorded(shell, gateway, canary_env, tmp_path):
     return run_report(shell), path
 
 
-def test_replay_gives_the_same_answers_offline(shell, recorded, monkeypatch, capsys):
+def test_replay_gives_the_same_answers_offline(shell, recorded, gateway, monkeypatch, capsys):
     live, path = recorded
     monkeypatch.delenv("SYSMON_APPKEY")
 
@@ -61,7 +61,11 @@ def test_replay_gives_the_same_answers_offline(shell, recorded, monkeypatch, cap
 
     monkeypatch.setattr(requests.Session, "request", no_network)
     run(shell, f"sysmon_connect --replay {path}")
-    assert "Connected 'kr1' to the recording" in capsys.readouterr().out
+    # Described as it was recorded (the live connect line); each result's provenance says so.
+    assert capsys.readouterr().out == (
+        f"Connected 'kr1' to {gateway.url}/prometheus; its clock is pinned at "
+        "2026-11-09T00:00:00Z.\n"
+    )
     for before, after in zip(live, run_report(shell), strict=True):
         same(before, after)
 
@@ -89,7 +93,7 @@ def test_a_query_the_recording_lacks_is_named_with_its_window(shell, recorded):
     )
 
 
-def test_the_recording_is_deterministic_and_holds_no_secret(shell, recorded, tmp_path):
+def test_the_recording_is_deterministic_and_holds_no_secret(shell, recorded, tmp_path, gateway):
     _, path = recorded
     again = tmp_path / "again.promql.json"
     run(shell, f"sysmon_connect kr1 --record {again} --now 2026-11-09T00:00:00Z")
@@ -100,7 +104,11 @@ def test_the_recording_is_deterministic_and_holds_no_secret(shell, recorded, tmp
     assert "X-TC-APP-KEY".lower() not in text.lower()
     document = json.loads(text)
     assert document["format"] == FORMAT
-    assert document["connection"] == {"name": "kr1", "now": 1794182400.0}
+    assert document["connection"] == {
+        "name": "kr1",
+        "now": 1794182400.0,
+        "source": f"{gateway.url}/prometheus",
+    }
     assert len(document["exchanges"]) == len(CELLS)  # the health check is not recorded
     assert text.count("\n") > 12  # a line per series: diffs stay readable
 
