@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -270,8 +270,11 @@ def _correct(reference: _Result) -> Feedback:
         (samples,) = reference.series.values()
         if len(samples) == 1:
             return Feedback(True, f"Correct! The value is {_number(samples.iloc[0])}.")
-    count = _plural(len(reference.series), "series")
-    return Feedback(True, f"Correct! Your {count} match the expected result.")
+    if len(reference.series) == 1:
+        return Feedback(True, "Correct! Your series matches the expected result.")
+    return Feedback(
+        True, f"Correct! Your {len(reference.series)} series match the expected result."
+    )
 
 
 def _compare_labels(mine: _Result, reference: _Result) -> Feedback | None:
@@ -581,7 +584,6 @@ def check(
         )
     client = _current_client(connection)
     window = _Window.resolve(client, time, start, end, step)
-    reference = window.run(client, expected)
     note = ""
     if isinstance(answer, str):
         query = answer.strip()
@@ -589,13 +591,17 @@ def check(
             return _not_yet("the answer is empty: write a PromQL query.")
     else:
         provenance = answer.attrs.get("promql", {})
+        if window.step is None and window.matches(provenance):
+            # The exercise leaves the step free: judge the frame at the step it was drawn with.
+            window = replace(window, step=provenance.get("step"))
         if not provenance.get("query") or window.matches(provenance):
-            return compare(answer, reference, rtol=rtol, atol=atol)
+            return compare(answer, window.run(client, expected), rtol=rtol, atol=atol)
         query = provenance["query"]
         note = (
             f"Your frame was evaluated elsewhere; the exercise is {window.describe()}, so your "
             "query was run there."
         )
+    reference = window.run(client, expected)
     try:
         mine = window.run(client, query)
     except APIError as exc:
