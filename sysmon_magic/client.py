@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,6 +58,8 @@ TimeLike = str | float | int | datetime
 _MAX_GET_URL = 2000
 _BODY_START_CHARS = 120
 _BODY_ATTEMPTS = 2
+# Functions whose result order is the point; other instant results are put in label order.
+_ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")
 # Reasons that mean the server went away mid-answer: worth one more try.
 _CUT_OFF = frozenset({"connection reset", "connection closed by the server"})
 _USER_AGENT = "sysmon-magic/0.1"
@@ -516,12 +519,19 @@ class Client:
         timeout: float | None = None,
         fmt: frames.FrameFormat = "tidy",
     ) -> pd.DataFrame:
-        """Evaluate an instant query at ``time`` (default: now); a row per series."""
+        """Evaluate an instant query at ``time`` (default: now); a row per series.
+
+        Rows come in the order of their labels unless the query orders them (``sort``, ``topk``
+        ...): Prometheus returns some instant results in a different order each time.
+        """
         at = self.now() if time is None else self._time(time)
         params = [("query", promql), ("time", _number(at))]
         params += _timeout_param(timeout)
         answer = self._call("query", params, timeout=_read_timeout(timeout, self.timeout))
-        frame = frames.frame_from_data(answer.data, fmt)
+        data = answer.data
+        if not _ORDERING.search(promql):
+            data = _by_labels(data)
+        frame = frames.frame_from_data(data, fmt)
         frame.attrs["promql"] = self._provenance(
             answer, query=promql, time=at, result_type=answer.data.get("resultType")
         )
@@ -669,6 +679,17 @@ class Client:
         if end is not None:
             params.append(("end", _number(self._time(end))))
         return params
+
+
+def _by_labels(data: Any) -> Any:
+    """An instant vector's series sorted by their labels (anything else as it came)."""
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        return data
+    try:
+        ordered = sorted(data["result"], key=lambda s: sorted(s["metric"].items()))
+    except (KeyError, TypeError, AttributeError):
+        return data  # malformed: the conversion reports it
+    return {**data, "result": ordered}
 
 
 def _merge_matrices(parts: Sequence[Any]) -> dict[str, Any]:

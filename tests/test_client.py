@@ -153,3 +153,13 @@ def test_mask_secret():
     assert mask_secret(None) == "(none)"
     assert mask_secret("short") == "****"
     assert mask_secret(SECRET) == "****cdef"
+
+
+def test_instant_results_come_in_label_order_unless_the_query_orders_them(client, literal):
+    result = [
+        {"metric": {"instance": name}, "value": [1793923200, value]}
+        for name, value in (("c", "1"), ("a", "3"), ("b", "2"))
+    ]
+    literal.answer(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+    assert client.query("x")["instance"].tolist() == ["a", "b", "c"]
+    assert client.query("sort_desc(x)")["instance"].tolist() == ["c", "a", "b"]  # as sent
