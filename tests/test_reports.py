@@ -183,7 +183,9 @@ def record_every_connection(nb: nbformat.NotebookNode) -> list[str]:
         if cell.cell_type == "code":
             cell.source = _DEMO_CONNECT.sub(add_record, cell.source)
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    return re.findall(r"^%sysmon_connect\s+demo\b.*--record[ =](\S+)", sources, re.M)
+    names = re.findall(r"^%sysmon_connect\s+demo\b.*--record[ =](\S+)", sources, re.M)
+    # A name in a variable ($recording) is made at run time, under TMPDIR: searched all the same.
+    return [name for name in names if not name.startswith(("$", "{"))]
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -205,8 +207,13 @@ def test_no_notebook_leaks_the_appkey(
     nbformat.write(original, copy)
     # Through the NHN-style gateway, which checks the canary appkey. A fresh IPython profile:
     # no user startup file can add output or hide it.
+    # TMPDIR inside the searched folder: files a notebook writes to a temporary place count too.
+    (work / "tmp").mkdir()
     env = kernel_env(
-        SYSMON_DEMO_GATEWAY="1", SYSMON_APPKEY=CANARY_APPKEY, IPYTHONDIR=str(work / ".ipython")
+        SYSMON_DEMO_GATEWAY="1",
+        SYSMON_APPKEY=CANARY_APPKEY,
+        IPYTHONDIR=str(work / ".ipython"),
+        TMPDIR=str(work / "tmp"),
     )
     nb = execute(copy, env, log=work / "kernel.log")
     nbformat.write(nb, copy)
