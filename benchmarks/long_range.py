@@ -18,8 +18,12 @@ from sysmon_magic import Client, demo
 from sysmon_magic.timeparse import split_range
 
 LATENCY = 0.100
-# 96 CPU series and 4 memory series: 100.
-QUERY = 'node_cpu_seconds_total or node_memory_MemTotal_bytes{instance=~"web-.*"}'
+# 96 CPU series and 4 memory series: 100. The demo holds one week; the same week offset by -7, -14,
+# 21 and 28 days fills every window of the 30 days with data, as a real month would.
+QUERY = " or ".join(
+    f'node_cpu_seconds_total{shift} or node_memory_MemTotal_bytes{{instance=~"web-.*"}}{shift}'
+    for shift in ["", " offset -7d", " offset -14d", " offset -21d", " offset -28d"]
+)
 ROUNDS = 3
 
 

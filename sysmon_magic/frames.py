@@ -22,6 +22,7 @@ from .errors import ResponseFormatError, SysmonUsageError
 
 __all__ = [
     "FrameFormat",
+    "concat_windows",
     "frame_from_data",
     "label_columns",
     "metadata_frame",
@@ -177,6 +178,34 @@ def _wide(series: Sequence[_Series]) -> pd.DataFrame:
         columns = pd.MultiIndex.from_tuples([("{}",)] * len(series), names=[NO_LABELS_LEVEL])
     index = _timestamps(grid).rename("timestamp")
     return pd.DataFrame(table, index=index, columns=columns)
+
+
+def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFrame:
+    """One frame from the frames of consecutive windows of a range query (same shape as one)."""
+    if fmt == "wide":
+        wide = pd.concat(parts, axis=0)
+        return wide.sort_index(axis=1) if wide.shape[1] else wide
+    labels = label_columns([{c: "" for c in p.columns if c not in _NOT_LABELS} for p in parts])
+    histogram = [c for c in ("count", "sum", "buckets") if any(c in p.columns for p in parts)]
+    columns: dict[str, Any] = {}
+    for name in ["timestamp", *labels, "value", *histogram]:
+        missing = () if name == "buckets" else (np.nan if name in histogram else None)
+        pieces = [
+            p[name] if name in p.columns else pd.Series([missing] * len(p), dtype=object)
+            for p in parts
+        ]
+        if name in labels:
+            values = pd.concat([piece.astype(object) for piece in pieces], ignore_index=True)
+            categories = sorted(values.dropna().unique())
+            columns[name] = pd.Categorical(values, categories=pd.Index(categories, dtype=object))
+        else:
+            columns[name] = pd.concat(pieces, ignore_index=True)
+    merged = pd.DataFrame(columns)
+    # Series by series (in label order, as a single answer lists them), each in time order.
+    return merged.sort_values([*labels, "timestamp"], kind="stable", ignore_index=True)
+
+
+_NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
 
 
 def series_frame(label_sets: Sequence[Mapping[str, str]]) -> pd.DataFrame:

@@ -68,3 +68,21 @@ def test_the_magic_splits_and_says_so_once(connected, capsys):
 def test_beyond_a_hundred_windows_the_magic_refuses(connected):
     with pytest.raises(UsageError, match="--step 2s357ms or more"):
         run(connected, "promql --range 30d --step 1s up")
+
+
+def test_windows_merge_to_the_same_frame_as_the_plain_path(client, demo_server, tmp_path):
+    """Fast per-window frames, concatenated, equal the parsed-and-merged path (a recording)."""
+    from sysmon_magic.recording import Recording
+
+    query = 'node_cpu_seconds_total{instance=~"web-0[12].*", mode=~"user|idle"}'
+    fast = client.query_range(query, demo.DEMO_START, demo.DEMO_END, "15s")
+    recording = Recording(tmp_path / "r.json")
+    with Client(demo_server.url, now=demo_server.now, recording=recording) as plain_client:
+        plain = plain_client.query_range(query, demo.DEMO_START, demo.DEMO_END, "15s")
+    pd.testing.assert_frame_equal(fast, plain)
+    wide_fast = client.query_range(query, demo.DEMO_START, demo.DEMO_END, "15s", fmt="wide")
+    with Client(demo_server.url, now=demo_server.now, recording=recording) as plain_client:
+        wide_plain = plain_client.query_range(
+            query, demo.DEMO_START, demo.DEMO_END, "15s", fmt="wide"
+        )
+    pd.testing.assert_frame_equal(wide_fast, wide_plain)

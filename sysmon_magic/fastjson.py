@@ -1,0 +1,397 @@
+"""A query answer's bytes -> DataFrame, without a Python object per sample.
+
+``json.loads`` of a 1,000 x 1,000 matrix builds about four million Python objects, and the
+garbage collector's passes over them cost more than the parsing. This module builds none.
+Prometheus (2.x, 3.x), VictoriaMetrics, Thanos and Mimir all write a query answer in one compact
+layout::
+
+    {"status":"success","data":{"resultType":"matrix","result":[
+    {"metric":{"__name__":"up","job":"node"},"values":[[1435781430.781,"1"],...]},...]},...}
+
+(without the line breaks). :func:`frame_from_body` finds the series with byte searches, parses
+the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
+and all samples with pandas' C CSV reader, after one ``bytes.translate`` has turned every
+``,[t,"v"]`` into the CSV line ``,t,v``; on two cores or more, two threads share the samples.
+
+Any other body takes the plain path, :func:`json.loads` and
+:func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
+histograms, scalars and strings, errors, a sample that is not ``[number, "string"]``. Checks on
+the positions and counts of the structural bytes make sure the fast path never reads such a body
+differently: both paths give identical frames (``tests/test_fastjson.py`` checks it on random
+answers).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import io
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import frames
+from .errors import SysmonUsageError
+from .frames import FrameFormat
+
+__all__ = ["BodyFrame", "frame_from_body"]
+
+#: Smaller bodies take the plain path, which is faster for them.
+FAST_PATH_MIN_BYTES = 65_536
+#: From this many bytes of samples on, two threads parse them (given two cores or more).
+PARALLEL_MIN_BYTES = 2_000_000
+
+
+class BodyFrame(NamedTuple):
+    """What :func:`frame_from_body` found in a body."""
+
+    #: The result as a DataFrame; None unless the envelope is ``status: success`` with ``data``.
+    frame: pd.DataFrame | None
+    #: The JSON body without ``data.result`` (status, data.resultType, warnings, infos,
+    #: errorType, error, and whatever else the server sent); None if the body is not JSON.
+    envelope: Any
+
+
+def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
+    """Read the body of a ``/query`` or ``/query_range`` answer: its frame and its envelope.
+
+    Parameters
+    ----------
+    body
+        The HTTP response body, as received.
+    fmt
+        ``"tidy"`` or ``"wide"``, as for :func:`~sysmon_magic.frames.frame_from_data`.
+
+    Returns
+    -------
+    BodyFrame
+        ``(frame, envelope)``. ``frame`` is ``frame_from_data(envelope["data"], fmt)``, computed
+        without decoding the samples; it is None when the body is not JSON (``envelope`` None
+        too), not a successful answer (read ``envelope["status"]``, ``["errorType"]``,
+        ``["error"]``), or has no ``data``.
+
+    Raises
+    ------
+    SysmonUsageError
+        ``fmt`` is neither tidy nor wide, or native histograms are asked for in the wide format.
+    ResponseFormatError
+        A successful answer whose ``data`` does not have the shape of a query result.
+    """
+    if fmt not in ("tidy", "wide"):
+        raise SysmonUsageError(f"Unknown format {fmt!r}: use tidy or wide.")
+    if len(body) >= FAST_PATH_MIN_BYTES:
+        try:
+            return _fast(body, fmt)
+        except _Unrecognised:
+            pass
+    return _plain(body, fmt)
+
+
+def _plain(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    try:
+        envelope = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8
+        return BodyFrame(None, None)
+    if not (isinstance(envelope, dict) and envelope.get("status") == "success"):
+        return BodyFrame(None, envelope)
+    if "data" not in envelope:
+        return BodyFrame(None, envelope)
+    data = envelope["data"]
+    frame = frames.frame_from_data(data, fmt)
+    # The same envelope as the fast path's, which never decodes the result.
+    envelope["data"] = {key: value for key, value in data.items() if key != "result"}
+    return BodyFrame(frame, envelope)
+
+
+class _Unrecognised(Exception):
+    """The body is not in the layout the fast path reads: take the plain path."""
+
+
+# Up to the result: members without nested values or escapes, so that the match stays in step
+# with the JSON structure. VictoriaMetrics adds "isPartial" before "data".
+_SCALAR = rb'(?:"[^"\\]*"|true|false|null|-?[0-9][0-9.eE+-]*)'
+_MEMBER = rb'"[^"\\]*":' + _SCALAR + rb","
+_HEAD = re.compile(
+    rb"\{(?:" + _MEMBER + rb')*"data":\{"resultType":"(?P<type>matrix|vector)",'
+    rb"(?:" + _MEMBER + rb')*"result":\['
+)
+
+# For bytes.translate: `,[t,"v"]` -> `,t,v\n`, brackets and quotes deleted. A byte that is not
+# part of a number becomes "x", which the CSV reader refuses: whitespace, a nested object, an
+# escape. The checks in _samples catch everything else.
+_NUMBER_BYTES = b"0123456789.eE+-NaInf"
+_TRANSLATE = bytes(
+    {ord(","): ord(","), ord("]"): ord("\n")}.get(byte, byte if byte in _NUMBER_BYTES else ord("x"))
+    for byte in range(256)
+)
+_DELETE = b'["'
+
+_COMMA, _OPEN, _CLOSE = b",[]"
+# Four bytes read as one little-endian number: a sample's end followed by the next sample.
+_NEXT_SAMPLE = int.from_bytes(b'"],[', "little")
+
+
+def _pandas_before(major: int, minor: int) -> bool:
+    try:
+        return tuple(int(part) for part in pd.__version__.split(".")[:2]) < (major, minor)
+    except ValueError:
+        return False
+
+
+# Before 3.1, pandas' default float parser rounds some decimals to a neighbouring float;
+# "round_trip" (deprecated in 3.1, whose one parser rounds correctly) agrees with float().
+_CSV_PRECISION: dict[str, Any] = {"float_precision": "round_trip"} if _pandas_before(3, 1) else {}
+
+
+class _Layout(NamedTuple):
+    """Where the parts of a compact answer are."""
+
+    result_type: str
+    labels: list[dict[str, str]]
+    #: [start, end) of each series' samples in the body: `[t,"v"],...,[t,"v"]`.
+    spans: list[tuple[int, int]]
+    #: `..."result":[` + `]...`: the body without the samples, for json.loads.
+    envelope_bytes: bytes
+
+
+def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    layout = _layout(body)
+    envelope = _envelope(layout)
+    if not layout.labels:
+        empty = frames.frame_from_data({"resultType": layout.result_type, "result": []}, fmt)
+        return BodyFrame(empty, envelope)
+    timestamps, values, counts = _samples(body, layout.spans)
+    if fmt == "wide":
+        return BodyFrame(_wide(layout.labels, timestamps, values, counts), envelope)
+    return BodyFrame(_tidy(layout.labels, timestamps, values, counts), envelope)
+
+
+def _layout(body: bytes) -> _Layout:
+    """Find the series of a compact answer and parse their ``metric`` objects."""
+    head = _HEAD.match(body)
+    if head is None:
+        raise _Unrecognised
+    # Matrix: `{"metric":{...},"values":[[t,"v"],...,[t,"v"]]}`; vector: `...,"value":[t,"v"]}`.
+    if head["type"] == b"matrix":
+        samples_key, next_series, last_series = b'},"values":[', b']]},{"metric":{', b"]]}]"
+    else:
+        samples_key, next_series, last_series = b'},"value":', b']},{"metric":{', b"]}]"
+    metrics: list[bytes] = []
+    spans: list[tuple[int, int]] = []
+    position = head.end()
+    while body[position : position + 1] != b"]":
+        if not body.startswith(b'{"metric":{', position):
+            raise _Unrecognised
+        metric_start = position + len(b'{"metric":')
+        # Every '"' inside a JSON string is escaped, so the bytes searched for here cannot be
+        # part of a label value. Should a series lack samples or have other members, these
+        # searches overshoot into another series: then the metric holds more than one object,
+        # which _metrics refuses, or the samples hold a byte out of place, which _samples finds.
+        metric_end = body.find(samples_key, metric_start) + 1
+        if metric_end <= 0:
+            raise _Unrecognised
+        metrics.append(body[metric_start:metric_end])
+        start = metric_end + len(samples_key) - 1
+        if body[start] != _OPEN:  # also a series without samples, which servers never send
+            raise _Unrecognised
+        # A search for this many bytes skips ahead (several GB/s), unlike one for a `]`.
+        end = body.find(next_series, start) + 1
+        if end > 0:
+            position = end + len(next_series) - len(b'{"metric":{') - 1
+        else:
+            end = body.find(last_series, start) + 1
+            if end <= 0:
+                raise _Unrecognised
+            position = end + len(last_series) - 2
+        spans.append((start, end))
+    return _Layout(
+        head["type"].decode(),
+        _metrics(metrics),
+        spans,
+        body[: head.end()] + body[position:],
+    )
+
+
+def _metrics(texts: list[bytes]) -> list[dict[str, str]]:
+    """Parse the ``metric`` objects in one json.loads call (one call per series costs more)."""
+    try:
+        labels = json.loads(b"[" + b",".join(texts) + b"]")
+    except ValueError as exc:
+        raise _Unrecognised from exc
+    # Each text starts with `{` and ends with `}`: any of them that is not one object (with
+    # strings as values) shows as another count of objects or as a value that is not a string.
+    if len(labels) != len(texts) or not all(
+        type(label_set) is dict and all(type(value) is str for value in label_set.values())
+        for label_set in labels
+    ):
+        raise _Unrecognised
+    return labels
+
+
+def _envelope(layout: _Layout) -> dict[str, Any]:
+    """The answer around the result, checked to be what the layout found."""
+    try:
+        envelope = json.loads(layout.envelope_bytes, object_pairs_hook=_unique_members)
+    except ValueError as exc:  # truncated, or not JSON after all
+        raise _Unrecognised from exc
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    if not (
+        isinstance(data, dict)
+        and envelope.get("status") == "success"
+        and data.get("resultType") == layout.result_type
+        and data.get("result") == []
+    ):
+        raise _Unrecognised
+    del data["result"]
+    return envelope
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of repeated members: a second "data" or "result" would win.
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Unrecognised
+    return members
+
+
+def _samples(
+    body: bytes, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Timestamps and values of all samples, all series in a row, and samples per series."""
+    # pandas' CSV reader and numpy let go of the GIL: on two cores, the two halves of the series
+    # take little more than half the time in two threads (bytes.translate holds the GIL, but
+    # one half's translation overlaps the other's reading).
+    halves = [spans]
+    size = spans[-1][1] - spans[0][0]
+    if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
+        middle = bisect.bisect_left(spans, (spans[0][0] + size // 2, 0), 1, len(spans) - 1)
+        halves = [spans[:middle], spans[middle:]]
+    if len(halves) == 1:
+        return _read_samples(body, spans)
+    with ThreadPoolExecutor(2, thread_name_prefix="sysmon-fastjson") as pool:
+        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: _read_samples(body, half), halves)
+    return np.concatenate([t1, t2]), np.concatenate([v1, v2]), np.concatenate([c1, c2])
+
+
+def _read_samples(
+    body: bytes, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse the samples of some series: timestamps, values, samples per series."""
+    view = memoryview(body)
+    # `,[t,"v"],...,[t,"v"],[t,"v"],...`: the samples of all these series in a row.
+    text = b",".join([b"", *(view[start:end] for start, end in spans)])
+    closes = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _CLOSE)
+    lines = len(closes)
+    # Every sample ends with a string, `"]`, and is followed by the next, `,[` (four bytes at a
+    # time, in one gather).
+    words = np.ndarray((len(text) - 3,), dtype="<u4", buffer=text, strides=(1,))
+    if not (text.endswith(b'"]') and (words[closes[:-1] - 1] == _NEXT_SAMPLE).all()):
+        raise _Unrecognised
+    csv = text.translate(_TRANSLATE, _DELETE)
+    # So every line is `,[`...`"]`. With exactly one more `[` or `"` a line deleted and one more
+    # comma a line left, valid JSON leaves one form, `,[number or string,"string"]`: the CSV
+    # reader refuses the empty or non-numeric fields of any other.
+    if (
+        len(text) - len(csv) != 3 * lines
+        or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
+    ):
+        raise _Unrecognised
+    # Samples per series: the `]` before the end of each series' stretch of the text.
+    stretches = np.cumsum([end - start + 1 for start, end in spans])
+    counts = np.diff(np.searchsorted(closes, stretches), prepend=0)
+    # Integer timestamps (the usual: steps of whole seconds) parse faster as such, and exactly.
+    if text[2 : text.index(b",", 2)].lstrip(b"-").isdigit():
+        with contextlib.suppress(_Unrecognised):
+            return (*_read_csv(csv, lines, np.int64), counts)
+    return (*_read_csv(csv, lines, np.float64), counts)
+
+
+def _read_csv(
+    csv: bytes, lines: int, timestamp_type: type[np.integer] | type[np.floating]
+) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        table = pd.read_csv(
+            io.BytesIO(csv),
+            header=None,
+            names=["", "t", "v"],
+            usecols=["t", "v"],
+            dtype={"t": timestamp_type, "v": np.float64},
+            na_values={"v": ["NaN"]},
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="c",
+            **_CSV_PRECISION,
+        )
+    except (ValueError, OverflowError) as exc:  # ParserError and EmptyDataError are ValueErrors
+        raise _Unrecognised from exc
+    if len(table) != lines:
+        raise _Unrecognised
+    return table["t"].to_numpy(), table["v"].to_numpy()
+
+
+def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """:func:`frames._timestamps` of whole (int64) or fractional seconds, in a third of the time."""
+    if not (seconds.min() > -9e9 and seconds.max() < 9e9):
+        raise _Unrecognised  # NaN, or near the end of datetime64[ns]: let the plain path judge
+    if seconds.dtype.kind == "i":
+        nanos = seconds * 1_000_000_000
+    else:
+        nanos = np.round(seconds * 1000).astype(np.int64) * 1_000_000
+    return pd.DatetimeIndex(nanos.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
+
+
+def _tidy(
+    labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
+) -> pd.DataFrame:
+    """The tidy frame, as :func:`frames.frame_from_data` builds it."""
+    columns: dict[str, Any] = {"timestamp": _timestamps(timestamps)}
+    for name in frames.label_columns(labels):
+        columns[name] = _label_column([label_set.get(name) for label_set in labels], counts)
+    columns["value"] = values
+    return pd.DataFrame(columns)
+
+
+def _label_column(per_series: list[str | None], counts: np.ndarray) -> pd.Categorical:
+    categories = sorted({value for value in per_series if value is not None})
+    code = {value: number for number, value in enumerate(categories)}
+    # pandas' own choice of code width, which from_codes would apply anyway: repeated at that
+    # width rather than at int64, the codes take a few bytes of memory traffic instead of 16.
+    width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    codes = np.array([-1 if value is None else code[value] for value in per_series], dtype=width)
+    return pd.Categorical.from_codes(
+        np.repeat(codes, counts), categories=pd.Index(categories, dtype=object)
+    )
+
+
+def _wide(
+    labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
+) -> pd.DataFrame:
+    """The wide frame; without a sort when all series have the same timestamps (range queries)."""
+    first = timestamps[: counts[0]]
+    if not (
+        (counts == counts[0]).all()
+        and (np.diff(first) > 0).all()
+        and (timestamps.reshape(len(counts), -1) == first).all()
+    ):
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        timestamps = timestamps.astype(np.float64)  # what json.loads gives, as float() does
+        return frames._wide(
+            [
+                frames._Series(label_set, timestamps[a:b], values[a:b], [])
+                for label_set, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
+            ]
+        )
+    names = frames.label_columns(labels)
+    if names:
+        columns = pd.MultiIndex.from_tuples(
+            [tuple(label_set.get(name, "") for name in names) for label_set in labels], names=names
+        )
+    else:
+        columns = pd.MultiIndex.from_tuples([("{}",)] * len(labels), names=[frames.NO_LABELS_LEVEL])
+    index = _timestamps(first).rename("timestamp")
+    return pd.DataFrame(values.reshape(len(counts), -1).T, index=index, columns=columns, copy=True)

@@ -1,0 +1,461 @@
+"""The fast path from response bytes to a frame gives exactly the plain path's frame.
+
+The plain path is ``json.loads`` + ``frames.frame_from_data``. Property tests compare both on random
+answers (random labels and values, every JSON style) and on answers bent out of Prometheus' shape;
+unit tests pin literal bodies, which path they take, and the memory of the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from sysmon_magic import fastjson
+from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
+from sysmon_magic.fastjson import frame_from_body
+from sysmon_magic.frames import frame_from_data
+
+# Quick by default; HYPOTHESIS_PROFILE=long for a deeper run.
+EXAMPLES = 2_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 200
+
+
+@contextmanager
+def any_size(parallel: bool = True) -> Iterator[None]:
+    """Let small bodies take the fast path too, and (unless told not to) parse in two threads."""
+    with (
+        mock.patch.object(fastjson, "FAST_PATH_MIN_BYTES", 0),
+        mock.patch.object(fastjson, "PARALLEL_MIN_BYTES", 0 if parallel else 2**62),
+    ):
+        yield
+
+
+def compact(answer: Any) -> bytes:
+    return json.dumps(answer, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def plain(body: bytes, fmt: str) -> pd.DataFrame:
+    """The straightforward conversion, the reference."""
+    return frame_from_data(json.loads(body)["data"], fmt)  # type: ignore[arg-type]
+
+
+def fast(body: bytes, fmt: str, parallel: bool = True) -> pd.DataFrame:
+    """The fast path, which must recognise the body."""
+    with any_size(parallel):
+        frame = fastjson._fast(body, fmt).frame  # type: ignore[arg-type]
+    assert frame is not None
+    return frame
+
+
+def assert_identical(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    # assert_frame_equal takes any NaN for any NaN and 0.0 for -0.0: compare the bits too.
+    floats = expected.select_dtypes("float64").columns
+    assert np.array_equal(
+        got[floats].to_numpy().view(np.int64), expected[floats].to_numpy().view(np.int64)
+    )
+
+
+def matrix(*series: tuple[dict[str, str], list[list[Any]]], **envelope: Any) -> dict[str, Any]:
+    result = [{"metric": labels, "values": values} for labels, values in series]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}, **envelope}
+
+
+# -- random answers ------------------------------------------------------------------------------
+
+TRICKY = ['"', "\\", ",", "[", "]", "{", "}", ":", "]]}", '"values":[', '},"values":[[', "\n", "é", "한", "💥", "\x00", "\u2028"]  # fmt: skip
+TEXT = st.lists(st.text(max_size=3) | st.sampled_from(TRICKY), max_size=4).map("".join)
+NAMES = st.sampled_from(["__name__", "job", "instance", "le", "mode"]) | TEXT
+LABELS = st.dictionaries(NAMES, TEXT, max_size=4)
+
+
+def prometheus_float(value: float) -> str:
+    """How Prometheus writes a sample value (strconv.FormatFloat, 'e' for tiny or huge)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value != 0 and not 1e-6 <= abs(value) < 1e21:
+        return repr(value)
+    return np.format_float_positional(value, unique=True, trim="-")
+
+
+VALUES = st.one_of(
+    st.floats().map(prometheus_float),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map("{:.17g}".format),
+    st.integers(-(10**25), 10**25).map(str),
+    st.sampled_from(["NaN", "+Inf", "-Inf", "0", "-0", "1e-07", "1E5", "5e-324", "1e400", "0.1"]),
+)
+# Unix milliseconds, written as Prometheus does: whole seconds, else seconds with a fraction.
+MILLIS = st.integers(-(10**12), 4 * 10**12)
+
+
+def seconds(millis: int) -> int | float:
+    return millis // 1000 if millis % 1000 == 0 else millis / 1000
+
+
+@st.composite
+def answers(draw: st.DrawFn) -> dict[str, Any]:
+    vector = draw(st.booleans())
+    label_sets = draw(st.lists(LABELS, max_size=6))
+    shared = sorted(draw(st.sets(MILLIS, min_size=1, max_size=1 if vector else 12)))
+    result = []
+    for labels in label_sets:
+        times = (
+            shared
+            if vector or draw(st.booleans())
+            else sorted(draw(st.sets(MILLIS, min_size=1, max_size=12)))
+        )
+        samples = [[seconds(t), draw(VALUES)] for t in times]
+        if vector:
+            result.append({"metric": labels, "value": samples[0]})
+        else:
+            result.append({"metric": labels, "values": samples})
+    data = {"resultType": "vector" if vector else "matrix", "result": result}
+    answer: dict[str, Any] = {"status": "success"}
+    if draw(st.booleans()):
+        answer["isPartial"] = False  # VictoriaMetrics
+    answer["data"] = data
+    if draw(st.booleans()):
+        answer["warnings"] = draw(st.lists(TEXT, max_size=2))
+    if draw(st.booleans()):
+        answer["infos"] = draw(st.lists(TEXT, max_size=2))
+    if draw(st.booleans()):
+        answer["stats"] = {"seriesFetched": str(len(result)), "executionTimeMsec": 3}
+    return answer
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    answer=answers(),
+    fmt=st.sampled_from(["tidy", "wide"]),
+    ascii_only=st.booleans(),
+    parallel=st.booleans(),
+)
+def test_fast_path_reads_every_prometheus_answer_like_the_plain_path(
+    answer, fmt, ascii_only, parallel
+):
+    body = json.dumps(answer, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+    with any_size(parallel):
+        got, envelope = fastjson._fast(body, fmt)
+    assert_identical(got, plain(body, fmt))
+    del answer["data"]["result"]
+    assert envelope == answer
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    answer=answers(),
+    fmt=st.sampled_from(["tidy", "wide"]),
+    style=st.sampled_from([{}, {"indent": 1}, {"separators": (",", ":"), "sort_keys": True}]),
+)
+def test_other_json_styles_give_the_same_frame(answer, fmt, style):
+    body = json.dumps(answer, **style).encode()
+    with any_size():
+        got, _ = frame_from_body(body, fmt)
+    assert_identical(got, plain(body, fmt))
+
+
+def bend(answer: dict[str, Any], how: str, at: int) -> None:
+    """Change one detail of an answer, to a shape a Prometheus server does not send."""
+    result = answer["data"]["result"]
+    # Rather a late sample: pandas refuses an odd first line for reasons of its own.
+    item = result[-1 - at % len(result)] if result else {"metric": {}, "values": [[1, "1"]]}
+    key = "values" if "values" in item else "value"
+    samples = item[key] if key == "values" else [item[key]]
+    sample = samples[-1 - at % len(samples)] if samples else [1, "1"]
+    if how == "number value":
+        sample[1] = float(sample[1]) if sample[1] not in ("NaN", "+Inf", "-Inf") else 0.5
+    elif how == "string timestamp":
+        sample[0] = str(sample[0])
+    elif how == "extra element":
+        sample.append("7")
+    elif how == "short sample":
+        del sample[1:]
+    elif how == "empty sample":
+        del sample[:]
+    elif how == "bare element":
+        samples.insert(at % (len(samples) + 1), 5)
+    elif how == "value with a comma":
+        sample[1] = "1,5"
+    elif how == "value with a bracket":
+        sample[1] = "[1"
+    elif how == "value with a space":
+        sample[1] = " 1"
+    elif how == "non-string label":
+        item["metric"]["x"] = 1
+    elif how == "no samples":
+        item[key] = []
+    elif how == "histograms":
+        item["histograms"] = [[1, {"count": "1", "sum": "1", "buckets": [[0, "0", "1", "1"]]}]]
+    elif how == "key order":
+        item["metric"] = item.pop("metric")
+    elif how == "stats inside data":
+        answer["data"]["stats"] = {"timings": {"evalTotalTime": 0.1}}
+    elif how == "warnings first":
+        answer["warnings"] = ["w"]
+        answer["data"] = answer.pop("data")
+    elif how == "resultType last":
+        answer["data"]["resultType"] = answer["data"].pop("resultType")
+    elif how == "scalar":
+        answer["data"] = {"resultType": "scalar", "result": [1, "2"]}
+    elif how == "error":
+        answer.update(status="error", errorType="bad_data", error="parse error")
+    if not result:
+        result.append(item)
+
+
+BENDS = ["number value", "string timestamp", "extra element", "short sample", "empty sample", "bare element", "value with a comma", "value with a bracket", "value with a space", "non-string label", "no samples", "histograms", "key order", "stats inside data", "warnings first", "resultType last", "scalar", "error"]  # fmt: skip
+
+
+@settings(max_examples=EXAMPLES)
+@given(
+    answer=answers(),
+    how=st.sampled_from(BENDS),
+    at=st.integers(0, 100),
+    fmt=st.sampled_from(["tidy", "wide"]),
+)
+def test_answers_of_another_shape_never_read_differently(answer, how, at, fmt):
+    bend(answer, how, at)
+    body = compact(answer)
+    try:
+        expected: Any = plain(body, fmt) if answer["status"] == "success" else None
+    except (ResponseFormatError, SysmonUsageError) as exc:
+        expected = type(exc)
+    try:
+        with any_size():
+            got: Any = frame_from_body(body, fmt).frame
+    except (ResponseFormatError, SysmonUsageError) as exc:
+        got = type(exc)
+    try:
+        fastjson._fast(body, fmt)
+        event("fast path")
+    except fastjson._Unrecognised:
+        event("plain path")
+    except (ResponseFormatError, SysmonUsageError):
+        event("error")
+    if isinstance(expected, pd.DataFrame):
+        assert_identical(got, expected)
+    else:
+        assert got is expected
+
+
+# -- literal bodies ------------------------------------------------------------------------------
+
+TRICKY_LABELS = {
+    "__name__": "up",
+    "job": 'node "x", [y]',
+    "path": '},"values":[[1,"2"]]}]}',
+    "note": "a]]}b\\",
+    "city": "서울",
+}
+MATRIX = matrix(
+    (TRICKY_LABELS, [[1793923140, "1"], [1793923200.5, "NaN"], [1793923260, "+Inf"]]),
+    ({"__name__": "up", "zone": "z1"}, [[1793923140, "-Inf"], [1793923200.5, "1e-07"]]),
+    warnings=["PromQL info: metric might not be a counter"],
+)
+
+
+@pytest.mark.parametrize("fmt", ["tidy", "wide"])
+def test_a_prometheus_body_with_tricky_labels_takes_the_fast_path(fmt):
+    body = compact(MATRIX)
+    assert_identical(fast(body, fmt), plain(body, fmt))
+
+
+def test_tidy_columns_values_and_envelope():
+    with any_size():
+        frame, envelope = frame_from_body(compact(MATRIX))
+    assert list(frame.columns) == ["timestamp", "__name__", "city", "job", "note", "path", "zone", "value"]  # fmt: skip
+    assert frame["job"].iloc[0] == 'node "x", [y]'
+    assert frame["path"].iloc[0] == '},"values":[[1,"2"]]}]}'
+    assert frame["timestamp"].iloc[1] == pd.Timestamp("2026-11-06T00:00:00.500Z")
+    assert frame["value"].tolist()[2:4] == [math.inf, -math.inf]
+    assert envelope == {
+        "status": "success",
+        "data": {"resultType": "matrix"},
+        "warnings": ["PromQL info: metric might not be a counter"],
+    }
+
+
+# As Prometheus 2.42 wrote them for the demo data (abridged): milliseconds as ".500".
+PROMETHEUS_BODY = (
+    b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"cpu":"0",'
+    b'"instance":"batch-01:9100","job":"node","mode":"idle"},"values":[[1793578200.500,'
+    b'"0.9925130208333334"],[1793578800.500,"NaN"],[1793579400.500,"0.9816406249999999"]]},'
+    b'{"metric":{"cpu":"1","instance":"batch-01:9100","job":"node","mode":"idle"},"values":'
+    b'[[1793578200.500,"+Inf"],[1793578800.500,"-Inf"],[1793579400.500,"1e-07"]]}]},'
+    b'"infos":["PromQL info: metric might not be a counter"]}'
+)
+
+
+@pytest.mark.parametrize("fmt", ["tidy", "wide"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_prometheus_bytes(fmt, parallel):
+    assert_identical(fast(PROMETHEUS_BODY, fmt, parallel), plain(PROMETHEUS_BODY, fmt))
+
+
+def test_victoriametrics_extras_and_a_vector():
+    answer = {
+        "status": "success",
+        "isPartial": False,
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"job": "a"}, "value": [1793923200.123, "3"]},
+                {"metric": {}, "value": [1793923200.123, "4"]},
+            ],
+        },
+        "stats": {"seriesFetched": "2", "executionTimeMsec": 0},
+    }
+    body = compact(answer)
+    for fmt in ("tidy", "wide"):
+        assert_identical(fast(body, fmt), plain(body, fmt))
+    assert fastjson._fast(body, "tidy").envelope["stats"] == answer["stats"]
+
+
+def test_empty_result():
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
+    assert list(fast(body, "tidy").columns) == ["timestamp", "value"]
+    assert_identical(fast(body, "wide"), plain(body, "wide"))
+
+
+def test_fractional_and_negative_timestamps():
+    body = compact(matrix(({"a": "b"}, [[-1.5, "1"], [0, "2"], [0.001, "3"], [1e9, "4"]])))
+    frame = fast(body, "tidy")
+    assert_identical(frame, plain(body, "tidy"))
+    assert frame["timestamp"].iloc[0] == pd.Timestamp("1969-12-31T23:59:58.5Z")
+
+
+@pytest.mark.parametrize(
+    "times",
+    [[[1, 2], [1, 2]], [[2, 1], [2, 1]], [[1, 2], [1, 3]], [[1, 1], [1, 1]], [[1], [1, 2]]],
+    ids=["same", "unsorted", "different", "repeated", "longer"],
+)
+def test_wide_grids(times):
+    body = compact(
+        matrix(*(({"s": str(i)}, [[t, str(t)] for t in ts]) for i, ts in enumerate(times)))
+    )
+    assert_identical(fast(body, "wide"), plain(body, "wide"))
+
+
+def test_timestamps_beyond_datetime64_ns_fail_as_on_the_plain_path():
+    body = compact(matrix(({"a": "b"}, [[1, "1"], [1e10, "2"]])))  # the year 2286
+    with pytest.raises(ResponseFormatError, match="Out of bounds"):
+        plain(body, "tidy")
+    with pytest.raises(ResponseFormatError, match="Out of bounds"), any_size():
+        frame_from_body(body)
+
+
+EMPTY_DATA = b'"data":{"resultType":"matrix","result":[]}'
+OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples", "cut", "comma", "bracket", "bare", "-0", "two data", "two results"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(MATRIX, indent=2).encode(),  # pretty-printed
+        json.dumps(MATRIX).encode(),  # json.dumps' default ", " and ": "
+        compact({**MATRIX, "data": {"result": [], "resultType": "matrix"}}),  # key order
+        compact(matrix(({"a": "b"}, [[1, "1", "extra"]]))),
+        compact(matrix(({"a": "b"}, [[1, 2.5]]))),  # a number instead of a string
+        compact(matrix(({"a": "b"}, []))),
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}',
+        # Each of these passes all checks but one, and would read wrong without it:
+        compact(matrix(({"a": "b"}, [[1, "2"], [3, "4,5"]]))),  # a comma in a value
+        compact(matrix(({"a": "b"}, [[1, "2"], [3, "4[5"]]))),  # a bracket in a value
+        compact(matrix(({"a": "b"}, [[1, "2"], 5, ["6"]]))),  # `5,["6"]` looks like `[5,"6"]`
+        compact(matrix(({"a": "b"}, [["1", "2"], [3, -0]]))),  # -0 is 0.0 for json.loads
+        compact(matrix(({"a": "b"}, [[1, "2"]]))).replace(b"}}", b"}," + EMPTY_DATA + b"}"),
+        compact(matrix(({"a": "b"}, [[1, "2"]]))).replace(b"]}}", b'],"result":[]}}'),
+    ],
+    ids=OTHER_SHAPES,
+)
+def test_other_shapes_take_the_plain_path(body):
+    with pytest.raises(fastjson._Unrecognised), any_size():
+        fastjson._fast(body, "tidy")
+
+
+def test_native_histograms_take_the_plain_path():
+    answer = matrix(({"a": "b"}, [[1, "1"]]))
+    answer["data"]["result"][0]["histograms"] = [[2, {"count": "3", "sum": "4", "buckets": []}]]
+    with any_size():
+        frame, _ = frame_from_body(compact(answer))
+        assert frame["count"].tolist()[1] == 3
+        with pytest.raises(SysmonUsageError, match="wide"):
+            frame_from_body(compact(answer), "wide")
+
+
+def test_errors_and_other_envelopes():
+    error = b'{"status":"error","errorType":"bad_data","error":"parse error: unexpected \\"}\\""}'
+    assert frame_from_body(error) == (None, json.loads(error))
+    assert frame_from_body(b"<html>Bad Gateway</html>") == (None, None)
+    assert frame_from_body(b'{"status":"success"}') == (None, {"status": "success"})
+    assert frame_from_body(b'{"header":{"isSuccessful":false}}').frame is None
+    scalar, envelope = frame_from_body(b'{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}')  # fmt: skip
+    assert scalar["value"].tolist() == [2.0]
+    assert envelope == {"status": "success", "data": {"resultType": "scalar"}}
+    with pytest.raises(ResponseFormatError):
+        frame_from_body(b'{"status":"success","data":[1,2]}')
+    with pytest.raises(SysmonUsageError, match="tidy or wide"):
+        frame_from_body(compact(MATRIX), "long")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["nan", "-nan", "+NaN", "inf", "-inf", "Inf", "+inf", "NaNa", "InfInf", "1e", "e5", ".5", "5.", "+.5", "-0", "00012", "1e+5", "1E-5", "--1", "1e5.5", "0x10", "1_000", "\u0661"])  # fmt: skip
+def test_odd_value_strings_read_like_the_plain_path_or_not_at_all(value):
+    body = compact(matrix(({"a": "b"}, [[1, "1"], [2, value]])))
+    try:
+        expected: Any = plain(body, "tidy")
+    except ResponseFormatError:
+        expected = ResponseFormatError
+    try:
+        got: Any = fast(body, "tidy")
+    except fastjson._Unrecognised:
+        return
+    assert expected is not ResponseFormatError
+    assert_identical(got, expected)
+
+
+def big_answer(series: int, points: int) -> bytes:
+    rng = np.random.default_rng(0)
+    result = [
+        {
+            "metric": {
+                "__name__": "m",
+                "instance": f"host-{i % 150}",
+                "job": "node",
+                "cpu": str(i % 8),
+            },
+            "values": [
+                [1793923140 + 60 * j, repr(float(v))] for j, v in enumerate(rng.normal(size=points))
+            ],
+        }
+        for i in range(series)
+    ]
+    return compact({"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+
+def test_large_bodies_take_the_fast_path_and_stay_small():
+    body = big_answer(200, 300)
+    assert len(body) > fastjson.PARALLEL_MIN_BYTES
+    with mock.patch.object(fastjson, "_plain", side_effect=AssertionError("plain path taken")):
+        tidy, _ = frame_from_body(body)
+        wide, _ = frame_from_body(body, "wide")
+    assert_identical(tidy, plain(body, "tidy"))
+    assert_identical(wide, plain(body, "wide"))
+    samples = 200 * 300
+    # 8 bytes of time and 8 of value, 1 byte a label (int8 codes, below 127 values) and 2 for
+    # "instance" (150 values, int16); categories and index are a few bytes spread over all rows.
+    assert [tidy[name].cat.codes.dtype.itemsize for name in ("__name__", "cpu", "instance", "job")] == [1, 1, 2, 1]  # fmt: skip
+    assert tidy.memory_usage(index=False).sum() / samples < 16 + 5 + 0.5
+    assert wide.memory_usage().sum() / samples < 9
