@@ -31,6 +31,9 @@ __all__ = [
 
 FrameFormat = Literal["tidy", "wide"]
 
+#: Columns of a tidy frame that are not labels.
+NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
+
 #: The level name used for the columns of a wide frame whose series carry no labels at all.
 NO_LABELS_LEVEL = "series"
 
@@ -185,7 +188,7 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
     if fmt == "wide":
         wide = pd.concat(parts, axis=0)
         return wide.sort_index(axis=1) if wide.shape[1] else wide
-    labels = label_columns([{c: "" for c in p.columns if c not in _NOT_LABELS} for p in parts])
+    labels = label_columns([{c: "" for c in p.columns if c not in NOT_LABELS} for p in parts])
     histogram = [c for c in ("count", "sum", "buckets") if any(c in p.columns for p in parts)]
     columns: dict[str, Any] = {}
     for name in ["timestamp", *labels, "value", *histogram]:
@@ -203,9 +206,6 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
     merged = pd.DataFrame(columns)
     # Series by series (in label order, as a single answer lists them), each in time order.
     return merged.sort_values([*labels, "timestamp"], kind="stable", ignore_index=True)
-
-
-_NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
 
 
 def series_frame(label_sets: Sequence[Mapping[str, str]]) -> pd.DataFrame:

@@ -745,9 +745,9 @@ def summarize_size(frame: pd.DataFrame) -> str:
         series = frame.shape[1]
         samples = int(frame.notna().to_numpy().sum())
     else:
-        labels = [
-            c for c in frame.columns if c not in ("timestamp", "value", "count", "sum", "buckets")
-        ]
+        from .frames import NOT_LABELS
+
+        labels = [c for c in frame.columns if c not in NOT_LABELS]
         if labels:
             series = len(frame.drop_duplicates(subset=labels)) if len(frame) else 0
         else:

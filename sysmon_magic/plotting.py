@@ -18,14 +18,13 @@ import pandas as pd
 
 from . import promql_text
 from .errors import SysmonUsageError
+from .frames import NOT_LABELS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["Unit", "as_wide", "legend_names", "plot", "unit_for"]
 
-#: Columns of a tidy frame that are not labels.
-_NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
 _LEGEND_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # A name not glued to a preceding word character (so the "m" of "5m" is not one).
 _RATE_FUNCTIONS = re.compile(r"\b(?:rate|irate|deriv)\s*\(")
@@ -108,7 +107,7 @@ def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     if "value" not in frame.columns:
         raise SysmonUsageError("Cannot plot this frame: it has no value column.")
-    labels = [c for c in frame.columns if c not in _NOT_LABELS]
+    labels = [c for c in frame.columns if c not in NOT_LABELS]
     if not labels:
         wide = frame.set_index("timestamp")[["value"]]
         wide.columns = pd.MultiIndex.from_tuples([("{}",)], names=["series"])

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import APIError, SysmonUsageError
+from .frames import NOT_LABELS
 from .timeparse import format_time, parse_duration, parse_time
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ __all__ = ["Answer", "Exercise", "Feedback", "check", "compare", "exercise"]
 Answer: TypeAlias = str | pd.DataFrame
 
 # Columns of a tidy frame that are not labels (native histograms add count, sum and buckets).
-_NOT_LABELS = frozenset({"timestamp", "value", "count", "sum", "buckets"})
 # Series listed by name in a feedback; more would bury the point.
 _MAX_LISTED = 3
 
@@ -147,7 +147,7 @@ def _result(frame: pd.DataFrame) -> _Result:
         raise SysmonUsageError(
             "check() takes PromQL or a frame from %%promql (with `timestamp` and `value` columns)."
         )
-    labels = [str(c) for c in frame.columns if c not in _NOT_LABELS]
+    labels = [str(c) for c in frame.columns if c not in NOT_LABELS]
     samples: dict[_SeriesKey, list[tuple[Any, Any]]] = {}
     label_rows = frame[labels].astype(object).itertuples(index=False, name=None)
     for row, timestamp, value in zip(label_rows, frame["timestamp"], frame["value"], strict=True):

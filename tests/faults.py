@@ -26,6 +26,18 @@ GOOD = {
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1>nginx</body></html>"
 
 
+@contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """Serve in a thread for the duration of a ``with`` block, then close the socket."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def nhn(code: int, message: str) -> bytes:
     return json.dumps(
         {"header": {"isSuccessful": False, "resultCode": code, "resultMessage": message}}
@@ -64,13 +76,8 @@ class FaultServer:
 
     @contextmanager
     def running(self) -> Iterator[FaultServer]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(self.httpd):
             yield self
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
     def perform(self, handler: BaseHTTPRequestHandler, step: str) -> None:
         kind, _, argument = step.partition(":")
@@ -156,10 +163,5 @@ class FailingWindowProxy:
 
     @contextmanager
     def running(self) -> Iterator[FailingWindowProxy]:
-        thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(self.httpd):
             yield self
-        finally:
-            self.httpd.shutdown()
-            self.httpd.server_close()

@@ -4,7 +4,6 @@ that a healthy Prometheus never gives (warnings, gateway pages, redirects, NHN e
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +12,7 @@ import pytest
 
 from sysmon_magic import APIError, AuthError, Client, ResponseFormatError, SysmonUsageError
 from sysmon_magic.client import mask_secret
+from tests.faults import serving
 
 SECRET = "literal-appkey-1234567890abcdef"
 
@@ -48,13 +48,8 @@ class Literal:
     @contextmanager
     def running(self) -> Iterator[Literal]:
         """Serve in a thread for the duration of a ``with`` block."""
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(self.server):
             yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
 
     def answer(self, status: int, body: object, **headers: str) -> None:
         self.status = status
