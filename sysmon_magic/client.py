@@ -195,6 +195,12 @@ class Client:
                 f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
                 "the part before /api/v1."
             )
+        if parts.username or parts.password:
+            # A URL is shown and recorded (provenance, listings, recordings): no secret in it.
+            raise SysmonUsageError(
+                f"Remove the user name and password from the URL of {parts.hostname}: URLs are "
+                "shown and recorded; the appkey travels in its header instead."
+            )
         if appkey and parts.scheme != "https" and not _is_loopback(parts.hostname):
             raise SysmonUsageError(
                 f"Refusing to send the appkey over plain http to {parts.hostname}: use https "

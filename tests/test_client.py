@@ -136,6 +136,12 @@ def test_the_appkey_is_never_in_a_repr():
     assert SECRET[-5:] not in repr(client) + str(vars(client))
 
 
+def test_credentials_in_a_url_are_refused_without_echoing_them():
+    with pytest.raises(SysmonUsageError, match="Remove the user name and password") as caught:
+        Client("https://me:hunter2@kr1-api-sysmon.cloud.toast.com/prometheus")
+    assert "hunter2" not in str(caught.value)
+
+
 def test_plain_http_with_a_key_only_to_loopback():
     Client("http://localhost:9090", SECRET)
     Client("http://[::1]:9090", SECRET)
