@@ -84,8 +84,9 @@ class Explorer:
         self.figure: Figure | None = None
         self._loading = False
         self.png = b""
-        self._source = frame
-        self._wide = as_wide(frame)
+        # _load() sets these from the frame; declared here for readers and type checkers.
+        self._source: pd.DataFrame
+        self._wide: pd.DataFrame
         self._original_query: str = frame.attrs.get("promql", {}).get("query", "")
 
         self._pickers_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
