@@ -195,8 +195,9 @@ def plot(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(10, 3.6), layout="constrained")
-    # Wall-clock times in the zone, as naive datetimes: matplotlib then needs no tz handling.
-    times = pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None).to_numpy()
+    # Wall-clock times in the zone, as matplotlib's date numbers: no tz handling, and converted
+    # once here rather than once per line by matplotlib's units machinery.
+    times = mdates.date2num(pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None))
     values = wide.to_numpy(dtype=float)
     for column, name in enumerate(names):
         ax.plot(times, values[:, column], label=_shorten(name, 45), linewidth=1.2)
@@ -212,6 +213,8 @@ def plot(
         ticks = np.asarray(nice.tick_values(low / unit.scale, high / unit.scale)) * unit.scale
         ax.yaxis.set_major_locator(mticker.FixedLocator(ticks.tolist()))
         ax.set_ylim(low, high)
+    else:  # Axes drawn into again (the explorer's) may hold the fixed ticks of an earlier unit
+        ax.yaxis.set_major_locator(mticker.AutoLocator())
     ax.set_xlabel(f"time ({timezone})")
     if unit.label:
         ax.set_ylabel(unit.label)

@@ -3,6 +3,7 @@ the summary, the query, and that a range change re-queries the real demo Prometh
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 
@@ -28,9 +29,10 @@ def explorer(client) -> Explorer:
 def drawn(explorer: Explorer) -> dict[str, pd.DatetimeIndex]:
     """Label -> the x data (UTC times) of each line in the figure last drawn."""
     lines = explorer.figure.axes[0].get_lines()
-    # The explorer's zone is UTC: the lines' naive wall-clock times are UTC times.
+    # The explorer's zone is UTC: the lines' wall-clock date numbers are UTC times.
     return {
-        line.get_label(): pd.DatetimeIndex(line.get_xdata()).tz_localize("UTC") for line in lines
+        line.get_label(): pd.DatetimeIndex(mdates.num2date(line.get_xdata())).round("ms")
+        for line in lines
     }
 
 
@@ -44,6 +46,7 @@ def test_initial_state(explorer):
     assert summary.startswith("12 / 12 series shown, 8,652 samples, ")
     assert "2026-11-08T18:00:00Z to 2026-11-09T00:00:00Z, step 30s" in summary
     assert explorer.query == QUERY
+    assert explorer._image.format == "svg+xml" and b"<svg" in bytes(explorer._image.value[:2000])
     assert explorer.png.startswith(b"\x89PNG")
 
 
@@ -63,7 +66,7 @@ def test_picking_filters_the_series_and_the_query(explorer):
 
 
 def test_the_slider_zooms_the_plot(explorer):
-    first_png = explorer.png
+    first_png, first_svg = explorer.png, bytes(explorer._image.value)
     explorer._slider.index = (200, 399)
     start, end = explorer.window
     assert end == pd.Timestamp("2026-11-09T00:00:00Z")
@@ -74,7 +77,7 @@ def test_the_slider_zooms_the_plot(explorer):
     assert f"{start.isoformat().replace('+00:00', 'Z')} to 2026-11-09T00:00:00Z" in (
         explorer._summary.value
     )
-    assert explorer.png != first_png
+    assert explorer.png != first_png and bytes(explorer._image.value) != first_svg
 
 
 def test_a_range_re_queries_with_an_automatic_step(explorer):

@@ -41,7 +41,6 @@ TOTAL_SERIES = 12
 PICKED_INSTANCE = "web-03:9100"
 WINDOW = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) to (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _window(summary: str) -> tuple[datetime, datetime]:
@@ -78,37 +77,40 @@ def _run_all_cells(page: Page) -> None:
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
 
-def _plot_png(explorer: Locator) -> bytes:
-    """The PNG the plot shows, fetched by the page from the ``<img>``'s own URL.
+def _plot_image(explorer: Locator) -> bytes:
+    """The SVG the plot shows, fetched by the page from the ``<img>``'s own URL.
 
     Compared by content, not by ``src``: an ipywidgets ``Image`` shows a fresh ``blob:`` URL
-    on every update (even for the same bytes), an ``Output`` a ``data:`` URL; ``fetch`` reads both.
+    on every update (even for the same bytes). The browser must also have decoded it: an
+    ``<img>`` whose SVG it cannot read has no natural size.
     """
     img = explorer.locator(".sysmon-plot img")
     expect(img, "the plot should hold exactly one image").to_have_count(
         1, timeout=REDRAW_TIMEOUT_MS
     )
-    encoded = img.evaluate(
+    encoded, width = img.evaluate(
         """async (img) => {
+            await img.decode();
             const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
             let text = "";
             for (const byte of bytes) text += String.fromCharCode(byte);
-            return btoa(text);
+            return [btoa(text), img.naturalWidth];
         }"""
     )
-    png = base64.b64decode(encoded)
-    assert png.startswith(PNG_SIGNATURE), f"the plot is not a PNG: {png[:16]!r}"
-    return png
+    image = base64.b64decode(encoded)
+    assert b"<svg" in image[:2000], f"the plot is not an SVG: {image[:40]!r}"
+    assert width == 960, f"the browser drew the plot {width} px wide, not 960"
+    return image
 
 
 def _wait_for_redraw(
-    page: Page, explorer: Locator, old_png: bytes, summary: re.Pattern[str]
+    page: Page, explorer: Locator, old_image: bytes, summary: re.Pattern[str]
 ) -> tuple[bytes, str]:
     """Wait until the summary matches and plot and summary have settled; return both.
 
     A drag or a fast sequence of changes can send several updates, and the kernel redraws for
     each: reading too early would see a half-way state. So wait until the kernel is idle and
-    nothing changed for a second, then check that the image differs from ``old_png``.
+    nothing changed for a second, then check that the image differs from ``old_image``.
     """
     summary_box = explorer.locator(".sysmon-summary")
     expect(summary_box).to_have_text(summary, timeout=REDRAW_TIMEOUT_MS)
@@ -117,7 +119,7 @@ def _wait_for_redraw(
     since = time.monotonic()
     while True:
         _expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
-        state = (_plot_png(explorer), summary_box.inner_text())
+        state = (_plot_image(explorer), summary_box.inner_text())
         if state != last:
             last, since = state, time.monotonic()
         elif time.monotonic() - since >= 1.0:
@@ -126,10 +128,10 @@ def _wait_for_redraw(
         page.wait_for_timeout(200)
     _assert_no_errors(explorer)
     assert last is not None
-    png, text = last
+    image, text = last
     assert summary.search(text), f"the summary settled on {text!r}"
-    assert png != old_png, f"the plot image did not change; summary {text!r}"
-    return png, text
+    assert image != old_image, f"the plot image did not change; summary {text!r}"
+    return image, text
 
 
 def _assert_no_errors(explorer: Locator) -> None:
@@ -169,7 +171,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
 
     # 1. The first state: all 12 series over the whole 6 h window.
     output.screenshot(path=ARTIFACTS / "01-initial.png")
-    initial_png = _plot_png(explorer)
+    initial_image = _plot_image(explorer)
     initial_summary = explorer.locator(".sysmon-summary").inner_text()
     initial_start, initial_end = _window(initial_summary)
     assert initial_end - initial_start >= timedelta(hours=5.9), initial_summary
@@ -180,8 +182,8 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     )
     expect(picker).to_have_count(1)
     picker.locator("select").select_option(PICKED_INSTANCE)
-    picked_png, picked_summary = _wait_for_redraw(
-        page, explorer, initial_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
+    picked_image, picked_summary = _wait_for_redraw(
+        page, explorer, initial_image, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     assert _window(picked_summary) == (initial_start, initial_end), picked_summary
     output.screenshot(path=ARTIFACTS / "02-picked.png")
@@ -199,7 +201,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     page.mouse.move(track_box["x"] + track_box["width"] * 0.5, y, steps=10)
     page.mouse.up()
     _, zoomed_summary = _wait_for_redraw(
-        page, explorer, picked_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
+        page, explorer, picked_image, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     zoomed_start, zoomed_end = _window(zoomed_summary)
     assert initial_start < zoomed_start < zoomed_end, zoomed_summary
