@@ -508,7 +508,13 @@ class SysmonMagics(Magics):
             query = self._template(body, end - start, step, scrape)
             self._show_query(query, args.show_query)
             frame = client.query_range(
-                query, start, end, step, timeout=timeout, fmt=fmt, progress=self._progress()
+                query,
+                start,
+                end,
+                step,
+                timeout=timeout,
+                fmt=fmt,
+                progress=self._progress(client.max_parallel),
             )
         self._show_warnings(frame)
         about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
@@ -530,7 +536,7 @@ class SysmonMagics(Magics):
             self._plot(frame, args.legend)
         return self._deliver(frame, args.output, about)
 
-    def _progress(self) -> Callable[[int, int], None]:
+    def _progress(self, parallel: int) -> Callable[[int, int], None]:
         """Report the windows of a split range query: a bar in a notebook, else one line."""
         bar: Any = None
 
@@ -540,9 +546,7 @@ class SysmonMagics(Magics):
                 return
             if bar is None:
                 if getattr(self.shell, "kernel", None) is None:  # a terminal, a script, a test
-                    print(
-                        f"Fetching {total} windows, {self.max_parallel} at a time.", file=sys.stderr
-                    )
+                    print(f"Fetching {total} windows, {parallel} at a time.", file=sys.stderr)
                     bar = False
                     return
                 import ipywidgets

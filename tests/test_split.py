@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from sysmon_magic import Client, ResponseFormatError, demo
 from sysmon_magic.client import _number
 from sysmon_magic.timeparse import split_range
+from tests.conftest import sysmon_magics
 from tests.faults import FailingWindowProxy
 from tests.test_magics import run
 
@@ -56,11 +57,16 @@ def test_one_failing_window_fails_the_whole_query_and_names_it(demo_server):
 
 
 def test_the_magic_splits_and_says_so_once(connected, capsys):
-    frame = run(
-        connected,
-        "promql --start 2026-11-02T00:00:00Z --end 2026-11-09T00:00:00Z --step 15s",
-        QUERY,
-    )
+    # The connection was made with the default, 4: a later change of the option is not its own.
+    sysmon_magics(connected).max_parallel = 2
+    try:
+        frame = run(
+            connected,
+            "promql --start 2026-11-02T00:00:00Z --end 2026-11-09T00:00:00Z --step 15s",
+            QUERY,
+        )
+    finally:
+        sysmon_magics(connected).max_parallel = 4
     assert len(frame) == 40_321
     assert "Fetching 4 windows, 4 at a time.\n" in capsys.readouterr().err
 
