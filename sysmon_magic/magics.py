@@ -532,9 +532,10 @@ class SysmonMagics(Magics):
                 max_points=self.max_points,
             )
             return self._deliver(explorer, args.output, about)
-        if args.plot:
+        result = self._deliver(frame, args.output, about)
+        if args.plot:  # after -o's line about the frame, before the table (the cell's value)
             self._plot(frame, args.legend)
-        return self._deliver(frame, args.output, about)
+        return result
 
     def _progress(self, parallel: int) -> Callable[[int, int], None]:
         """Report the windows of a split range query: a bar in a notebook, else one line."""

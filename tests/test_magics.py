@@ -345,6 +345,17 @@ def test_plot_draws_and_still_returns_the_frame(connected, monkeypatch):
     assert last.replace(tzinfo=None) == pd.Timestamp("2026-11-09T09:00")
 
 
+def test_plot_with_o_shows_the_line_about_the_frame_first(connected, monkeypatch, capsys):
+    import IPython.display
+
+    order = []
+    monkeypatch.setattr(IPython.display, "display", lambda image: order.append(repr(image)))
+    monkeypatch.setattr("builtins.print", lambda *a, **k: order.append(" ".join(map(str, a))))
+    assert run(connected, "promql --range 1h --plot -o load", "node_load1") is None
+    assert [line.split(":")[0] for line in order] == ["load", "<plot"]
+    assert connected.user_ns["load"]["instance"].nunique() == 6
+
+
 def test_explore_returns_the_explorer_and_o_stores_it(connected, capsys):
     from sysmon_magic.explorer import Explorer
 
