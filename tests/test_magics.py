@@ -208,7 +208,7 @@ def test_long_queries_go_as_form_posts(via_gateway, gateway):
     gateway.requests.clear()
     frame = run(via_gateway, "promql --instant --time 2026-11-08T12:00:00Z", query)
     assert frame["value"].tolist() == [1.0]
-    assert gateway.requests == [("POST", "/prometheus/api/v1/query")]
+    assert list(gateway.requests) == [("POST", "/prometheus/api/v1/query")]
 
 
 def test_bad_promql_shows_the_servers_positioned_message(connected):

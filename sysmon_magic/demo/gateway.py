@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -21,6 +22,8 @@ from urllib.parse import urlsplit
 __all__ = ["Gateway"]
 
 APPKEY_HEADER = "X-TC-APP-KEY"
+#: How many requests :attr:`Gateway.requests` keeps.
+REQUEST_LOG_SIZE = 1000
 
 # The service's documented endpoints and methods (API guide, "사용 가능한 endpoint").
 _ROUTES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
@@ -66,8 +69,9 @@ class Gateway:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
-        #: (method, path) of every request, without query strings or headers, for tests to read.
-        self.requests: list[tuple[str, str]] = []
+        #: (method, path) of the latest requests, without query strings or headers, for tests to
+        #: read; bounded, as a gateway left running for a day must not grow without end.
+        self.requests: deque[tuple[str, str]] = deque(maxlen=REQUEST_LOG_SIZE)
 
     @property
     def url(self) -> str:
