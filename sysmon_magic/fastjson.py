@@ -10,8 +10,9 @@ layout::
 
 (without the line breaks). :func:`frame_from_body` finds the series with byte searches, parses
 the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
-and all samples with pandas' C CSV reader, after one ``bytes.translate`` has turned every
-``,[t,"v"]`` into the CSV line ``,t,v``; on two cores or more, two threads share the samples.
+and all samples with pandas' C CSV reader, which reads them a chunk of about 256 KiB at a time
+after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line ``,t,v``;
+on two cores or more, two threads share the samples.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import io
 import json
 import os
 import re
@@ -265,7 +265,8 @@ def _samples(
     """Timestamps and values of all samples, all series in a row, and samples per series."""
     # pandas' CSV reader and numpy let go of the GIL, so two threads share the series: with a
     # second core idle, in about 70% of the time (bytes.translate holds the GIL, but one half's
-    # translation overlaps the other's reading); with every core busy, in about the same time.
+    # translation of a chunk overlaps the other's reading); with every core busy, in about the
+    # same time.
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
     if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
@@ -282,41 +283,98 @@ def _read_samples(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse the samples of some series: timestamps, values, samples per series."""
-    view = memoryview(body)
-    # `,[t,"v"],...,[t,"v"],[t,"v"],...`: the samples of all these series in a row.
-    text = b",".join([b"", *(view[start:end] for start, end in spans)])
-    closes = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _CLOSE)
-    lines = len(closes)
-    # Every sample ends with a string, `"]`, and is followed by the next, `,[` (four bytes at a
-    # time, in one gather).
-    words = np.ndarray((len(text) - 3,), dtype="<u4", buffer=text, strides=(1,))
-    if not (text.endswith(b'"]') and (words[closes[:-1] - 1] == _NEXT_SAMPLE).all()):
-        raise _Unrecognised
-    csv = text.translate(_TRANSLATE, _DELETE)
-    # So every line is `,[`...`"]`. With exactly one more `[` or `"` a line deleted and one more
-    # comma a line left, valid JSON leaves one form, `,[number or string,"string"]`: the CSV
-    # reader refuses the empty or non-numeric fields of any other.
-    if (
-        len(text) - len(csv) != 3 * lines
-        or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
-    ):
-        raise _Unrecognised
-    # Samples per series: the `]` before the end of each series' stretch of the text.
-    stretches = np.cumsum([end - start + 1 for start, end in spans])
-    counts = np.diff(np.searchsorted(closes, stretches), prepend=0)
     # Integer timestamps (the usual: steps of whole seconds) parse faster as such, and exactly.
-    if text[2 : text.index(b",", 2)].lstrip(b"-").isdigit():
+    first = spans[0][0] + 1
+    if body[first : body.find(b",", first)].lstrip(b"-").isdigit():
         with contextlib.suppress(_Unrecognised):
-            return (*_read_csv(csv, lines, np.int64), counts)
-    return (*_read_csv(csv, lines, np.float64), counts)
+            return _read_csv(_Chunks(body, spans), np.int64)
+    return _read_csv(_Chunks(body, spans), np.float64)
+
+
+class _Chunks:
+    """The samples of some series as CSV, translated and checked a chunk at a time.
+
+    pandas' CSV reader calls :meth:`read` for about 256 KiB at a time. Each chunk is built,
+    checked, translated and parsed while it is in the CPU's cache, without a copy of all the
+    samples (twice: joined, then translated) in memory; and the work that holds the GIL
+    (``bytes.join``, ``bytes.translate``) comes in small pieces, which the other thread's reader
+    interleaves with its own.
+    """
+
+    def __init__(self, body: bytes, spans: list[tuple[int, int]]) -> None:
+        self._body = body
+        self._view = memoryview(body)
+        self._spans = spans
+        self._index = 0  # the series being read
+        self._position = spans[0][0]  # where in it
+        #: Samples per series, counted as they are read.
+        self.counts = np.zeros(len(spans), dtype=np.int64)
+
+    def read(self, size: int = -1) -> bytes:
+        """The next whole samples, about ``size`` bytes of them, as CSV lines; b"" at the end."""
+        room = size if size > 0 else 2**62
+        # `,[t,"v"],...,[t,"v"]`: the rest of the current series up to a sample's end (the last
+        # `]` that fits, or the first one at all), then whole series while they fit.
+        pieces: list[bytes | memoryview] = []
+        ends: list[int] = []  # where each series' piece ends in the chunk
+        series: list[int] = []  # and which series it is
+        length = 0
+        while room > 0 and self._index < len(self._spans):
+            start, end = self._spans[self._index]
+            position = self._position
+            if position == start:
+                pieces.append(b",")  # the separator a series' first sample lacks
+                length += 1
+            stop = end
+            if end - position > room:
+                stop = self._body.rfind(b"]", position, position + room) + 1
+                if stop <= position:  # a sample longer than the room
+                    stop = self._body.find(b"]", position, end) + 1
+            pieces.append(self._view[position:stop])
+            length += stop - position
+            room -= stop - position
+            ends.append(length)
+            series.append(self._index)
+            if stop < end:
+                self._position = stop
+                break
+            self._index += 1
+            if self._index < len(self._spans):
+                self._position = self._spans[self._index][0]
+        if not pieces:
+            return b""
+        text = b"".join(pieces)
+        closes = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _CLOSE)
+        lines = len(closes)
+        # Every sample starts with `,[` and ends with a string, `"]`, followed by the next, `,[`
+        # (four bytes at a time, in one gather): the chunks start and end between samples.
+        words = np.ndarray((len(text) - 3,), dtype="<u4", buffer=text, strides=(1,))
+        if not (
+            text.startswith(b",[")
+            and text.endswith(b'"]')
+            and (words[closes[:-1] - 1] == _NEXT_SAMPLE).all()
+        ):
+            raise _Unrecognised
+        csv = text.translate(_TRANSLATE, _DELETE)
+        # So every line is `,[`...`"]`. With exactly one more `[` or `"` a line deleted and one
+        # more comma a line left, valid JSON leaves one form, `,[number or string,"string"]`: the
+        # CSV reader refuses the empty or non-numeric fields of any other.
+        if (
+            len(text) - len(csv) != 3 * lines
+            or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
+        ):
+            raise _Unrecognised
+        # Samples per series: the `]` before the end of each series' piece.
+        self.counts[series] += np.diff(np.searchsorted(closes, ends), prepend=0)
+        return csv
 
 
 def _read_csv(
-    csv: bytes, lines: int, timestamp_type: type[np.integer] | type[np.floating]
-) -> tuple[np.ndarray, np.ndarray]:
+    chunks: _Chunks, timestamp_type: type[np.integer] | type[np.floating]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         table = pd.read_csv(
-            io.BytesIO(csv),
+            chunks,  # type: ignore[call-overload]  # pandas takes any object with read()
             header=None,
             names=["", "t", "v"],
             usecols=["t", "v"],
@@ -329,9 +387,9 @@ def _read_csv(
         )
     except (ValueError, OverflowError) as exc:  # ParserError and EmptyDataError are ValueErrors
         raise _Unrecognised from exc
-    if len(table) != lines:
+    if len(table) != chunks.counts.sum():
         raise _Unrecognised
-    return table["t"].to_numpy(), table["v"].to_numpy()
+    return table["t"].to_numpy(), table["v"].to_numpy(), chunks.counts
 
 
 def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
