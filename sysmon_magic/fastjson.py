@@ -410,8 +410,11 @@ def _tidy(
     columns: dict[str, Any] = {"timestamp": _timestamps(timestamps)}
     for name in frames.label_columns(labels):
         columns[name] = _label_column([label_set.get(name) for label_set in labels], counts)
-    columns["value"] = values
-    return pd.DataFrame(columns)
+    # The values of one thread's reading are a read-only view of the CSV reader's table (pandas'
+    # copy-on-write): copy those, so that the frame can be written to as the plain path's can.
+    # All other columns are new arrays, which the constructor would copy for nothing.
+    columns["value"] = values if values.flags.writeable else values.copy()
+    return pd.DataFrame(columns, copy=False)
 
 
 def _label_column(per_series: list[str | None], counts: np.ndarray) -> pd.Categorical:

@@ -459,3 +459,15 @@ def test_large_bodies_take_the_fast_path_and_stay_small():
     assert [tidy[name].cat.codes.dtype.itemsize for name in ("__name__", "cpu", "instance", "job")] == [1, 1, 2, 1]  # fmt: skip
     assert tidy.memory_usage(index=False).sum() / samples < 16 + 5 + 0.5
     assert wide.memory_usage().sum() / samples < 9
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_frames_can_be_written_to(parallel):
+    # The fast path hands the CSV reader's arrays on without copies where it can: never a
+    # read-only one, which the plain path's frames never have.
+    body = big_answer(20, 30)
+    for fmt in ("tidy", "wide"):
+        frame = fast(body, fmt, parallel)
+        frame.iloc[0, -1] = 5.0
+        frame.iloc[0, 0] = frame.iloc[1, 0]
+        assert frame.iloc[0, -1] == 5.0
