@@ -186,26 +186,79 @@ def _wide(series: Sequence[_Series]) -> pd.DataFrame:
 def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFrame:
     """One frame from the frames of consecutive windows of a range query (same shape as one)."""
     if fmt == "wide":
-        wide = pd.concat(parts, axis=0)
+        # A window without data has no columns to align (and an index level of its own).
+        with_data = [p for p in parts if p.shape[1]] or list(parts[:1])
+        names = label_columns([dict.fromkeys(map(str, p.columns.names), "") for p in with_data])
+        wide = pd.concat([_with_levels(p, names) for p in with_data], axis=0)
         return wide.sort_index(axis=1) if wide.shape[1] else wide
     labels = label_columns([{c: "" for c in p.columns if c not in NOT_LABELS} for p in parts])
     histogram = [c for c in ("count", "sum", "buckets") if any(c in p.columns for p in parts)]
-    columns: dict[str, Any] = {}
-    for name in ["timestamp", *labels, "value", *histogram]:
-        missing = () if name == "buckets" else (np.nan if name in histogram else None)
-        pieces = [
-            p[name] if name in p.columns else pd.Series([missing] * len(p), dtype=object)
-            for p in parts
-        ]
-        if name in labels:
-            values = pd.concat([piece.astype(object) for piece in pieces], ignore_index=True)
-            categories = sorted(values.dropna().unique())
-            columns[name] = pd.Categorical(values, categories=pd.Index(categories, dtype=object))
-        else:
-            columns[name] = pd.concat(pieces, ignore_index=True)
-    merged = pd.DataFrame(columns)
-    # Series by series (in label order, as a single answer lists them), each in time order.
-    return merged.sort_values([*labels, "timestamp"], kind="stable", ignore_index=True)
+    # Label columns share one dtype, the union of the windows' values in order: recoding a
+    # window's categorical to it maps its few codes, where rebuilding it would hash every row.
+    dtypes = {
+        name: pd.CategoricalDtype(
+            pd.Index(sorted(set().union(*(_label_values(p, name) for p in parts))), dtype=object)
+        )
+        for name in labels
+    }
+    recoded = []
+    for part in parts:
+        columns: dict[str, Any] = {}
+        for name in ["timestamp", *labels, "value", *histogram]:
+            if name in labels:
+                columns[name] = (
+                    part[name].astype(dtypes[name])
+                    if name in part.columns
+                    else pd.Categorical.from_codes(np.full(len(part), -1), dtype=dtypes[name])
+                )
+            elif name in part.columns:
+                columns[name] = part[name].array  # an array keeps the dtype (and tz) as it is
+            else:
+                missing = () if name == "buckets" else np.nan
+                columns[name] = pd.Series([missing] * len(part), dtype=object)
+        recoded.append(pd.DataFrame(columns))
+    merged = pd.concat(recoded, ignore_index=True)
+    if not labels or merged.empty:
+        return merged  # one series at most, and the windows come in time order
+    # Series by series in label order, as a single answer lists them: each window holds a block
+    # of rows per series, already in time order, so the blocks are ordered instead of the rows.
+    codes = np.column_stack([merged[name].cat.codes.to_numpy() for name in labels])
+    first_rows = np.zeros(len(merged), dtype=bool)
+    first_rows[0] = True
+    first_rows[1:] = (codes[1:] != codes[:-1]).any(axis=1)
+    window_starts = np.cumsum([len(p) for p in parts])[:-1]
+    first_rows[window_starts[window_starts < len(merged)]] = True  # no block spans two windows
+    starts = np.flatnonzero(first_rows)
+    keys = codes[starts].astype(np.int64)
+    keys[keys < 0] = np.iinfo(np.int64).max  # a missing label sorts last, as in sort_values
+    order = np.lexsort(keys.T[::-1])  # stable: a series' blocks stay in window order
+    if (order == np.arange(len(order))).all():
+        return merged
+    lengths = np.diff(starts, append=len(merged))[order]
+    moved_to = np.cumsum(lengths) - lengths
+    rows = np.arange(len(merged)) + np.repeat(starts[order] - moved_to, lengths)
+    return merged.take(rows).reset_index(drop=True)
+
+
+def _with_levels(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """A wide frame whose columns have the levels ``names``; a label it lacks is "", as in one
+    answer where some series lack a label."""
+    if list(wide.columns.names) == names:
+        return wide
+    levels = [
+        wide.columns.get_level_values(name) if name in wide.columns.names else [""] * wide.shape[1]
+        for name in names
+    ]
+    return wide.set_axis(pd.MultiIndex.from_arrays(levels, names=names), axis=1)
+
+
+def _label_values(part: pd.DataFrame, name: str) -> set[str]:
+    if name not in part.columns:
+        return set()
+    column = part[name]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return set(column.cat.categories)
+    return set(column.dropna().unique())
 
 
 def series_frame(label_sets: Sequence[Mapping[str, str]]) -> pd.DataFrame:

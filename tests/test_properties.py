@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 import json
 
+import pandas as pd
 import pytest
 import requests
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sysmon_magic import Client
 from sysmon_magic.errors import APIError, SysmonUsageError
-from sysmon_magic.frames import frame_from_data
+from sysmon_magic.frames import concat_windows, frame_from_data
 from sysmon_magic.recording import Recording
 
 OPTIONS = st.sampled_from(
@@ -102,3 +103,59 @@ def test_any_response_is_data_or_a_documented_error(body, status, fmt):
             _response(status), body, "http://127.0.0.1:9/api/v1/query", 0.0
         )
         frame_from_data(answer.data, fmt)
+
+
+# -- split range queries: the windows' frames merge into the frame of one answer ----------------
+
+_LABEL_SETS = st.fixed_dictionaries(
+    {"instance": st.sampled_from(["a:9100", "b:9100", "c:9100"])},
+    optional={"mode": st.sampled_from(["idle", "user"]), "zone": st.sampled_from(["z1", "z2"])},
+)
+
+
+# Each example builds and merges DataFrames (~30 ms): a tenth of the profile's examples.
+@settings(max_examples=max(settings.default.max_examples // 10, 10))
+@given(
+    windows=st.lists(
+        st.lists(_LABEL_SETS, max_size=5, unique_by=lambda labels: tuple(sorted(labels.items()))),
+        min_size=1,
+        max_size=4,
+    ),
+    fmt=st.sampled_from(["tidy", "wide"]),
+)
+def test_windows_merge_like_one_sort_of_all_rows(windows, fmt):
+    """concat_windows orders blocks of rows; the same as sorting all rows by labels and time."""
+    parts = []
+    for number, label_sets in enumerate(windows):
+        result = [
+            {"metric": labels, "values": [[1000 * number + t, str(t + i)] for t in range(3)]}
+            for i, labels in enumerate(label_sets)
+        ]
+        parts.append(frame_from_data({"resultType": "matrix", "result": result}, fmt))
+    merged = concat_windows(parts, fmt)
+    if fmt == "wide":  # the same as one answer holding every window's samples of each series
+        samples: dict[tuple[tuple[str, str], ...], list[list[object]]] = {}
+        for number, label_sets in enumerate(windows):
+            for i, labels in enumerate(label_sets):
+                samples.setdefault(tuple(sorted(labels.items())), []).extend(
+                    [1000 * number + t, str(t + i)] for t in range(3)
+                )
+        result = [{"metric": dict(key), "values": values} for key, values in samples.items()]
+        one = frame_from_data({"resultType": "matrix", "result": result}, "wide")
+        if result:
+            pd.testing.assert_frame_equal(merged, one.sort_index(axis=1))
+        else:
+            assert merged.empty
+        return
+    labels = [c for c in merged.columns if c not in ("timestamp", "value")]
+    rows = pd.concat([p.astype({c: object for c in labels if c in p}) for p in parts])
+    expected = rows.reindex(columns=merged.columns).sort_values(
+        [*labels, "timestamp"], kind="stable", ignore_index=True
+    )
+    assert list(merged.columns) == list(expected.columns)
+    for column in labels:
+        assert isinstance(merged[column].dtype, pd.CategoricalDtype)
+        assert list(merged[column].cat.categories) == sorted(expected[column].dropna().unique())
+        assert merged[column].astype(object).equals(expected[column].astype(object))
+    assert merged["timestamp"].equals(expected["timestamp"])
+    assert merged["value"].equals(expected["value"])
