@@ -201,43 +201,65 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
         )
         for name in labels
     }
-    recoded = []
-    for part in parts:
-        columns: dict[str, Any] = {}
-        for name in ["timestamp", *labels, "value", *histogram]:
-            if name in labels:
-                columns[name] = (
-                    part[name].astype(dtypes[name])
-                    if name in part.columns
-                    else pd.Categorical.from_codes(np.full(len(part), -1), dtype=dtypes[name])
-                )
-            elif name in part.columns:
-                columns[name] = part[name].array  # an array keeps the dtype (and tz) as it is
-            else:
-                missing = () if name == "buckets" else np.nan
-                columns[name] = pd.Series([missing] * len(part), dtype=object)
-        recoded.append(pd.DataFrame(columns))
-    merged = pd.concat(recoded, ignore_index=True)
-    if not labels or merged.empty:
-        return merged  # one series at most, and the windows come in time order
-    # Series by series in label order, as a single answer lists them: each window holds a block
-    # of rows per series, already in time order, so the blocks are ordered instead of the rows.
-    codes = np.column_stack([merged[name].cat.codes.to_numpy() for name in labels])
-    first_rows = np.zeros(len(merged), dtype=bool)
-    first_rows[0] = True
-    first_rows[1:] = (codes[1:] != codes[:-1]).any(axis=1)
-    window_starts = np.cumsum([len(p) for p in parts])[:-1]
-    first_rows[window_starts[window_starts < len(merged)]] = True  # no block spans two windows
-    starts = np.flatnonzero(first_rows)
-    keys = codes[starts].astype(np.int64)
-    keys[keys < 0] = np.iinfo(np.int64).max  # a missing label sorts last, as in sort_values
-    order = np.lexsort(keys.T[::-1])  # stable: a series' blocks stay in window order
-    if (order == np.arange(len(order))).all():
-        return merged
-    lengths = np.diff(starts, append=len(merged))[order]
-    moved_to = np.cumsum(lengths) - lengths
-    rows = np.arange(len(merged)) + np.repeat(starts[order] - moved_to, lengths)
-    return merged.take(rows).reset_index(drop=True)
+    names = ["timestamp", *labels, "value", *histogram]
+    windows = [_window_arrays(part, names, dtypes) for part in parts if len(part)]
+    if not windows:
+        return parts[0].reindex(columns=names) if parts else pd.DataFrame(columns=names)
+    # Series by series in label order, as a single answer lists them. Each window holds a block
+    # of rows per series, in time order: whole blocks are put in order and copied as slices,
+    # where sorting the rows would move each of them through an index.
+    starts, ends, keys, numbers = [], [], [], []
+    for number, columns in enumerate(windows):
+        rows = len(columns["value"])
+        changes = np.zeros(rows, dtype=bool)
+        changes[0] = True
+        for name in labels:  # column by column: numpy is slow along a short axis
+            changes[1:] |= columns[name][1:] != columns[name][:-1]
+        first = np.flatnonzero(changes)
+        starts.append(first)
+        ends.append(np.append(first[1:], rows))
+        label_codes = np.array([columns[name][first] for name in labels], dtype=np.int64)
+        keys.append(label_codes.reshape(len(labels), len(first)).T)
+        numbers.append(np.full(len(first), number))
+    key = np.concatenate(keys)
+    key[key < 0] = np.iinfo(np.int64).max  # a missing label sorts last, as in sort_values
+    window = np.concatenate(numbers)
+    order = np.lexsort([window, *key.T[::-1]])  # by labels, then window (time)
+    slices = list(
+        zip(window[order], np.concatenate(starts)[order], np.concatenate(ends)[order], strict=True)
+    )
+    merged: dict[str, Any] = {}
+    for name in names:
+        column = np.concatenate([windows[w][name][a:b] for w, a, b in slices])
+        if name in labels:
+            merged[name] = pd.Categorical.from_codes(column, dtype=dtypes[name])
+        elif name == "timestamp":
+            merged[name] = pd.DatetimeIndex(column).tz_localize("UTC")
+        else:
+            merged[name] = column
+    return pd.DataFrame(merged)
+
+
+def _window_arrays(
+    part: pd.DataFrame, names: list[str], dtypes: dict[str, pd.CategoricalDtype]
+) -> dict[str, np.ndarray]:
+    """A window's columns as numpy arrays: timestamps in UTC, labels as codes of ``dtypes``."""
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        if name in dtypes:
+            arrays[name] = (
+                part[name].astype(dtypes[name]).cat.codes.to_numpy()
+                if name in part.columns
+                else np.full(len(part), -1, dtype=np.int8)
+            )
+        elif name == "timestamp":
+            arrays[name] = part[name].dt.tz_convert(None).to_numpy()
+        elif name in part.columns:
+            arrays[name] = part[name].to_numpy()
+        else:
+            missing = () if name == "buckets" else np.nan
+            arrays[name] = np.array([missing] * len(part), dtype=object)
+    return arrays
 
 
 def _with_levels(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
-from sysmon_magic.frames import frame_from_data, metadata_frame, series_frame
+from sysmon_magic.frames import concat_windows, frame_from_data, metadata_frame, series_frame
 
 MATRIX = {
     "resultType": "matrix",
@@ -183,3 +183,15 @@ def test_metadata_frame():
     )
     assert frame.values.tolist() == [["a_total", "counter", "A.", ""], ["up", "gauge", "Up.", ""]]
     assert list(metadata_frame({}).columns) == ["metric", "type", "help", "unit"]
+
+
+def test_windows_of_a_series_without_labels_merge_in_time_order():
+    def window(*samples):
+        result = [{"metric": {}, "values": [[t, str(t)] for t in samples]}] if samples else []
+        return frame_from_data({"resultType": "matrix", "result": result})
+
+    merged = concat_windows([window(1, 2), window(), window(3)], "tidy")
+    assert list(merged.columns) == ["timestamp", "value"]
+    assert merged["value"].tolist() == [1.0, 2.0, 3.0]
+    assert str(merged["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert concat_windows([window(), window()], "tidy").dtypes.equals(window().dtypes)
