@@ -216,6 +216,9 @@ class Client:
         self.max_parallel = max_parallel
         self.verify = verify
         self._appkey = _Secret(appkey) if appkey else None
+        # gzip saves bandwidth that a loopback connection does not lack; compressing a month of
+        # samples (~100 MB of JSON) costs the local server seconds, four times the query itself.
+        self._encoding = "identity" if _is_loopback(parts.hostname or "") else "gzip, deflate"
         self._session = session or self._default_session()
         self._owns_session = session is None
         self.recording = recording
@@ -344,7 +347,11 @@ class Client:
     ) -> tuple[requests.Response, bytes, str, float]:
         """Send one API request: the response, its whole body, the URL and the time it took."""
         url = f"{self.base_url}/api/v1/{endpoint}"
-        headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        headers = {
+            "User-Agent": _USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": self._encoding,
+        }
         if self._appkey:
             headers[APPKEY_HEADER] = self._appkey.reveal()
         read_timeout = self.timeout if timeout is None else timeout

@@ -92,6 +92,14 @@ def test_the_appkey_travels_only_in_its_header(client, literal):
     assert SECRET not in path
 
 
+def test_no_compression_asked_of_a_loopback_server_gzip_of_others(client, literal):
+    literal.answer(200, {"status": "success", "data": []})
+    client.labels()
+    assert literal.seen[-1][2]["Accept-Encoding"] == "identity"
+    assert Client("https://kr1-prometheus.api.nhncloudservice.com")._encoding == "gzip, deflate"
+    assert Client("http://localhost:9090")._encoding == "identity"
+
+
 def test_an_html_error_page_names_the_status_and_the_start_of_the_body(client, literal):
     page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     literal.answer(502, page, **{"Content-Type": "text/html"})
