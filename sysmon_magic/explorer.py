@@ -5,10 +5,10 @@ of a cell (``_repr_mimebundle_``), with a static PNG of its first state beside t
 that a saved notebook, nbconvert's HTML and GitHub still show the plot. It talks to a server only
 through the :class:`~sysmon_magic.client.Client` it is given, and only for the range selector.
 
-The live plot is an SVG that matplotlib writes and the browser draws: a redraw then costs the
-kernel no rasterising (Agg's anti-aliased lines and text are two thirds of a PNG redraw), and the
-plot stays sharp on high-density screens. One figure is kept and drawn into again, so that its
-axes keep their tick artists instead of building new ones on every change.
+One figure is kept and drawn into again on every change, so that its axes keep their tick artists
+instead of building new ones (a third of a redraw), and the plot is sent as a PNG: an SVG would
+cost the kernel less, but a browser without a GPU takes over half a second to draw one of 20 x
+2,000 points, against 30 ms for the PNG.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ _FILTER_ABOVE = 12
 # The time slider snaps to at most this many positions (a 11,000-point slider is unusable).
 _SLIDER_POSITIONS = 400
 _FIGSIZE = (10.0, 3.6)
+_Z_RLE = 3  # zlib's run-length strategy: plots are long runs of the same colour
 _DPI = 96
 
 
@@ -69,7 +70,7 @@ class Explorer:
     figure
         The matplotlib ``Figure`` the plot is drawn in.
     png
-        The plot as it is now, as a PNG (what a saved notebook keeps).
+        The plot as last drawn, as a PNG.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class Explorer:
         self.max_series = max_series
         self.max_points = max_points
         self.figure = _figure()
+        self.png = b""
         self._loading = False
         # _load() sets these from the frame; declared here for readers and type checkers.
         self._source: pd.DataFrame
@@ -115,7 +117,7 @@ class Explorer:
             disabled=client is None or not self._original_query,
         )
         self._range.add_class("sysmon-range")
-        self._image = widgets.Image(format="svg+xml", layout=widgets.Layout(width="auto"))
+        self._image = widgets.Image(format="png", layout=widgets.Layout(width="auto"))
         plot_box = widgets.Box([self._image])
         plot_box.add_class("sysmon-plot")
         self._summary = widgets.HTML()
@@ -276,7 +278,7 @@ class Explorer:
             started = time.perf_counter()
             visible = self._visible_wide()
             self._draw(visible)
-            self._image.value = self._save("svg")
+            self.png = self._image.value = self._encode()
             self._summary.value = _html(self._summary_text(visible, time.perf_counter() - started))
 
     def _draw(self, visible: pd.DataFrame) -> None:
@@ -298,23 +300,21 @@ class Explorer:
         right = 0.66 if axes.get_legend() is not None else 0.98
         self.figure.subplots_adjust(left=0.08, right=right, bottom=0.16, top=0.9)
 
-    def _save(self, fmt: str) -> bytes:
-        import matplotlib
+    def _encode(self) -> bytes:
+        """The figure as a PNG: drawn by Agg and encoded by Pillow directly (savefig's
+        bookkeeping costs more than the encoding), as RGB with fast run-length zlib (the plot
+        has no transparency; 2x faster than the default and ~15 % larger)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from PIL import Image
 
+        canvas = self.figure.canvas
+        assert isinstance(canvas, FigureCanvasAgg)  # _figure() attached it
+        canvas.draw()
+        size = canvas.get_width_height()
+        image = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        if fmt == "svg":
-            # Text as <text>, not glyph outlines: a third less to write, and the browser draws it.
-            with matplotlib.rc_context({"svg.fonttype": "none"}):
-                self.figure.savefig(buffer, format="svg", metadata={"Date": None})
-        else:
-            # Fast zlib: 2x faster than the default, ~20 % larger.
-            self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
+        image.convert("RGB").save(buffer, format="png", compress_level=1, compress_type=_Z_RLE)
         return buffer.getvalue()
-
-    @property
-    def png(self) -> bytes:
-        """The plot as it is now, as a PNG."""
-        return self._save("png")
 
     def _summary_text(self, visible: pd.DataFrame, draw_seconds: float) -> str:
         info = self._source.attrs.get("promql", {})

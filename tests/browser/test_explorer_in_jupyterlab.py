@@ -41,6 +41,7 @@ TOTAL_SERIES = 12
 PICKED_INSTANCE = "web-03:9100"
 WINDOW = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) to (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _window(summary: str) -> tuple[datetime, datetime]:
@@ -77,40 +78,37 @@ def _run_all_cells(page: Page) -> None:
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
 
-def _plot_image(explorer: Locator) -> bytes:
-    """The SVG the plot shows, fetched by the page from the ``<img>``'s own URL.
+def _plot_png(explorer: Locator) -> bytes:
+    """The PNG the plot shows, fetched by the page from the ``<img>``'s own URL.
 
     Compared by content, not by ``src``: an ipywidgets ``Image`` shows a fresh ``blob:`` URL
-    on every update (even for the same bytes). The browser must also have decoded it: an
-    ``<img>`` whose SVG it cannot read has no natural size.
+    on every update (even for the same bytes), an ``Output`` a ``data:`` URL; ``fetch`` reads both.
     """
     img = explorer.locator(".sysmon-plot img")
     expect(img, "the plot should hold exactly one image").to_have_count(
         1, timeout=REDRAW_TIMEOUT_MS
     )
-    encoded, width = img.evaluate(
+    encoded = img.evaluate(
         """async (img) => {
-            await img.decode();
             const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
             let text = "";
             for (const byte of bytes) text += String.fromCharCode(byte);
-            return [btoa(text), img.naturalWidth];
+            return btoa(text);
         }"""
     )
-    image = base64.b64decode(encoded)
-    assert b"<svg" in image[:2000], f"the plot is not an SVG: {image[:40]!r}"
-    assert width == 960, f"the browser drew the plot {width} px wide, not 960"
-    return image
+    png = base64.b64decode(encoded)
+    assert png.startswith(PNG_SIGNATURE), f"the plot is not a PNG: {png[:16]!r}"
+    return png
 
 
 def _wait_for_redraw(
-    page: Page, explorer: Locator, old_image: bytes, summary: re.Pattern[str]
+    page: Page, explorer: Locator, old_png: bytes, summary: re.Pattern[str]
 ) -> tuple[bytes, str]:
     """Wait until the summary matches and plot and summary have settled; return both.
 
     A drag or a fast sequence of changes can send several updates, and the kernel redraws for
     each: reading too early would see a half-way state. So wait until the kernel is idle and
-    nothing changed for a second, then check that the image differs from ``old_image``.
+    nothing changed for a second, then check that the image differs from ``old_png``.
     """
     summary_box = explorer.locator(".sysmon-summary")
     expect(summary_box).to_have_text(summary, timeout=REDRAW_TIMEOUT_MS)
@@ -119,7 +117,7 @@ def _wait_for_redraw(
     since = time.monotonic()
     while True:
         _expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
-        state = (_plot_image(explorer), summary_box.inner_text())
+        state = (_plot_png(explorer), summary_box.inner_text())
         if state != last:
             last, since = state, time.monotonic()
         elif time.monotonic() - since >= 1.0:
@@ -128,10 +126,10 @@ def _wait_for_redraw(
         page.wait_for_timeout(200)
     _assert_no_errors(explorer)
     assert last is not None
-    image, text = last
+    png, text = last
     assert summary.search(text), f"the summary settled on {text!r}"
-    assert image != old_image, f"the plot image did not change; summary {text!r}"
-    return image, text
+    assert png != old_png, f"the plot image did not change; summary {text!r}"
+    return png, text
 
 
 def _assert_no_errors(explorer: Locator) -> None:
@@ -171,7 +169,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
 
     # 1. The first state: all 12 series over the whole 6 h window.
     output.screenshot(path=ARTIFACTS / "01-initial.png")
-    initial_image = _plot_image(explorer)
+    initial_png = _plot_png(explorer)
     initial_summary = explorer.locator(".sysmon-summary").inner_text()
     initial_start, initial_end = _window(initial_summary)
     assert initial_end - initial_start >= timedelta(hours=5.9), initial_summary
@@ -182,8 +180,8 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     )
     expect(picker).to_have_count(1)
     picker.locator("select").select_option(PICKED_INSTANCE)
-    picked_image, picked_summary = _wait_for_redraw(
-        page, explorer, initial_image, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
+    picked_png, picked_summary = _wait_for_redraw(
+        page, explorer, initial_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     assert _window(picked_summary) == (initial_start, initial_end), picked_summary
     output.screenshot(path=ARTIFACTS / "02-picked.png")
@@ -201,7 +199,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     page.mouse.move(track_box["x"] + track_box["width"] * 0.5, y, steps=10)
     page.mouse.up()
     _, zoomed_summary = _wait_for_redraw(
-        page, explorer, picked_image, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
+        page, explorer, picked_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     zoomed_start, zoomed_end = _window(zoomed_summary)
     assert initial_start < zoomed_start < zoomed_end, zoomed_summary
