@@ -132,8 +132,9 @@ def serve_proxy(upstream: str, ports: multiprocessing.Queue[int]) -> None:
             with urlopen(upstream + self.path, timeout=120) as answer:
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", answer.headers["Content-Length"])
-                self.end_headers()
+                if length := answer.headers.get("Content-Length"):
+                    self.send_header("Content-Length", length)
+                self.end_headers()  # without a length (chunked upstream): HTTP/1.0, to the close
                 shutil.copyfileobj(answer, self.wfile, 1 << 20)
 
         def log_message(self, *args: object) -> None:

@@ -295,6 +295,13 @@ class Explorer:
             )
         else:
             axes.text(0.5, 0.5, "No series selected", ha="center", transform=axes.transAxes)
+            # No ticks, and no date formatter left to label none (it fails on an empty list);
+            # plot() sets its own again when there is something to draw.
+            from matplotlib.ticker import NullFormatter, NullLocator
+
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.set_major_locator(NullLocator())
+                axis.set_major_formatter(NullFormatter())
         # Fixed margins, not a layout engine: constrained layout doubles the cost of a redraw.
         # Room for a legend of ~45 characters at the right; labels are shortened to fit.
         right = 0.66 if axes.get_legend() is not None else 0.98
@@ -388,6 +395,9 @@ def _clear(axes: Axes) -> None:
     axes.set_ylabel("")
     axes.set_prop_cycle(None)  # the same colours for the same picks, as in a new figure
     axes.relim()
+    # A new figure's limits, so that nothing to draw (no series, only NaN) shows no old ones.
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
     axes.set_autoscale_on(True)
 
 

@@ -189,6 +189,10 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
         # A window without data has no columns to align (and an index level of its own).
         with_data = [p for p in parts if p.shape[1]] or list(parts[:1])
         names = label_columns([dict.fromkeys(map(str, p.columns.names), "") for p in with_data])
+        if len(names) > 1 and NO_LABELS_LEVEL in names:
+            # A window of only label-less series names its level "series"; in one answer with
+            # labelled series too, such a series has "" for every label.
+            names.remove(NO_LABELS_LEVEL)
         wide = pd.concat([_with_levels(p, names) for p in with_data], axis=0)
         return wide.sort_index(axis=1) if wide.shape[1] else wide
     labels = label_columns([{c: "" for c in p.columns if c not in NOT_LABELS} for p in parts])
@@ -256,9 +260,11 @@ def _window_arrays(
             arrays[name] = part[name].dt.tz_convert(None).to_numpy()
         elif name in part.columns:
             arrays[name] = part[name].to_numpy()
+        elif name == "buckets":
+            arrays[name] = np.empty(len(part), dtype=object)
+            arrays[name].fill(())  # np.array([()] * n) would be n x 0, not n empty tuples
         else:
-            missing = () if name == "buckets" else np.nan
-            arrays[name] = np.array([missing] * len(part), dtype=object)
+            arrays[name] = np.full(len(part), np.nan)
     return arrays
 
 
@@ -268,7 +274,9 @@ def _with_levels(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     if list(wide.columns.names) == names:
         return wide
     levels = [
-        wide.columns.get_level_values(name) if name in wide.columns.names else [""] * wide.shape[1]
+        wide.columns.get_level_values(name)
+        if name in wide.columns.names and name != NO_LABELS_LEVEL
+        else [""] * wide.shape[1]
         for name in names
     ]
     return wide.set_axis(pd.MultiIndex.from_arrays(levels, names=names), axis=1)

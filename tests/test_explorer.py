@@ -120,3 +120,22 @@ def test_many_values_get_a_text_filter():
     text.value = "host-0"
     assert "host-12" in picker.options  # a picked value never disappears from the list
     assert explorer._range.disabled  # no client, nothing to re-query
+
+
+def test_a_pick_matching_nothing_shows_an_empty_plot_not_the_last_one():
+    result = [
+        {"metric": {"a": "1", "b": "x"}, "values": [[1793923200, "5e9"], [1793923260, "6e9"]]},
+        {"metric": {"a": "2", "b": "y"}, "values": [[1793923200, "1"], [1793923260, "2"]]},
+    ]
+    frame = frame_from_data({"resultType": "matrix", "result": result})
+    frame.attrs["promql"] = {"query": "x_bytes"}
+    explorer = Explorer(frame)
+    axes = explorer.figure.axes[0]
+    assert axes.get_ylim()[1] > 5e9 and axes.get_yticks().size
+    explorer._pickers["a"].value = ("1",)
+    explorer._pickers["b"].value = ("y",)  # {a="1", b="y"} does not exist
+    assert not axes.get_lines() and [t.get_text() for t in axes.texts] == ["No series selected"]
+    assert (axes.get_xlim(), axes.get_ylim()) == ((0, 1), (0, 1))
+    assert not len(axes.get_xticks()) and not len(axes.get_yticks())
+    explorer._pickers["a"].value = ("2",)
+    assert len(axes.get_lines()) == 1 and axes.get_ylim()[1] < 3 and axes.get_yticks().size

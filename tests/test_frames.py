@@ -195,3 +195,32 @@ def test_windows_of_a_series_without_labels_merge_in_time_order():
     assert merged["value"].tolist() == [1.0, 2.0, 3.0]
     assert str(merged["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert concat_windows([window(), window()], "tidy").dtypes.equals(window().dtypes)
+
+
+def test_windows_with_and_without_histogram_samples_merge_like_one_answer():
+    floats = {"metric": {"job": "api"}, "values": [[1793923020, "1"], [1793923080, "2"]]}
+    histograms = {
+        "metric": {"job": "api"},
+        "histograms": HISTOGRAM_MATRIX["result"][0]["histograms"],
+    }
+    merged = concat_windows(
+        [
+            frame_from_data({"resultType": "matrix", "result": [part]})
+            for part in (floats, histograms)
+        ],
+        "tidy",
+    )
+    one = frame_from_data({"resultType": "matrix", "result": [{**floats, **histograms}]})
+    pd.testing.assert_frame_equal(merged, one)
+    assert merged["buckets"].tolist()[:2] == [(), ()]
+
+
+def test_wide_windows_of_a_label_less_series_and_labelled_ones_merge_like_one_answer():
+    def wide(*series):
+        result = [{"metric": labels, "values": values} for labels, values in series]
+        return frame_from_data({"resultType": "matrix", "result": result}, "wide")
+
+    first = wide(({}, [[60, "1"]]))  # only the label-less series: its level is "series"
+    second = wide(({}, [[120, "2"]]), ({"a": "1"}, [[120, "3"]]))
+    one = wide(({}, [[60, "1"], [120, "2"]]), ({"a": "1"}, [[120, "3"]]))
+    pd.testing.assert_frame_equal(concat_windows([first, second], "wide"), one.sort_index(axis=1))
