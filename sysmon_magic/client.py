@@ -161,6 +161,10 @@ class Client:
         How many windows of a long range query are fetched at once.
     verify
         TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
+    compress
+        Ask for compressed answers. Default: yes, except from a loopback address, where gzip
+        costs the server more than it saves; say ``True`` for a tunnel (``ssh -L``,
+        ``kubectl port-forward``) to a distant server.
     session
         A ``requests.Session`` to send through (retries, proxies and TLS settings are then yours).
     recording, replaying
@@ -185,6 +189,7 @@ class Client:
         max_points: int = 1000,
         max_parallel: int = 4,
         verify: bool | str = True,
+        compress: bool | None = None,
         session: requests.Session | None = None,
         recording: Recording | None = None,
         replaying: bool = False,
@@ -218,7 +223,9 @@ class Client:
         self._appkey = _Secret(appkey) if appkey else None
         # gzip saves bandwidth that a loopback connection does not lack; compressing a month of
         # samples (~100 MB of JSON) costs the local server seconds, four times the query itself.
-        self._encoding = "identity" if _is_loopback(parts.hostname or "") else "gzip, deflate"
+        if compress is None:
+            compress = not _is_loopback(parts.hostname or "")
+        self._encoding = requests.utils.DEFAULT_ACCEPT_ENCODING if compress else "identity"
         self._session = session or self._default_session()
         self._owns_session = session is None
         self.recording = recording

@@ -207,6 +207,11 @@ class SysmonMagics(Magics):
     @argument("--appkey", metavar="KEY", help="the appkey itself (saved with the notebook: avoid)")
     @argument("--ca-bundle", metavar="PATH", help="trust this CA bundle for TLS (private CAs)")
     @argument("--insecure", action="store_true", help="do not verify TLS certificates (warns)")
+    @argument(
+        "--compress",
+        action="store_true",
+        help="ask for gzip even from 127.0.0.1 (a tunnel to a distant server)",
+    )
     @argument("--name", help="name of the connection (default: the region, demo or the host)")
     @argument("--now", metavar="T", help="pin the clock: now, now-6h and --range read it")
     @argument("--record", metavar="FILE", help="answer live and record every exchange in FILE")
@@ -274,6 +279,7 @@ class SysmonMagics(Magics):
             "max_parallel": self.max_parallel,
             "now": parse_time(args.now, time.time()) if args.now else None,
             "verify": self._verify(args),
+            "compress": True if args.compress else None,  # None: not from a loopback address
         }
         if args.record:
             options["recording"] = Recording.for_writing(args.record)
