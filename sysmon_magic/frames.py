@@ -194,7 +194,8 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
             # labelled series too, such a series has "" for every label.
             names.remove(NO_LABELS_LEVEL)
         wide = pd.concat([_with_levels(p, names) for p in with_data], axis=0)
-        return wide.sort_index(axis=1) if wide.shape[1] else wide
+        series = [dict(zip(names, map(str, column), strict=True)) for column in wide.columns]
+        return wide.iloc[:, _prometheus_order(series)]
     labels = label_columns([{c: "" for c in p.columns if c not in NOT_LABELS} for p in parts])
     histogram = [c for c in ("count", "sum", "buckets") if any(c in p.columns for p in parts)]
     # Label columns share one dtype, the union of the windows' values in order: recoding a
@@ -209,7 +210,7 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
     windows = [_window_arrays(part, names, dtypes) for part in parts if len(part)]
     if not windows:
         return parts[0].reindex(columns=names) if parts else pd.DataFrame(columns=names)
-    # Series by series in label order, as a single answer lists them. Each window holds a block
+    # Series by series in Prometheus' order, as one answer lists them. Each window holds a block
     # of rows per series, in time order: whole blocks are put in order and copied as slices,
     # where sorting the rows would move each of them through an index.
     starts, ends, keys, numbers = [], [], [], []
@@ -226,9 +227,22 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
         keys.append(label_codes.reshape(len(labels), len(first)).T)
         numbers.append(np.full(len(first), number))
     key = np.concatenate(keys)
-    key[key < 0] = np.iinfo(np.int64).max  # a missing label sorts last, as in sort_values
     window = np.concatenate(numbers)
-    order = np.lexsort([window, *key.T[::-1]])  # by labels, then window (time)
+    if labels:
+        distinct, of_block = np.unique(key, axis=0, return_inverse=True)
+        label_sets = [
+            {
+                name: dtypes[name].categories[code]
+                for name, code in zip(labels, row, strict=True)
+                if code >= 0
+            }
+            for row in distinct.tolist()
+        ]
+        rank = np.empty(len(distinct), dtype=np.int64)
+        rank[_prometheus_order(label_sets)] = np.arange(len(distinct))
+        order = np.lexsort([window, rank[of_block.reshape(-1)]])  # by series, then by time
+    else:
+        order = np.argsort(window, kind="stable")
     slices = list(
         zip(window[order], np.concatenate(starts)[order], np.concatenate(ends)[order], strict=True)
     )
@@ -242,6 +256,13 @@ def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFr
         else:
             merged[name] = column
     return pd.DataFrame(merged)
+
+
+def _prometheus_order(label_sets: Sequence[Mapping[str, str]]) -> list[int]:
+    """Positions of series in the order Prometheus lists them (and a replayed recording does):
+    by their (name, value) pairs sorted by name; "" is a missing label."""
+    keys = [tuple(sorted((k, v) for k, v in labels.items() if v != "")) for labels in label_sets]
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def _window_arrays(
