@@ -30,12 +30,23 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.request import urlopen
 
 import numpy as np
 
 from sysmon_magic import Client, demo
-from sysmon_magic.demo.server import _binary, _free_port, _get, _link_tree, cache_root
+from sysmon_magic.demo.server import (
+    PROMETHEUS_ENV,
+    PROMTOOL_ENV,
+    _backfill,
+    _binary,
+    _free_port,
+    _get,
+    _link_tree,
+    _locked,
+    cache_root,
+)
 from sysmon_magic.timeparse import split_range
 
 LATENCY = 0.100
@@ -47,42 +58,29 @@ MONTH_VERSION = 1
 MONTH_QUERY = "bench_cpu_usage_ratio"
 
 
+def write_month(out: BinaryIO) -> None:
+    """The month as OpenMetrics text: 25 hosts x 4 modes, a gauge every 60 s for 30 days."""
+    rng = np.random.default_rng(MONTH_VERSION)
+    times = np.arange(START, END + 1, STEP)
+    day = (times % 86400) / 86400 * 2 * np.pi
+    out.write(f"# TYPE {MONTH_QUERY} gauge\n".encode())
+    for host in range(25):
+        for mode in ("user", "system", "iowait", "idle"):
+            values = np.clip(0.3 + 0.2 * np.sin(day + host) + rng.normal(0, 0.05, len(times)), 0, 1)
+            labels = f'{MONTH_QUERY}{{instance="host-{host:02d}:9100",mode="{mode}"}}'
+            lines = (f"{labels} {v:.4f} {t}\n" for v, t in zip(values, times, strict=True))
+            out.write("".join(lines).encode())
+    out.write(b"# EOF\n")
+
+
 def month_blocks() -> Path:
-    """The month's TSDB blocks, backfilled on first use and cached."""
-    blocks = cache_root() / f"bench-month-{MONTH_VERSION}" / "blocks"
-    if blocks.is_dir():
-        return blocks
-    blocks.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=blocks.parent) as tmp:
-        text = Path(tmp) / "month.om"
-        rng = np.random.default_rng(MONTH_VERSION)
-        times = np.arange(START, END + 1, STEP)
-        day = (times % 86400) / 86400 * 2 * np.pi
-        with open(text, "w", buffering=1 << 20) as out:
-            out.write(f"# TYPE {MONTH_QUERY} gauge\n")
-            for host in range(25):
-                for mode in ("user", "system", "iowait", "idle"):
-                    values = np.clip(
-                        0.3 + 0.2 * np.sin(day + host) + rng.normal(0, 0.05, len(times)), 0, 1
-                    )
-                    labels = f'{MONTH_QUERY}{{instance="host-{host:02d}:9100",mode="{mode}"}}'
-                    out.writelines(
-                        f"{labels} {v:.4f} {t}\n" for v, t in zip(values, times, strict=True)
-                    )
-            out.write("# EOF\n")
-        cmd = [
-            _binary("promtool", "SYSMON_PROMTOOL_BIN"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            "--max-block-duration=744h",
-            str(text),
-            f"{tmp}/blocks",
-        ]
-        subprocess.run(cmd, check=True, capture_output=True)
-        os.rename(f"{tmp}/blocks", blocks)
-    return blocks
+    """The month's TSDB blocks, backfilled on first use (as the demo's are) and cached."""
+    directory = cache_root() / f"bench-month-{MONTH_VERSION}"
+    directory.mkdir(parents=True, exist_ok=True)
+    with _locked(directory / "lock"):
+        if not (directory / "blocks").is_dir():
+            _backfill(directory, _binary("promtool", PROMTOOL_ENV), write_month)
+    return directory / "blocks"
 
 
 class MonthServer:
@@ -99,7 +97,7 @@ class MonthServer:
         port = _free_port()
         self._process = subprocess.Popen(
             [
-                _binary("prometheus", "SYSMON_PROMETHEUS_BIN"),
+                _binary("prometheus", PROMETHEUS_ENV),
                 f"--config.file={config}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 f"--storage.tsdb.path={tsdb}",

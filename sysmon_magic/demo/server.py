@@ -40,11 +40,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import DemoError
 from . import data
@@ -294,8 +294,10 @@ def _demo_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
 # --- generation ---------------------------------------------------------------------------------
 
 
-def _backfill(demo_dir: Path, promtool: str) -> None:
-    """Generate the OpenMetrics text and turn it into ``blocks/``, atomically."""
+def _backfill(
+    demo_dir: Path, promtool: str, write: Callable[[BinaryIO], object] = data.write_openmetrics
+) -> None:
+    """Generate the OpenMetrics text (``write``) and turn it into ``blocks/``, atomically."""
     # Under the lock, any temporary directory left is from a process that died mid-way.
     for stale in demo_dir.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -304,7 +306,7 @@ def _backfill(demo_dir: Path, promtool: str) -> None:
     try:
         text = tmp / "demo.om"
         with open(text, "wb", buffering=1 << 20) as out:
-            data.write_openmetrics(out)
+            write(out)
         cmd = [
             promtool,
             "tsdb",
