@@ -1,12 +1,22 @@
 """A server on a real loopback socket that misbehaves on demand, one planned answer per request.
 
-Each request takes the next step of ``plan``; when the plan runs out it answers a good envelope.
-Steps: an HTTP status with NHN's or an HTML body, ``429:<seconds>`` with Retry-After, ``reset``
-(headers, half the body, then the socket closed), ``slow:<seconds>``, ``truncated`` JSON.
+Each request takes the next step of ``plan``; when the plan runs out it answers a good envelope:
+a one-series vector to ``/query``, a matrix big enough for the byte-level fast path to
+``/query_range``. Steps: an HTTP status with NHN's or an HTML body, ``429:<seconds>`` with
+Retry-After, ``reset`` (headers, half the body, then the socket closed), ``slow:<seconds>``.
+
+Bodies that end early although the transfer ends cleanly (half the good body, or its first
+``<bytes>`` given as ``truncated:<bytes>``): ``truncated`` (Content-Length says the short length),
+``chunked-cut`` (chunked, with its last chunk), ``close-cut`` (no length: read until the server
+closes, as HTTP/1.0 does).
+``badbyte:<hex>`` puts that byte (default ``ff``, not UTF-8) in the middle of the good body.
+Compressed answers, sent whatever the client asked for, as a misbehaving server or proxy would:
+``gzip`` (a good one), ``gzip-bad`` (plain JSON labelled gzip), ``gzip-cut`` (half the stream).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import struct
@@ -16,11 +26,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-GOOD = {
+GOOD: dict[str, object] = {
     "status": "success",
     "data": {
         "resultType": "vector",
         "result": [{"metric": {"instance": "a"}, "value": [1793923200, "42"]}],
+    },
+}
+# Range answers: 120 series of 61 samples, a minute apart, ending at RANGE_END: about 160 KB of
+# JSON, so fastjson reads it from the bytes, and half of it is still beyond its 64 KiB minimum.
+RANGE_END = 1793923200
+RANGE_SERIES = 120
+RANGE: dict[str, object] = {
+    "status": "success",
+    "data": {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {"__name__": "up", "instance": f"host-{n:02d}:9100", "job": "node"},
+                "values": [[RANGE_END - 3600 + 60 * i, f"{n + i / 100:g}"] for i in range(61)],
+            }
+            for n in range(RANGE_SERIES)
+        ],
     },
 }
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502</h1>nginx</body></html>"
@@ -50,6 +77,8 @@ class FaultServer:
     def __init__(self) -> None:
         self.plan: list[str] = []
         self.requests = 0
+        #: The X-TC-APP-KEY header of each request, as it arrived.
+        self.appkeys: list[str | None] = []
         self.good: dict[str, object] = GOOD
         server = self
 
@@ -58,6 +87,7 @@ class FaultServer:
 
             def do_GET(self) -> None:
                 server.requests += 1
+                server.appkeys.append(self.headers.get("X-TC-APP-KEY"))
                 step = server.plan.pop(0) if server.plan else "ok"
                 server.perform(self, step)
 
@@ -71,7 +101,7 @@ class FaultServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         # A client that gave up on a slow answer makes the write fail: expected here, not news.
-        self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     @contextmanager
@@ -79,9 +109,17 @@ class FaultServer:
         with serving(self.httpd):
             yield self
 
+    def good_body(self, path: str) -> bytes:
+        """The good answer to a request for ``path``, in Prometheus' compact layout."""
+        answer = RANGE if "/query_range" in path else self.good
+        return json.dumps(answer, separators=(",", ":")).encode()
+
     def perform(self, handler: BaseHTTPRequestHandler, step: str) -> None:
         kind, _, argument = step.partition(":")
-        good = json.dumps(self.good).encode()
+        good = self.good_body(handler.path)
+        # The cut bodies: the first <argument> bytes of the good one, or half of it.
+        cut = kind in ("truncated", "chunked-cut", "close-cut")
+        short = good[: int(argument) if cut and argument else len(good) // 2]
         if kind == "ok":
             self.send(handler, 200, good)
         elif kind == "html":
@@ -107,7 +145,36 @@ class FaultServer:
             time.sleep(float(argument))
             self.send(handler, 200, good)
         elif kind == "truncated":
-            self.send(handler, 200, good[: len(good) // 2])
+            self.send(handler, 200, short)
+        elif kind == "chunked-cut":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            for at in range(0, len(short), 4096):
+                chunk = short[at : at + 4096]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.write(b"0\r\n\r\n")  # the last chunk: the transfer itself is whole
+        elif kind == "close-cut":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(short)
+            handler.close_connection = True  # the end of the body is the end of the connection
+        elif kind == "badbyte":
+            middle = len(good) // 2
+            bad = bytes.fromhex(argument or "ff")
+            self.send(handler, 200, good[:middle] + bad + good[middle + 1 :])
+        elif kind == "gzip":
+            self.send(handler, 200, gzip.compress(good), headers={"Content-Encoding": "gzip"})
+        elif kind == "gzip-bad":
+            self.send(handler, 200, good, headers={"Content-Encoding": "gzip"})
+        elif kind == "gzip-cut":
+            packed = gzip.compress(good)
+            self.send(
+                handler, 200, packed[: len(packed) // 2], headers={"Content-Encoding": "gzip"}
+            )
         elif kind == "500":
             body = {"status": "error", "errorType": "internal", "error": "storage failure"}
             self.send(handler, 500, json.dumps(body).encode())

@@ -1,5 +1,5 @@
-"""Ten faults from a real loopback server: the client returns correct data after retrying, or
-one typed error whose one-line message names the cause and what to do; never a partial result."""
+"""Faults from a real loopback server: the client returns correct data after retrying, or one
+typed error whose one-line message names the cause and what to do; never a partial result."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from sysmon_magic import AuthError, Client, QueryError, ResponseFormatError, TransportError
-from tests.faults import FaultServer
+from tests.faults import RANGE_END, RANGE_SERIES, FaultServer
 from tests.test_magics import run
 
 
@@ -117,3 +117,31 @@ def test_each_fault_is_one_short_line_in_the_notebook(shell, faults, step, capsy
     assert isinstance(result.error_in_exec, UsageError)
     err = capsys.readouterr().err
     assert err.startswith("UsageError: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+# -- good answers of each kind, and what the tests below share ------------------------------
+
+WHEN = {"query": ("up", 1793923200), "query_range": ("up", RANGE_END - 3600, RANGE_END, 60)}
+
+
+def ask(client: Client, endpoint: str):
+    """``client.query`` or ``client.query_range`` (the byte-level fast path) of the fault server."""
+    return getattr(client, endpoint)(*WHEN[endpoint])
+
+
+def good_for(faults: FaultServer, endpoint: str) -> bytes:
+    return faults.good_body(f"/api/v1/{endpoint}")
+
+
+def one_line(exc: BaseException) -> str:
+    message = str(exc)
+    assert "\n" not in message and "API root" not in message
+    return message
+
+
+@pytest.mark.parametrize("endpoint", ["query", "query_range"])
+def test_good_answers_from_the_fault_server(faults, client, endpoint):
+    faults.plan = ["ok", "gzip"]  # gzip although the client asked a loopback server for identity
+    for _ in faults.plan[:]:
+        frame = ask(client, endpoint)
+        assert len(frame) == (1 if endpoint == "query" else RANGE_SERIES * 61)
