@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -80,6 +81,43 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _checked_appkey(appkey: str | None) -> str | None:
+    """The appkey without surrounding whitespace; refused if what is left cannot be one.
+
+    A key pasted from a file or set from ``$(cat key.txt)`` often keeps its newline, which
+    requests refuses as a header value (and reports as a connection failure). Inside the key, a
+    space or control character is a paste error, and a non-ASCII character (an em dash, a
+    zero-width space) cannot travel in an HTTP header at all. The messages never quote the key.
+    """
+    if not appkey:
+        return None
+    key = appkey.strip()
+    if not key:
+        raise SysmonUsageError(
+            "The appkey is blank (only whitespace): copy it again from the console (Compute > "
+            "System Monitoring > URL & Appkey)."
+        )
+    for char in key:
+        if "!" <= char <= "~":  # printable ASCII, as appkeys are
+            continue
+        if char == " ":
+            kind = "a space"
+        elif char == "\t":
+            kind = "a tab"
+        elif char in "\r\n":
+            kind = "a line break"
+        elif ord(char) < 0x80:
+            kind = f"a control character (U+{ord(char):04X})"
+        else:
+            name = unicodedata.name(char, "")
+            kind = f"a non-ASCII character (U+{ord(char):04X}{' ' + name if name else ''})"
+        raise SysmonUsageError(
+            f"The appkey has {kind} inside it, which no appkey has: copy it again from the "
+            "console (Compute > System Monitoring > URL & Appkey), as one word."
+        )
+    return key
 
 
 class _Secret:
@@ -194,6 +232,7 @@ class Client:
         recording: Recording | None = None,
         replaying: bool = False,
     ) -> None:
+        appkey = _checked_appkey(appkey)
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SysmonUsageError(

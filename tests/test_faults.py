@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 from IPython.core.error import UsageError
 
-from sysmon_magic import AuthError, Client, QueryError, ResponseFormatError, TransportError
+from sysmon_magic import (
+    AuthError,
+    Client,
+    QueryError,
+    ResponseFormatError,
+    SysmonUsageError,
+    TransportError,
+)
 from tests.faults import RANGE_END, RANGE_SERIES, FaultServer
 from tests.test_magics import run
 
@@ -145,3 +152,58 @@ def test_good_answers_from_the_fault_server(faults, client, endpoint):
     for _ in faults.plan[:]:
         frame = ask(client, endpoint)
         assert len(frame) == (1 if endpoint == "query" else RANGE_SERIES * 61)
+
+
+# -- an appkey with a newline, or something that is no appkey ---------------------------------
+
+KEY = "7f3e9c2b5d1a4068bc5e"  # nothing in it is English, so no part of it is in a message
+
+
+@pytest.mark.parametrize("pasted", [f"{KEY}\n", f"{KEY}\r\n", f"  {KEY}\t", f"\n{KEY} \n"])
+def test_an_appkey_loses_the_whitespace_around_it(faults, pasted):
+    with Client(faults.url, pasted) as client:
+        good(client.query("up", 1793923200))
+        assert client.masked_appkey == "****bc5e"
+    assert faults.appkeys == [KEY]
+
+
+@pytest.mark.parametrize(
+    ("inside", "kind"),
+    [
+        (" ", "a space"),
+        ("\t", "a tab"),
+        ("\n", "a line break"),
+        ("\r\nX-Injected: 1\r\n", "a line break"),
+        ("\x00", "a control character (U+0000)"),
+        ("\x7f", "a control character (U+007F)"),
+        ("\u2014", "a non-ASCII character (U+2014 EM DASH)"),
+        ("\u200b", "a non-ASCII character (U+200B ZERO WIDTH SPACE)"),
+        ("\u00e9", "a non-ASCII character (U+00E9 LATIN SMALL LETTER E WITH ACUTE)"),
+    ],
+)
+def test_an_appkey_with_something_inside_is_refused_without_showing_it(faults, inside, kind):
+    key = KEY[:12] + inside + KEY[12:]
+    with pytest.raises(SysmonUsageError) as caught:
+        Client(faults.url, key)
+    message = one_line(caught.value)
+    assert message.startswith(f"The appkey has {kind} inside it")
+    assert all(KEY[at : at + 4] not in message for at in range(len(KEY) - 3))
+    assert faults.requests == 0  # refused before anything was sent
+
+
+def test_a_blank_appkey_is_refused(faults):
+    with pytest.raises(SysmonUsageError, match=r"The appkey is blank \(only whitespace\)"):
+        Client(faults.url, " \n")
+
+
+def test_a_pasted_appkey_in_the_notebook(shell, faults, monkeypatch, capsys):
+    monkeypatch.setenv("T_KEY", f"{KEY}\n")  # as $(cat key.txt) would leave it
+    run(shell, f"sysmon_connect --url {faults.url} --appkey-env T_KEY")
+    assert run(shell, "promql --instant --time 1793923200 up")["value"].tolist() == [42.0]
+    assert set(faults.appkeys) == {KEY}
+    monkeypatch.setenv("T_KEY", f"{KEY[:12]}\u2014{KEY[12:]}")  # an em dash pasted in the middle
+    result = shell.run_cell(f"%sysmon_connect --url {faults.url} --appkey-env T_KEY")
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError: The appkey has a non-ASCII character (U+2014 EM DASH)")
+    assert err.count("\n") == 1 and KEY[-5:] not in err
