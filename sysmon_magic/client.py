@@ -425,6 +425,10 @@ class Client:
             except requests.exceptions.ChunkedEncodingError:
                 if attempt + 1 == _BODY_ATTEMPTS:
                     raise self._cut_off() from None
+            except requests.exceptions.ContentDecodingError as exc:
+                # The answer arrived whole but its bytes are not what Content-Encoding says:
+                # a second try gets the same bytes, and "Cannot connect" would be untrue.
+                raise self._undecodable(exc, url) from None
             except requests.exceptions.RequestException as exc:
                 if _connection_reason(exc) not in _CUT_OFF or attempt + 1 == _BODY_ATTEMPTS:
                     raise self._transport_error(exc, read_timeout) from None
@@ -436,6 +440,33 @@ class Client:
             "it again; if it keeps happening, narrow the query.",
             host=self.host,
         )
+
+    def _undecodable(
+        self, exc: requests.exceptions.ContentDecodingError, url: str
+    ) -> ResponseFormatError:
+        """The one-line reason for an answer whose compressed body cannot be decompressed."""
+        text = str(exc)
+        # requests says "Received response with content-encoding: gzip, but failed to decode
+        # it.", then zlib's or brotli's reason ("... while decompressing data: incorrect header
+        # check"); both are worth showing, neither is promised, so fall back quietly.
+        found = re.search(r"content-encoding: ([\w.-]+)", text)
+        encoding = found.group(1) if found else "compressed"
+        found = re.search(r"decompressing data: ([^'\"()]+)", text)
+        reason = f": {found.group(1).strip()}" if found else ""
+        if self._encoding == "identity":
+            message = (
+                f"{self.host} sent a {encoding} answer although none was asked for, and it cannot "
+                f"be decompressed ({encoding}{reason}): the server or a proxy in front of it is "
+                "damaging answers; report it to whoever runs them."
+            )
+        else:
+            message = (
+                f"The answer from {self.host} could not be decompressed ({encoding}{reason}): "
+                "a proxy in between probably altered it; run it again, or connect with "
+                "compress=False to ask for uncompressed answers."
+            )
+        # No status: requests decodes the body before it hands over the response.
+        return ResponseFormatError(message, url=url)
 
     def _transport_error(
         self, exc: requests.exceptions.RequestException, read_timeout: float

@@ -115,7 +115,10 @@ def test_a_request_too_large(faults, client):
     assert faults.requests == 1
 
 
-@pytest.mark.parametrize("step", ["500", "html", "truncated", "401", "413", "slow:4", "reset"])
+@pytest.mark.parametrize(
+    "step",
+    ["500", "html", "truncated", "401", "413", "slow:4", "reset", "gzip-bad"],
+)
 def test_each_fault_is_one_short_line_in_the_notebook(shell, faults, step, capsys):
     shell.run_line_magic("config", "SysmonMagics.timeout = '2s'")
     run(shell, f"sysmon_connect --url {faults.url}")
@@ -207,3 +210,48 @@ def test_a_pasted_appkey_in_the_notebook(shell, faults, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("UsageError: The appkey has a non-ASCII character (U+2014 EM DASH)")
     assert err.count("\n") == 1 and KEY[-5:] not in err
+
+
+# -- bodies that arrive whole but are not what they should be ------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["query", "query_range"])
+@pytest.mark.parametrize("compress", [None, True])
+def test_a_body_that_is_not_the_gzip_it_claims(faults, endpoint, compress):
+    with Client(faults.url, "fault-appkey-0123456789abcdef", compress=compress) as client:
+        faults.plan = ["gzip-bad"]
+        with pytest.raises(ResponseFormatError) as caught:
+            ask(client, endpoint)
+    message = one_line(caught.value)
+    assert "Cannot connect" not in message and "(gzip: incorrect header check)" in message
+    if compress:  # gzip was asked for, so a proxy that rewrote the body is the likely cause
+        assert message.startswith(f"The answer from {client.host} could not be decompressed")
+        assert message.endswith("or connect with compress=False to ask for uncompressed answers.")
+    else:  # a loopback server is asked for identity: this one sent gzip all the same
+        assert message.startswith(f"{client.host} sent a gzip answer although none was asked for")
+    assert faults.requests == 1
+
+
+# -- the same faults, as a notebook user sees them -------------------------------------------
+
+NOTEBOOK_QUERIES = {
+    "query": "%promql --instant --time 1793923200 up",
+    "query_range": f"%promql --start {RANGE_END - 3600} --end {RANGE_END} --step 1m up",
+}
+
+
+@pytest.mark.parametrize("endpoint", ["query", "query_range"])
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        ("gzip-bad", "sent a gzip answer although none was asked for, and it cannot be"),
+    ],
+)
+def test_a_damaged_answer_in_the_notebook(shell, faults, endpoint, step, words, capsys):
+    run(shell, f"sysmon_connect --url {faults.url}")
+    faults.plan = [step] * 10
+    result = shell.run_cell(NOTEBOOK_QUERIES[endpoint])
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError: ") and err.count("\n") == 1
+    assert words in err and "API root" not in err and "Cannot connect" not in err
