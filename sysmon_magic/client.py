@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
@@ -65,6 +65,23 @@ _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|to
 # Reasons that mean the server went away mid-answer: worth one more try.
 _CUT_OFF = frozenset({"connection reset", "connection closed by the server"})
 _USER_AGENT = "sysmon-magic/0.1"
+# What a gateway's status means, told instead of "is the URL the API root?" when its body is not
+# Prometheus JSON: the status says more about the cause than the body does.
+_GATEWAY_ADVICE = {
+    413: "the request is too large: shorten the query or narrow the selector",
+    429: "too many requests: wait a moment and run it again",
+    502: "the gateway could not reach the server: try again shortly",
+    503: "the service is unavailable: try again shortly",
+    504: "the gateway timed out: narrow the query (shorter range, larger step)",
+}
+# Bytes of a broken body quoted around the place where it breaks.
+_EXCERPT_BYTES = 24
+# What may be left at the end of a body cut inside a number or a literal (json reports the place
+# where the token starts): `-`, `1.`, `1e+` (json has read the `1`), `tr`, `nul`, `-Infin`.
+_PARTIAL_TOKEN = re.compile(
+    r"-?(?:\.[0-9]*)?(?:[eE][-+]?[0-9]*)?"
+    r"|t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|Na?|-?I(?:n(?:f(?:i(?:n(?:i(?:ty?)?)?)?)?)?)?"
+)
 
 
 def mask_secret(secret: str | None) -> str:
@@ -118,6 +135,55 @@ def _checked_appkey(appkey: str | None) -> str | None:
             "console (Compute > System Monitoring > URL & Appkey), as one word."
         )
     return key
+
+
+class _JSONFault(NamedTuple):
+    """Where and how a body that starts as JSON stops being JSON."""
+
+    #: True: the body ends before its JSON is complete; False: a byte in it is wrong.
+    cut: bool
+    #: The byte offset of the fault (for a cut body, its length).
+    at: int
+    reason: str
+
+
+def _json_fault(body: bytes) -> _JSONFault | None:
+    """How a body that json cannot read is broken; None if it is not JSON at all (or is JSON).
+
+    Only a body that starts with ``{`` or ``[`` counts as broken JSON: an HTML page or a gateway's
+    plain text is no JSON at all, which points to a wrong URL rather than to a damaged answer.
+    """
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        text = body.decode("utf-8")  # what JSON over HTTP must be, and what Prometheus sends
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # cut in the middle of a character
+            return _JSONFault(True, len(body), "in the middle of a character")
+        byte = body[exc.start]
+        if exc.reason == "invalid start byte":
+            return _JSONFault(False, exc.start, f"byte 0x{byte:02x} is not UTF-8")
+        # The decoder names where the broken character starts, not the byte that broke it.
+        return _JSONFault(
+            False, exc.start, f"the character that starts with byte 0x{byte:02x} is not UTF-8"
+        )
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        rest = text[exc.pos :].rstrip()
+        # json names a string that never ends by where it starts, a cut \uXXXX escape by its
+        # `u`, and a cut number or literal by where the token starts: all run to the end.
+        # ("Extra data" is a complete value followed by more: never a cut.)
+        if exc.msg.startswith("Extra data"):
+            pass
+        elif (
+            exc.msg.startswith("Unterminated string")
+            or (exc.msg.startswith("Invalid \\uXXXX") and re.fullmatch(r"u[0-9a-fA-F]{0,4}", rest))
+            or _PARTIAL_TOKEN.fullmatch(rest)
+        ):
+            return _JSONFault(True, len(body), exc.msg)
+        return _JSONFault(False, len(text[: exc.pos].encode("utf-8")), exc.msg)
+    return None
 
 
 class _Secret:
@@ -525,6 +591,10 @@ class Client:
         try:
             envelope = json.loads(body)
         except ValueError:
+            # A gateway's status explains its broken body better than the body does.
+            fault = None if status in _GATEWAY_ADVICE else _json_fault(body)
+            if fault is not None:
+                raise self._broken_json(fault, response, body, url) from None
             envelope = None
         if not isinstance(envelope, dict) or envelope.get("status") not in ("success", "error"):
             raise self._not_prometheus(status, body, url)
@@ -554,16 +624,63 @@ class Client:
             return ""
         return f": {self._scrub(str(message))[:_BODY_START_CHARS]}" if message else ""
 
-    def _not_prometheus(self, status: int, body: bytes, url: str) -> ResponseFormatError:
+    def _body_start(self, body: bytes) -> str:
+        """The start of a body, on one line and without the appkey, to show in a message."""
         start = self._scrub(" ".join(body[:1000].decode("utf-8", "replace").split()))
-        start = start[:_BODY_START_CHARS] + ("..." if len(start) > _BODY_START_CHARS else "")
-        advice = {
-            413: "the request is too large: shorten the query or narrow the selector",
-            429: "too many requests: wait a moment and run it again",
-            502: "the gateway could not reach the server: try again shortly",
-            503: "the service is unavailable: try again shortly",
-            504: "the gateway timed out: narrow the query (shorter range, larger step)",
-        }.get(status, "is the URL the API root, the part before /api/v1?")
+        return start[:_BODY_START_CHARS] + ("..." if len(start) > _BODY_START_CHARS else "")
+
+    def _excerpt(self, body: bytes, start: int, end: int) -> str:
+        """``body[start:end]`` quoted on one line, without the appkey (``...`` if not the start)."""
+        while start < end and body[start] & 0xC0 == 0x80:
+            start += 1  # begin at a whole character, not in the middle of one
+        text, cursor = "", start
+        if self._appkey:
+            # Every copy of the key that overlaps the excerpt, also one that straddles an edge
+            # (of which a plain scrub of the excerpt would leave a piece), becomes ****.
+            key = self._appkey.reveal().encode()  # printable ASCII: see _checked_appkey
+            at = body.find(key, max(0, start - len(key) + 1), end + len(key) - 1)
+            while at != -1 and at < end:
+                text += body[cursor : max(cursor, at)].decode("utf-8", "replace") + "****"
+                cursor = at + len(key)
+                at = body.find(key, cursor, end + len(key) - 1)
+        text += body[cursor:end].decode("utf-8", "replace")
+        return ("..." if start > 0 else "") + repr(text)
+
+    def _broken_json(
+        self, fault: _JSONFault, response: requests.Response, body: bytes, url: str
+    ) -> ResponseFormatError:
+        """The one-line reason for an answer whose JSON ends early or has a wrong byte in it."""
+        status = response.status_code
+        where = f"{self.host}" + ("" if status == 200 else f" (HTTP {status})")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        compressed = encoding not in ("", "identity")
+        if fault.cut:
+            tail = self._excerpt(body, max(0, fault.at - _EXCERPT_BYTES), fault.at)
+            # Advice to turn compression off only if it was asked for: else it is off already.
+            uncompressed = compressed and self._encoding != "identity"
+            message = (
+                f"The answer from {where} was cut off at byte {fault.at}"
+                + (f" of its decompressed {encoding} body" if compressed else "")
+                + f" (it ends {tail}): the transfer ended normally, but the JSON stops before it "
+                "is complete. Run it again; if it keeps happening, the server or a proxy in front "
+                "of it is ending answers early: narrow the query (a shorter range, a larger step, "
+                "fewer series)" + (", or connect with compress=False" if uncompressed else "") + "."
+            )
+        else:
+            upto = self._excerpt(body, max(0, fault.at - _EXCERPT_BYTES), fault.at + 1)
+            message = (
+                f"The answer from {where} is not valid JSON at byte {fault.at} ({fault.reason}; "
+                f"up to and including that byte: {upto}): the server or a proxy in front of it "
+                "sent a damaged answer. Run it again; if it keeps happening, report it to "
+                "whoever runs the server."
+            )
+        return ResponseFormatError(
+            message, status=status, url=url, body_start=self._body_start(body)
+        )
+
+    def _not_prometheus(self, status: int, body: bytes, url: str) -> ResponseFormatError:
+        start = self._body_start(body)
+        advice = _GATEWAY_ADVICE.get(status, "is the URL the API root, the part before /api/v1?")
         shown = f": {start!r}" if start else " (empty body)"
         return ResponseFormatError(
             f"HTTP {status} from {self.host} is not a Prometheus answer ({advice}){shown}",

@@ -11,7 +11,8 @@ what to do, so the magics can show it as is. None of them ever holds the appkey.
     ├── APIError                           the server answered, but not with data
     │   ├── AuthError (PermissionError)    401 / 403: appkey missing, rejected, or no access
     │   ├── QueryError                     Prometheus ``status: error`` (bad PromQL, timeout, ...)
-    │   └── ResponseFormatError            not Prometheus JSON (gateway page, truncated body, ...)
+    │   └── ResponseFormatError            not Prometheus JSON (gateway page; body cut off,
+    │                                      damaged or not decompressible)
     └── DemoError (RuntimeError)           the local demo server cannot start
 """
 
@@ -78,7 +79,8 @@ class QueryError(APIError):
 
 
 class ResponseFormatError(APIError):
-    """The body is not a Prometheus envelope (an HTML error page, truncated JSON, ...)."""
+    """The body is not a Prometheus envelope: an HTML error page, JSON that stops early or has a
+    wrong byte (the message gives its offset), a compressed body that cannot be decompressed."""
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ that a healthy Prometheus never gives (warnings, gateway pages, redirects, NHN e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -173,3 +174,117 @@ def test_instant_results_come_in_label_order_unless_the_query_orders_them(client
     literal.answer(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
     assert client.query("x")["instance"].tolist() == ["a", "b", "c"]
     assert client.query("sort_desc(x)")["instance"].tolist() == ["c", "a", "b"]  # as sent
+
+
+# -- bodies that are broken JSON, and bodies that are no JSON at all --------------------------
+
+# Non-ASCII labels, escapes and special values: byte offsets and character offsets differ.
+VARIED = json.dumps(
+    {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": {"host": "서버-1", "note": 'a"b\u00e9\\', "emoji": "\U0001f600"},
+                    "values": [
+                        [1793923200, "NaN"],
+                        [1793923260.5, "-1.5e-05"],
+                        [1793923320, "+Inf"],
+                    ],
+                }
+            ],
+        },
+        "warnings": ["partial", True, None, -1.25e10],
+    },
+    separators=(",", ":"),
+    ensure_ascii=False,
+).encode()
+
+
+@pytest.mark.parametrize("endpoint", ["query", "query_range"])
+def test_every_cut_of_an_answer_says_where_it_stops(client, literal, endpoint):
+    ask = getattr(client, endpoint)
+    args = ("x",) if endpoint == "query" else ("x", 1793923200, 1793923320, 60)
+    for length in range(1, len(VARIED)):
+        literal.answer(200, VARIED[:length])
+        with pytest.raises(ResponseFormatError) as caught:
+            ask(*args)
+        message = str(caught.value)
+        assert message.startswith(f"The answer from {client.host} was cut off at byte {length} ")
+        assert "\n" not in message and "API root" not in message
+
+
+@pytest.mark.parametrize("endpoint", ["query", "query_range"])
+def test_a_wrong_byte_anywhere_is_named_by_its_offset(client, literal, endpoint):
+    ask = getattr(client, endpoint)
+    args = ("x",) if endpoint == "query" else ("x", 1793923200, 1793923320, 60)
+    # A control character is invalid anywhere in JSON, inside strings too (0xff: not UTF-8).
+    for offset in range(1, len(VARIED) + 1):
+        for bad in (b"\x01", b"\xff"):
+            literal.answer(200, VARIED[:offset] + bad + VARIED[offset:])
+            with pytest.raises(ResponseFormatError) as caught:
+                ask(*args)
+            message = str(caught.value)
+            found = re.match(
+                rf"The answer from {re.escape(client.host)} is not valid JSON at byte (\d+) \(",
+                message,
+            )
+            assert found, message
+            # What breaks is named by its first byte: the byte itself between tokens, else the
+            # character, escape or number it broke (`\u00e9`, `1.5e-05`), up to 3 bytes before.
+            named = int(found.group(1))
+            assert offset - 3 <= named <= offset
+            if VARIED[offset - 1 : offset] in (b"{", b"[", b",", b":"):
+                assert named == offset
+            assert "\n" not in message and "API root" not in message
+
+
+def test_the_cut_shows_how_the_answer_ends(client, literal):
+    # The example of issue 11: a matrix cut inside a member's name, with a matching length.
+    body = b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"val'
+    literal.answer(200, body)
+    with pytest.raises(ResponseFormatError) as caught:
+        client.query_range("x", 1793923200, 1793923320, 60)
+    assert str(caught.value).startswith(
+        f"The answer from {client.host} was cut off at byte 77 (it ends "
+        """...'sult":[{"metric":{},"val'): the transfer ended normally, but the JSON stops"""
+    )
+    assert caught.value.status == 200 and caught.value.body_start == body.decode()
+
+
+def test_a_broken_answer_under_an_error_status_names_the_status(client, literal):
+    literal.answer(500, b'{"status":"error","errorType":"internal","error":"sto')
+    with pytest.raises(
+        ResponseFormatError, match=r"from 127\.0\.0\.1:\d+ \(HTTP 500\) was cut off"
+    ):
+        client.query("x")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body><h1>Welcome to nginx!</h1></body></html>",
+        b"404 page not found",  # Prometheus' answer to a path it does not serve
+        b'"a JSON string"',
+        b"",
+    ],
+)
+def test_a_body_that_is_not_json_at_all_asks_about_the_url(client, literal, body):
+    literal.answer(200, body, **{"Content-Type": "text/html"})
+    with pytest.raises(ResponseFormatError) as caught:
+        client.query("x")
+    assert str(caught.value).startswith(f"HTTP 200 from {client.host} is not a Prometheus answer")
+    assert "(is the URL the API root, the part before /api/v1?)" in str(caught.value)
+
+
+@pytest.mark.parametrize("where", range(0, 60, 3))
+def test_an_excerpt_never_shows_the_appkey(client, literal, where):
+    # The key sits `where` bytes before the break: inside the excerpt, across its edge, or beyond.
+    before = b'{"status":"error","errorType":"x","error":"' + SECRET.encode() + b"z" * where
+    for body in (before, before + b'",;}', before + b"\xff"):
+        literal.answer(200, body)
+        with pytest.raises(ResponseFormatError) as caught:
+            client.query("x")
+        message = str(caught.value)
+        assert all(SECRET[at : at + 5] not in message for at in range(len(SECRET) - 4)), message
