@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import re
 import time
@@ -39,7 +40,7 @@ from .errors import (
     TransportError,
 )
 from .recording import Recording
-from .regions import region_api_root
+from .regions import SCRAPE_INTERVAL, region_api_root
 from .timeparse import (
     auto_step,
     format_duration,
@@ -81,6 +82,23 @@ _EXCERPT_BYTES = 24
 _PARTIAL_TOKEN = re.compile(
     r"-?(?:\.[0-9]*)?(?:[eE][-+]?[0-9]*)?"
     r"|t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|Na?|-?I(?:n(?:f(?:i(?:n(?:i(?:ty?)?)?)?)?)?)?"
+)
+# Scrape intervals seen in practice; a measured one is rounded to the nearest.
+_USUAL_INTERVALS = (
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
 )
 
 
@@ -263,6 +281,10 @@ class Client:
         Target points per series when a range query's step is chosen automatically.
     max_parallel
         How many windows of a long range query are fetched at once.
+    scrape_interval
+        Seconds between the data's samples (60 for NHN Cloud); an automatic step is never finer
+        (a finer one only repeats samples). ``None``: unknown, no floor;
+        :meth:`measure_scrape_interval` can find it.
     verify
         TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
     compress
@@ -292,6 +314,7 @@ class Client:
         connect_timeout: float = 5.0,
         max_points: int = 1000,
         max_parallel: int = 4,
+        scrape_interval: float | None = None,
         verify: bool | str = True,
         compress: bool | None = None,
         session: requests.Session | None = None,
@@ -324,6 +347,7 @@ class Client:
         self.connect_timeout = connect_timeout
         self.max_points = max_points
         self.max_parallel = max_parallel
+        self.scrape_interval = scrape_interval
         self.verify = verify
         self._appkey = _Secret(appkey) if appkey else None
         # gzip saves bandwidth that a loopback connection does not lack; compressing a month of
@@ -340,6 +364,7 @@ class Client:
                 **recording.connection,
                 "name": self.name,
                 "now": self.pinned_now,
+                "scrape_interval": self.scrape_interval,
             }
 
     @classmethod
@@ -353,6 +378,7 @@ class Client:
     ) -> Client:
         """A client for an NHN Cloud region (kr1, kr2, us1, jp1, gov)."""
         options["name"] = options.get("name") or region.strip().lower()
+        options["scrape_interval"] = options.get("scrape_interval") or SCRAPE_INTERVAL
         return cls(region_api_root(region, overrides), appkey, **options)
 
     @classmethod
@@ -362,6 +388,7 @@ class Client:
         info = recording.connection
         options.setdefault("name", info.get("name") or "replay")
         options.setdefault("now", recording.now)
+        options.setdefault("scrape_interval", info.get("scrape_interval"))
         # A loopback placeholder: a replaying client never opens a connection.
         return cls("http://127.0.0.1/replay", recording=recording, replaying=True, **options)
 
@@ -774,7 +801,9 @@ class Client:
         start_s = self._time(start)
         end_s = self.now() if end is None else self._time(end)
         step_s = (
-            _step_seconds(step) if step is not None else auto_step(end_s - start_s, self.max_points)
+            _step_seconds(step)
+            if step is not None
+            else auto_step(end_s - start_s, self.max_points, self.scrape_interval or 0.0)
         )
         windows = split_range(start_s, end_s, step_s)
         read_timeout = _read_timeout(timeout, self.timeout)
@@ -939,6 +968,42 @@ class Client:
         # Straight to the server: a health check is not part of what a recording replays.
         params = [("query", "1"), ("time", _number(self.now()))]
         return self._fetch("query", params, timeout=None, get_only=False).elapsed
+
+    def measure_scrape_interval(self) -> float | None:
+        """The data's sample interval, measured: ``None`` if there are no samples to measure.
+
+        Counts the samples that each series of ``up`` (every scraping Prometheus has it; else
+        the server's first metric) has in the last hour, among the series that already had one
+        an hour ago (a younger series would count fewer), takes the median, and rounds
+        ``3600 / count`` to the nearest usual interval; a server younger than an hour is
+        measured over the last 10 minutes, or the last one. Not recorded: a replay reads the
+        interval from the recording's connection.
+        """
+        now = self.now()
+        at = _number(now)
+        metrics = ["up"]
+        names = self._fetch(
+            "label/__name__/values",
+            [("start", _number(now - 3600)), ("end", at)],
+            timeout=None,
+            get_only=True,
+        )
+        metrics += [name for name in _strings(names.data, "metric names")[:1] if name != "up"]
+        for metric in metrics:
+            for window in (3600, 600, 60):
+                span = format_duration(window)
+                query = (
+                    f"quantile(0.5, count_over_time({metric}[{span}]) and {metric} offset {span})"
+                )
+                answer = self._fetch(
+                    "query", [("query", query), ("time", at)], timeout=None, get_only=False
+                )
+                result = answer.data.get("result") if isinstance(answer.data, dict) else None
+                count = float(result[0]["value"][1]) if result else 0.0
+                if count >= 4:  # enough samples for the count's +-1 not to matter
+                    seconds = window / count
+                    return min(_USUAL_INTERVALS, key=lambda usual: abs(math.log(usual / seconds)))
+        return None
 
     def _window(self, start: TimeLike | None, end: TimeLike | None) -> list[tuple[str, str]]:
         params = []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from .errors import SysmonUsageError
 
-__all__ = ["PROMETHEUS_PATH", "REGIONS", "region_api_root"]
+__all__ = ["PROMETHEUS_PATH", "REGIONS", "SCRAPE_INTERVAL", "region_api_root"]
 
 #: Region code -> (base URL, human name), from the service's API guide.
 REGIONS: Mapping[str, tuple[str, str]] = {
@@ -19,6 +19,9 @@ REGIONS: Mapping[str, tuple[str, str]] = {
 
 #: The service mounts the Prometheus HTTP API under this path.
 PROMETHEUS_PATH = "/prometheus"
+
+#: Seconds between samples: the service collects every minute.
+SCRAPE_INTERVAL = 60.0
 
 
 def region_api_root(region: str, overrides: Mapping[str, str] | None = None) -> str:

@@ -154,16 +154,20 @@ def format_time(seconds: float) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def auto_step(range_seconds: float, max_points: int) -> float:
-    """Choose a step: ``range / max_points`` rounded up to a nice value, within Prometheus' limit."""
+def auto_step(range_seconds: float, max_points: int, min_step: float = 0.0) -> float:
+    """Choose a step: ``range / max_points`` rounded up to a nice value, within Prometheus' limit.
+
+    Never below ``min_step``, the data's scrape interval (Grafana's "min interval"): a finer step
+    only repeats each sample (a 5 s step on 60 s data returns 12 copies of every one).
+    """
     if max_points <= 0:
         raise SysmonUsageError("max_points must be a positive number of points.")
     wanted = max(range_seconds / min(max_points, MAX_POINTS_PER_SERIES), 1.0)
     for step in NICE_STEPS:
         if step >= wanted:
-            return float(step)
+            return float(max(step, min_step))
     # Longer than 1000 days at a 1d step: whole days keep the points under the limit.
-    return float(math.ceil(wanted / 86400) * 86400)
+    return float(max(math.ceil(wanted / 86400) * 86400, min_step))
 
 
 def smallest_step(range_seconds: float, max_points: int = MAX_POINTS_PER_SERIES) -> float:
@@ -238,16 +242,18 @@ def resolve_window(
     start: str | float | None = None,
     end: str | float | None = None,
     step: float | None = None,
+    min_step: float = 0.0,
 ) -> tuple[float, float, float]:
     """Turn the options of a range query into an absolute ``(start, end, step)``.
 
-    With a relative window (no ``start``) and an automatic step, the window is moved back to end
-    on a multiple of the step, so re-running a cell later keeps the same grid of timestamps.
+    An automatic step is never below ``min_step`` (the scrape interval). With a relative window
+    (no ``start``) and an automatic step, the window is moved back to end on a multiple of the
+    step, so re-running a cell later keeps the same grid of timestamps.
     """
     start_s, end_s = resolve_span(
         now=now, default_range=default_range, range_seconds=range_seconds, start=start, end=end
     )
-    chosen = step if step is not None else auto_step(end_s - start_s, max_points)
+    chosen = step if step is not None else auto_step(end_s - start_s, max_points, min_step)
     if step is None and start is None:
         shift = end_s - math.floor(end_s / chosen) * chosen
         start_s, end_s = start_s - shift, end_s - shift

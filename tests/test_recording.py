@@ -88,7 +88,7 @@ def test_a_query_the_recording_lacks_is_named_with_its_window(shell, recorded):
         run(shell, "promql --range 1h node_load1")
     assert str(caught.value) == (
         f"The recording {path.name} holds no answer for query_range 'node_load1' from "
-        "2026-11-08T23:00:00Z to 2026-11-09T00:00:00Z step 5s: run the notebook live with "
+        "2026-11-08T23:00:00Z to 2026-11-09T00:00:00Z step 1m: run the notebook live with "
         "--record to add it."
     )
 
@@ -107,6 +107,7 @@ def test_the_recording_is_deterministic_and_holds_no_secret(shell, recorded, tmp
     assert document["connection"] == {
         "name": "kr1",
         "now": 1794182400.0,
+        "scrape_interval": 60.0,  # a replay chooses the same automatic steps
         "source": f"{gateway.url}/prometheus",
     }
     assert len(document["exchanges"]) == len(CELLS)  # the health check is not recorded

@@ -111,6 +111,29 @@ def test_auto_step_rounds_up_to_a_nice_value(range_seconds, max_points, step):
     assert auto_step(range_seconds, max_points) == step
 
 
+@pytest.mark.parametrize(
+    ("range_seconds", "scrape_interval", "step"),
+    [
+        (3600, 60, 60),  # 5 s would return 12 copies of each 60 s sample
+        (3600, 15, 15),
+        (3600, 20, 20),  # the interval itself, not rounded to a nice step
+        (86400, 60, 120),  # the nice step is coarser: kept
+        (3 * 86400 * 1000, 60, 86400 * 3),  # past a day per point: whole days
+    ],
+)
+def test_auto_step_is_never_finer_than_the_scrape_interval(range_seconds, scrape_interval, step):
+    assert auto_step(range_seconds, 1000, scrape_interval) == step
+
+
+def test_resolve_window_aligns_to_a_step_floored_by_the_scrape_interval():
+    start, end, step = resolve_window(
+        now=NOW + 30, default_range=3600, max_points=1000, min_step=60
+    )
+    assert (start, end, step) == (NOW - 3600, NOW, 60)
+    # An explicit step is the user's: the floor is only for the automatic one.
+    assert resolve_window(now=NOW, default_range=3600, max_points=1000, step=5, min_step=60)[2] == 5
+
+
 def test_auto_step_never_exceeds_the_point_limit():
     for max_points in (1000, 11_000, 50_000):
         for days in (1, 400, 30_000):
