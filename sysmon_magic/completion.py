@@ -8,27 +8,34 @@ each narrowed to the metric being written when there is one, and cached for ``tt
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from .promql_text import metric_names
+
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["FUNCTIONS", "Names", "complete"]
+__all__ = ["FUNCTIONS", "Names", "complete", "unknown_metrics"]
 
-#: PromQL functions and aggregation operators (Prometheus 2.x/3.x).
+#: PromQL functions and aggregation operators (Prometheus 2.x/3.x, experimental ones included).
 FUNCTIONS = tuple(
     sorted(
-        """abs absent absent_over_time avg avg_over_time bottomk ceil changes clamp clamp_max
-        clamp_min count count_over_time count_values day_of_month day_of_week day_of_year
-        days_in_month delta deriv exp floor group histogram_count histogram_fraction
-        histogram_quantile histogram_sum holt_winters hour idelta increase irate label_join
-        label_replace last_over_time ln log10 log2 max max_over_time min min_over_time minute
-        month predict_linear present_over_time quantile quantile_over_time rate resets round
-        scalar sgn sort sort_desc sqrt stddev stddev_over_time stdvar stdvar_over_time sum
-        sum_over_time time timestamp topk vector year""".split()  # noqa: SIM905
+        """abs absent absent_over_time acos acosh asin asinh atan atanh avg avg_over_time bottomk
+        ceil changes clamp clamp_max clamp_min cos cosh count count_over_time count_values
+        day_of_month day_of_week day_of_year days_in_month deg delta deriv
+        double_exponential_smoothing exp first_over_time floor group histogram_avg
+        histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
+        histogram_sum holt_winters hour idelta increase info irate label_join label_replace
+        last_over_time limit_ratio limitk ln log10 log2 mad_over_time max max_over_time min
+        min_over_time minute month pi predict_linear present_over_time quantile
+        quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_by_label
+        sort_by_label_desc sort_desc sqrt stddev stddev_over_time stdvar stdvar_over_time sum
+        sum_over_time tan tanh time timestamp topk ts_of_last_over_time ts_of_max_over_time
+        ts_of_min_over_time vector year""".split()  # noqa: SIM905
     )
 )
 _KEYWORDS = ("by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool")
@@ -79,6 +86,18 @@ class Names:
             (f"values:{label}", metric),
             lambda: self.client.label_values(label, metric, *self._bounds()),
         )
+
+
+def unknown_metrics(query: str, names: Names, start: float, end: float) -> dict[str, list[str]]:
+    """The metrics ``query`` names that have no series from ``start`` to ``end``, each with the
+    closest names the server knows (at most three, most alike first)."""
+    known = names.metrics()
+    missing = {}
+    for name in metric_names(query):
+        if name in known or names.client.label_values("__name__", name, start, end):
+            continue  # known, or not in the last hours but there in the query's window
+        missing[name] = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return missing
 
 
 def complete(text: str, names: Names) -> tuple[str, list[tuple[str, str]]]:
