@@ -3,7 +3,7 @@
 :class:`Explorer` builds one ipywidgets tree and never displays it; Jupyter shows it as the value
 of a cell (``_repr_mimebundle_``), with a static PNG of its first state beside the live widget so
 that a saved notebook, nbconvert's HTML and GitHub still show the plot. It talks to a server only
-through the :class:`~sysmon_magic.client.Client` it is given, and only for the range selector.
+through the :class:`~sysmon_magic.client.Client` it is given, and only for the range buttons.
 
 One figure is kept and drawn into again on every change, so that its axes keep their tick artists
 instead of building new ones (a third of a redraw), and the plot is sent as a PNG: an SVG would
@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import promql_text
 from .errors import SysmonError, SysmonUsageError
-from .plotting import as_wide, plot
+from .plotting import as_wide, informative_labels, legend_height, plot
 from .timeparse import format_duration, format_time, parse_duration, resolve_window
 
 if TYPE_CHECKING:
@@ -32,17 +32,30 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-__all__ = ["Explorer", "explore"]
+__all__ = ["RANGES", "Explorer", "explore"]
 
-#: The range selector's choices; each re-queries the server with an automatic step.
+#: The range buttons; each re-queries the server over that last span with an automatic step.
 RANGES = ("15m", "1h", "6h", "24h", "7d")
 # A picker with more values than this gets a text filter above it.
 _FILTER_ABOVE = 12
 # The time slider snaps to at most this many positions (a 11,000-point slider is unusable).
 _SLIDER_POSITIONS = 400
-_FIGSIZE = (10.0, 3.6)
+_WIDTH_INCHES = 10.0
+_AXES_INCHES = 2.66  # the plot's own height; the legend under it adds to the figure's
+_TOP_INCHES = 0.36  # room for a "Showing 30 of 96" note
+_BOTTOM_INCHES = 0.58  # tick labels and the time axis' label
 _Z_RLE = 3  # zlib's run-length strategy: plots are long runs of the same colour
 _DPI = 96
+# Picked options stay marked when the picker loses focus (browsers turn them pale grey), and
+# the slider's readout is wide enough for two times instead of clipped.
+_STYLE = """<style>
+.sysmon-picker select option:checked {
+  background: #1a73e8 linear-gradient(0deg, #1a73e8 0%, #1a73e8 100%);
+  color: #fff;
+}
+.sysmon-time-slider .widget-readout { max-width: none; min-width: 16em; overflow: visible; }
+.sysmon-range .sysmon-range-active { font-weight: bold; }
+</style>"""
 
 
 class Explorer:
@@ -53,8 +66,8 @@ class Explorer:
     frame
         A result frame (tidy or wide) with ``attrs["promql"]`` as the client sets it.
     client
-        The connection to re-query when a range is chosen (no range selector without one).
-    legend, timezone, max_series
+        The connection to re-query when a range is chosen (no range buttons without one).
+    legend, timezone, max_series, unit
         As for :func:`~sysmon_magic.plot`.
     max_points
         Points per series an automatic step aims at when re-querying.
@@ -63,14 +76,28 @@ class Explorer:
     ----------
     widget
         The ipywidgets tree (``VBox`` with class ``sysmon-explorer``).
-    frame
-        The current selection as a DataFrame of the same shape as the input.
-    query
-        The original query with the picked label values added as matchers.
-    figure
-        The matplotlib ``Figure`` the plot is drawn in.
-    png
-        The plot as last drawn, as a PNG.
+    pickers
+        Label name -> its ``SelectMultiple``: the labels that tell series apart (``all_labels``
+        adds the rest: those constant or one-to-one with a shown one).
+    filters
+        Label name -> the ``Text`` that narrows its picker, for pickers of over 12 values.
+    all_labels
+        A ``Checkbox``: show a picker for every label that varies.
+    slider
+        The time ``SelectionRangeSlider``: zooms the plot without a new query.
+    ranges
+        Range text (``"24h"``) -> its ``Button``: re-query that span; pressing the active one
+        again resets the zoom.
+    summary
+        The ``HTML`` line under the plot: series drawn of how many, samples, window, step.
+    image
+        The ``Image`` widget that shows the plot.
+    result
+        The result shown: the frame given, or the last re-query's.
+    original_query
+        The query the explorer was made from (picks become matchers in :attr:`query`).
+    figure, png
+        The matplotlib ``Figure`` the plot is drawn in, and the plot as last drawn, as PNG.
     """
 
     def __init__(
@@ -82,6 +109,7 @@ class Explorer:
         timezone: str = "UTC",
         max_series: int = 30,
         max_points: int = 1000,
+        unit: str | None = None,
     ) -> None:
         import ipywidgets as widgets
 
@@ -90,49 +118,66 @@ class Explorer:
         self.timezone = timezone
         self.max_series = max_series
         self.max_points = max_points
+        self.unit = unit
         self.figure = _figure()
         self.png = b""
+        self.original_query: str = frame.attrs.get("promql", {}).get("query", "")
+        self.pickers: dict[str, Any] = {}
+        self.filters: dict[str, Any] = {}
         self._loading = False
+        self._active_range: str | None = None
         # _load() sets these from the frame; declared here for readers and type checkers.
-        self._source: pd.DataFrame
+        self.result: pd.DataFrame  # the result shown: the frame given, or the last re-query's
         self._wide: pd.DataFrame
-        self._original_query: str = frame.attrs.get("promql", {}).get("query", "")
 
         self._pickers_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self._pickers: dict[str, Any] = {}
-        self._slider = widgets.SelectionRangeSlider(
+        self.all_labels = widgets.Checkbox(
+            value=False, description="all labels", indent=False, layout={"width": "auto"}
+        )
+        self.all_labels.add_class("sysmon-all-labels")
+        self.slider = widgets.SelectionRangeSlider(
             options=[("", 0)],
             description="time",
-            continuous_update=False,
-            # ipywidgets clips a readout this long; the summary line below states the window.
-            readout=False,
-            layout=widgets.Layout(width="70%"),
+            continuous_update=False,  # redraw on release; the readout follows the drag
+            layout=widgets.Layout(width="90%"),
         )
-        self._slider.add_class("sysmon-time-slider")
-        self._range = widgets.ToggleButtons(
-            options=list(RANGES),
-            value=None,
-            description="re-query",
-            style={"button_width": "4em"},
-            disabled=client is None or not self._original_query,
-        )
-        self._range.add_class("sysmon-range")
-        self._image = widgets.Image(format="png", layout=widgets.Layout(width="auto"))
-        plot_box = widgets.Box([self._image])
+        self.slider.add_class("sysmon-time-slider")
+        can_requery = client is not None and bool(self.original_query)
+        self.ranges = {
+            text: widgets.Button(
+                description=text, disabled=not can_requery, layout={"width": "4em"}
+            )
+            for text in RANGES
+        }
+        for text, button in self.ranges.items():
+            button.on_click(lambda _button, text=text: self.choose_range(text))
+        ranges_box = widgets.HBox([widgets.Label("re-query"), *self.ranges.values()])
+        ranges_box.add_class("sysmon-range")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="auto"))
+        plot_box = widgets.Box([self.image])
         plot_box.add_class("sysmon-plot")
-        self._summary = widgets.HTML()
-        self._summary.add_class("sysmon-summary")
+        self.summary = widgets.HTML()
+        self.summary.add_class("sysmon-summary")
         # Exceptions raised in callbacks land here, visible, instead of in the kernel's log.
         self._messages = widgets.Output()
         self._messages.add_class("sysmon-messages")
         self.widget = widgets.VBox(
-            [self._pickers_box, self._range, self._slider, plot_box, self._summary, self._messages]
+            [
+                widgets.HTML(_STYLE),
+                widgets.HBox([self._pickers_box, self.all_labels]),
+                ranges_box,
+                self.slider,
+                plot_box,
+                self.summary,
+                self._messages,
+            ]
         )
         self.widget.add_class("sysmon-explorer")
 
         self._load(frame)
-        self._slider.observe(self._on_change, names="value")
-        self._range.observe(self._on_range, names="value")
+        self._mark_range(_range_of(frame))
+        self.slider.observe(self._on_change, names="value")
+        self.all_labels.observe(self._on_all_labels, names="value")
         self._redraw()
 
     # -- the selection -------------------------------------------------------------------------
@@ -140,26 +185,31 @@ class Explorer:
     @property
     def selection(self) -> dict[str, list[str]]:
         """Picked values per label (labels with nothing picked, meaning all, are left out)."""
-        return {label: list(p.value) for label, p in self._pickers.items() if p.value}
+        return {label: list(p.value) for label, p in self.pickers.items() if p.value}
 
     @property
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The time span the slider selects (UTC)."""
         # From the index: the slider's value lags when new options keep the same index.
-        first, last = self._slider.index
-        options = self._slider.options
+        first, last = self.slider.index
+        options = self.slider.options
         return pd.Timestamp(options[first][1]), pd.Timestamp(options[last][1])
+
+    @property
+    def zoomed(self) -> bool:
+        """Whether the slider selects less than the whole result."""
+        return tuple(self.slider.index) != (0, len(self.slider.options) - 1)
 
     @property
     def query(self) -> str:
         """The original query with the picked label values as matchers: a reproducible cell."""
-        return promql_text.add_matchers(self._original_query, self.selection)
+        return promql_text.add_matchers(self.original_query, self.selection)
 
     @property
     def frame(self) -> pd.DataFrame:
         """The current selection (series and time span) in the input's shape."""
         start, end = self.window
-        source = self._source
+        source = self.result
         if "timestamp" in source.columns:
             keep = (source["timestamp"] >= start) & (source["timestamp"] <= end)
             for label, values in self.selection.items():
@@ -182,20 +232,35 @@ class Explorer:
     # -- building and updating -------------------------------------------------------------
 
     def _load(self, frame: pd.DataFrame) -> None:
-        """Take a (new) result: pickers for the labels that differ, slider over its timestamps."""
+        """Take a (new) result: pickers for the labels that matter, slider over its window."""
+        self._loading = True  # one redraw after the whole change, not one per widget touched
+        self.result = frame
+        self._wide = as_wide(frame)
+        self._build_pickers(self.selection)
+        self._reset_slider()
+        self._loading = False
+
+    def _build_pickers(self, previous: dict[str, list[str]]) -> None:
         import ipywidgets as widgets
 
-        self._loading = True  # one redraw after the whole change, not one per widget touched
-        self._source = frame
-        self._wide = as_wide(frame)
-        previous = self.selection
-        self._pickers = {}
-        boxes = []
         columns = self._wide.columns
-        for label in map(str, columns.names):
-            values = sorted({str(v) for v in columns.get_level_values(label)})
-            if len(values) < 2:
-                continue
+        names = [str(n) for n in columns.names]
+        label_sets = [
+            dict(zip(names, map(str, key if isinstance(key, tuple) else (key,)), strict=True))
+            for key in columns
+        ]
+        varying = [n for n in names if len({ls[n] for ls in label_sets}) > 1]
+        shown = (
+            varying
+            if self.all_labels.value
+            else informative_labels([{k: v for k, v in ls.items() if v != ""} for ls in label_sets])
+        )
+        self.all_labels.layout.display = "" if len(shown) < len(varying) else "none"
+        self.pickers = {}
+        self.filters = {}
+        boxes = []
+        for label in [n for n in varying if n in shown]:
+            values = sorted({ls[label] for ls in label_sets})
             picker = widgets.SelectMultiple(
                 options=values,
                 value=[v for v in previous.get(label, []) if v in values],
@@ -205,14 +270,13 @@ class Explorer:
             )
             picker.add_class("sysmon-picker")
             picker.observe(self._on_change, names="value")
-            self._pickers[label] = picker
+            self.pickers[label] = picker
             if len(values) > _FILTER_ABOVE:
-                boxes.append(widgets.VBox([self._filter_for(picker, values), picker]))
+                self.filters[label] = self._filter_for(picker, values)
+                boxes.append(widgets.VBox([self.filters[label], picker]))
             else:
                 boxes.append(picker)
         self._pickers_box.children = boxes
-        self._reset_slider()
-        self._loading = False
 
     def _filter_for(self, picker: Any, values: Sequence[str]) -> Any:
         import ipywidgets as widgets
@@ -230,23 +294,42 @@ class Explorer:
 
     def _reset_slider(self) -> None:
         index = self._wide.index
-        if len(index) == 0:
-            options = [("(no data)", pd.Timestamp(0, tz="UTC"))]
+        if len(index) == 0:  # no data: the slider spans the window that was asked for
+            info = self.result.attrs.get("promql", {})
+            ends = [info.get("start", info.get("time", 0)), info.get("end", info.get("time", 0))]
+            times = pd.DatetimeIndex(pd.to_datetime(ends, unit="s", utc=True))
         else:
             positions = np.unique(np.linspace(0, len(index) - 1, _SLIDER_POSITIONS).astype(int))
-            local = index[positions].tz_convert(self.timezone)
-            labels = [t.strftime("%m-%d %H:%M") for t in local]
-            options = list(zip(labels, index[positions], strict=True))
-        self._slider.options = options
-        self._slider.index = (0, len(options) - 1)
+            times = pd.DatetimeIndex(index[positions])
+        # Spaces around each label: the readout joins the two ends with a bare "-".
+        labels = [f" {t:%b %d %H:%M} " for t in times.tz_convert(self.timezone)]
+        options = list(zip(labels, times, strict=True))
+        self.slider.options = options
+        self.slider.index = (0, len(options) - 1)
 
     def _on_change(self, _change: dict[str, Any]) -> None:
         if not self._loading:
             self._redraw()
 
-    def _on_range(self, change: dict[str, Any]) -> None:
-        if change["new"] is not None:
-            self.requery(change["new"])
+    def _on_all_labels(self, _change: dict[str, Any]) -> None:
+        self._build_pickers(self.selection)
+        self._redraw()
+
+    def choose_range(self, range_text: str) -> None:
+        """A range button: re-query that span; the active range again resets the zoom."""
+        if range_text == self._active_range and self.zoomed:
+            self.slider.index = (0, len(self.slider.options) - 1)  # redraws through observe
+            return
+        self.requery(range_text)
+
+    def _mark_range(self, active: str | None) -> None:
+        self._active_range = active
+        for text, button in self.ranges.items():
+            button.button_style = "info" if text == active else ""
+            if text == active:
+                button.add_class("sysmon-range-active")
+            else:
+                button.remove_class("sysmon-range-active")
 
     def requery(self, range_text: str) -> None:
         """Fetch the query over the last ``range_text`` (automatic step) and show it."""
@@ -259,18 +342,20 @@ class Explorer:
                     now=self.client.now(),
                     default_range=parse_duration(range_text),
                     max_points=self.max_points,
+                    min_step=self.client.scrape_interval or 0.0,
                 )
                 frame = self.client.query_range(
-                    self._original_query,
+                    self.original_query,
                     start,
                     end,
                     step,
-                    fmt="tidy" if "timestamp" in self._source.columns else "wide",
+                    fmt="tidy" if "timestamp" in self.result.columns else "wide",
                 )
             except SysmonError as exc:
-                self._summary.value = f"<span style='color:#a33'>{_html(str(exc))}</span>"
+                self.summary.value = f"<span style='color:#a33'>{_html(str(exc))}</span>"
                 return
             self._load(frame)
+            self._mark_range(range_text)
             self._redraw()
 
     def _redraw(self) -> None:
@@ -278,20 +363,22 @@ class Explorer:
             started = time.perf_counter()
             visible = self._visible_wide()
             self._draw(visible)
-            self.png = self._image.value = self._encode()
-            self._summary.value = _html(self._summary_text(visible, time.perf_counter() - started))
+            self.png = self.image.value = self._encode()
+            self.summary.value = _html(self._summary_text(visible, time.perf_counter() - started))
 
     def _draw(self, visible: pd.DataFrame) -> None:
         axes = self.figure.axes[0]
         _clear(axes)
-        if visible.shape[1]:
+        if visible.shape[1] or not self._wide.shape[1]:
+            visible.attrs = self.result.attrs  # the window: with no data, plot() draws it
             plot(
                 visible,
                 ax=axes,
                 legend=self.legend,
                 timezone=self.timezone,
                 max_series=self.max_series,
-                query=self._original_query,
+                query=self.original_query,
+                unit=self.unit,
             )
         else:
             axes.text(0.5, 0.5, "No series selected", ha="center", transform=axes.transAxes)
@@ -302,10 +389,15 @@ class Explorer:
             for axis in (axes.xaxis, axes.yaxis):
                 axis.set_major_locator(NullLocator())
                 axis.set_major_formatter(NullFormatter())
-        # Fixed margins, not a layout engine: constrained layout doubles the cost of a redraw.
-        # Room for a legend of ~45 characters at the right; labels are shortened to fit.
-        right = 0.66 if axes.get_legend() is not None else 0.98
-        self.figure.subplots_adjust(left=0.08, right=right, bottom=0.16, top=0.9)
+        # Fixed margins in inches, not a layout engine: constrained layout doubles the cost of a
+        # redraw. The figure grows by the legend's height, so the plot keeps its own.
+        below = _BOTTOM_INCHES + legend_height(axes)
+        height = _TOP_INCHES + _AXES_INCHES + below
+        if self.figure.get_figheight() != height:
+            self.figure.set_figheight(height)
+        self.figure.subplots_adjust(
+            left=0.08, right=0.98, bottom=below / height, top=1 - _TOP_INCHES / height
+        )
 
     def _encode(self) -> bytes:
         """The figure as a PNG: drawn by Agg and encoded by Pillow directly (savefig's
@@ -324,11 +416,24 @@ class Explorer:
         return buffer.getvalue()
 
     def _summary_text(self, visible: pd.DataFrame, draw_seconds: float) -> str:
-        info = self._source.attrs.get("promql", {})
+        info = self.result.attrs.get("promql", {})
         samples = int(np.isfinite(visible.to_numpy(dtype=float)).sum())
         start, end = self.window
+        total = self._wide.shape[1]
+        matching = visible.shape[1]
+        if total == 0:
+            series = "no series"
+        elif matching > self.max_series:  # plot() draws the largest: say so, as the plot does
+            series = f"{self.max_series} / {total} series shown ("
+            series += (
+                f"the largest of {matching} picked)"
+                if self.selection
+                else ("those with the largest values)")
+            )
+        else:
+            series = f"{matching} / {total} series shown"
         parts = [
-            f"{visible.shape[1]} / {self._wide.shape[1]} series shown",
+            series,
             f"{samples:,} samples",
             f"{format_time(start.timestamp())} to {format_time(end.timestamp())}",
         ]
@@ -349,7 +454,7 @@ class Explorer:
         return bundle
 
     def __repr__(self) -> str:
-        return f"<Explorer: {self._wide.shape[1]} series of {self._original_query!r}>"
+        return f"<Explorer: {self._wide.shape[1]} series of {self.original_query!r}>"
 
 
 def explore(
@@ -362,25 +467,40 @@ def explore(
         if client is None:
             raise SysmonUsageError("explore(query) needs client=: the connection to query.")
         start, end, step = resolve_window(
-            now=client.now(), default_range=3600, max_points=options.get("max_points", 1000)
+            now=client.now(),
+            default_range=3600,
+            max_points=options.get("max_points", 1000),
+            min_step=client.scrape_interval or 0.0,
         )
         frame_or_query = client.query_range(frame_or_query, start, end, step)
     return Explorer(frame_or_query, client=client, **options)
 
 
+def _range_of(frame: pd.DataFrame) -> str | None:
+    """The range button that matches a result's window, if one does."""
+    info = frame.attrs.get("promql", {})
+    if "start" not in info:
+        return None
+    span = info["end"] - info["start"]
+    return next((text for text in RANGES if parse_duration(text) == span), None)
+
+
 def _figure() -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.transforms import blended_transform_factory
 
     # A bare Figure, not pyplot: nothing is kept in pyplot's registry or shown twice inline.
-    figure = Figure(figsize=_FIGSIZE, dpi=_DPI)
+    figure = Figure(figsize=(_WIDTH_INCHES, _TOP_INCHES + _AXES_INCHES + _BOTTOM_INCHES), dpi=_DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     # Axis labels at fixed places (the margins are fixed too), so that a redraw need not measure
-    # every tick label to place them. The y label at the figure's left edge: the axes' width
-    # changes with the legend.
-    axes.xaxis.set_label_coords(0.5, -0.1)
-    axes.yaxis.set_label_coords(0.015, 0.53, transform=figure.transFigure)
+    # every tick label to place them: the time label just under the tick labels, the value
+    # label at the figure's left edge.
+    axes.xaxis.set_label_coords(0.5, -0.27 / _AXES_INCHES)
+    axes.yaxis.set_label_coords(
+        0.015, 0.5, transform=blended_transform_factory(figure.transFigure, axes.transAxes)
+    )
     return figure
 
 
@@ -393,7 +513,6 @@ def _clear(axes: Axes) -> None:
     for loc in ("left", "center", "right"):
         axes.set_title("", loc=loc)
     axes.set_ylabel("")
-    axes.set_prop_cycle(None)  # the same colours for the same picks, as in a new figure
     axes.relim()
     # A new figure's limits, so that nothing to draw (no series, only NaN) shows no old ones.
     axes.set_xlim(0, 1)

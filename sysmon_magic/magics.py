@@ -28,10 +28,11 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Dict, Enum, Int, Unicode
+from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, magic_arguments
+from traitlets import Bool, Dict, Enum, Int, TraitError, Unicode, validate
 
 from .errors import SysmonError, SysmonUsageError
+from .plotting import MAX_DISTINCT_SERIES
 from .regions import REGIONS, region_api_root
 from .templating import expand, grafana_macros
 from .timeparse import (
@@ -51,6 +52,17 @@ if TYPE_CHECKING:
 __all__ = ["SysmonMagics", "split_options"]
 
 _Magic = TypeVar("_Magic", bound=Callable[..., Any])
+
+#: The scrape interval of a connection that has none and gives nothing to measure: Grafana's
+#: default for a Prometheus data source.
+ASSUMED_SCRAPE_INTERVAL = 15.0
+
+
+class _PlainHelp(MagicHelpFormatter):
+    """%magic? help as plain text: IPython's own formatter puts reST's "::" before the usage."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "usage: %") -> None:
+        super().add_usage(usage, actions, groups, prefix)
 
 
 def _usage_errors(method: _Magic) -> _Magic:
@@ -156,9 +168,6 @@ class SysmonMagics(Magics):
     default_format = Enum(
         ["tidy", "wide"], "tidy", help="Shape of result DataFrames when --format is not given."
     ).tag(config=True)
-    scrape_interval = Unicode(
-        "60s", help="The data's collection interval, for $__rate_interval (the service: 60s)."
-    ).tag(config=True)
     timeout = Unicode("60s", help="How long to wait for an answer (--timeout overrides).").tag(
         config=True
     )
@@ -169,7 +178,9 @@ class SysmonMagics(Magics):
         "UTC", help="IANA time zone of plots' time axes and the explorer, e.g. Asia/Seoul."
     ).tag(config=True)
     max_plot_series = Int(
-        30, help="Plots draw at most this many series (those with the largest values)."
+        30,
+        help=f"Plots draw at most this many series (those with the largest values), at most "
+        f"{MAX_DISTINCT_SERIES}: beyond that two lines would look alike.",
     ).tag(config=True)
     replay = Bool(
         os.environ.get("SYSMON_REPLAY", "").lower() in ("1", "true", "yes"),
@@ -190,6 +201,16 @@ class SysmonMagics(Magics):
         {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
     ).tag(config=True)
 
+    @validate("max_plot_series")
+    def _valid_max_plot_series(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if not 1 <= value <= MAX_DISTINCT_SERIES:
+            raise TraitError(
+                f"max_plot_series must be 1 to {MAX_DISTINCT_SERIES}: beyond that, two lines "
+                "would share a colour and a line style."
+            )
+        return value
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.connections: dict[str, Client] = {}
@@ -201,6 +222,7 @@ class SysmonMagics(Magics):
     # -- connections -----------------------------------------------------------------------
 
     @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
     @argument("target", nargs="?", help="a region (kr1, kr2, us1, jp1, gov) or demo")
     @argument("--url", help="any Prometheus-compatible API root, the part before /api/v1")
     @argument("--appkey-env", metavar="VAR", help="read the appkey from this variable")
@@ -212,6 +234,11 @@ class SysmonMagics(Magics):
         action="store_true",
         help="ask for gzip even from 127.0.0.1 (a tunnel to a distant server)",
     )
+    @argument(
+        "--scrape-interval",
+        metavar="DUR",
+        help="the data's sample interval (default: 60s for regions and demo, else measured)",
+    )
     @argument("--name", help="name of the connection (default: the region, demo or the host)")
     @argument("--now", metavar="T", help="pin the clock: now, now-6h and --range read it")
     @argument("--record", metavar="FILE", help="answer live and record every exchange in FILE")
@@ -222,24 +249,28 @@ class SysmonMagics(Magics):
         """Connect to NHN Cloud System Monitoring, a Prometheus, or the local demo server.
 
         Without arguments, list the connections (the appkey masked). The last connection made
-        is the current one; ``%%promql --conn NAME`` uses another.
+        is the current one; %%promql --conn NAME uses another.
 
         Examples
         --------
-        ::
-
             %sysmon_connect kr1                       # appkey from $SYSMON_APPKEY, else a prompt
             %sysmon_connect kr2 --appkey-env MY_KEY   # appkey from $MY_KEY
             %sysmon_connect --url http://127.0.0.1:9090   # any Prometheus (API root)
+            %sysmon_connect --url http://127.0.0.1:9090 --scrape-interval 15s
             %sysmon_connect demo                      # the local demo server with sample data
             %sysmon_connect kr1 --name prod           # a named connection
             %sysmon_connect kr1 --record incident.promql.json --now 2026-11-05T08:00:00Z
             %sysmon_connect --replay incident.promql.json   # the same answers, offline
             %sysmon_connect                           # list connections
 
-        With ``--record`` the clock is pinned (``--now``, or the minute of connecting), so that
-        re-running the report asks the same questions; ``SysmonMagics.replay`` (default from
-        ``$SYSMON_REPLAY``) turns every ``--record FILE`` of a notebook into ``--replay FILE``.
+        The scrape interval (the data's sample interval) is the floor of every automatic step
+        and feeds $__rate_interval: 60s for the regions and the demo; for --url it is
+        --scrape-interval, else measured from the samples of `up` in the last hour, else
+        Grafana's default, 15s.
+
+        With --record the clock is pinned (--now, or the minute of connecting), so that
+        re-running the report asks the same questions; SysmonMagics.replay (default from
+        $SYSMON_REPLAY) turns every --record FILE of a notebook into --replay FILE.
         """
         args = self.sysmon_connect.parser.parse_argstring(line)
         if args.target is None and args.url is None and args.replay is None:
@@ -253,6 +284,8 @@ class SysmonMagics(Magics):
             from .client import Client  # here, not at load: requests is slow to import
 
             client = Client.from_recording(replay, timeout=parse_duration(self.timeout))
+            if args.scrape_interval:
+                client.scrape_interval = parse_duration(args.scrape_interval)
             if args.name:
                 client.name = args.name
             assert client.recording is not None
@@ -265,8 +298,29 @@ class SysmonMagics(Magics):
         if client.recording is not None:
             client.recording.connection["source"] = where
         client.check()  # fail now, with a clear reason, rather than at the first query
-        self._remember(client, where)
+        interval_note = ""
+        if client.scrape_interval is None:
+            interval_note = self._find_scrape_interval(client)
+        self._remember(client, where, interval_note)
         return None
+
+    @staticmethod
+    def _find_scrape_interval(client: Client) -> str:
+        """Measure a connection's scrape interval (or assume Grafana's); say which it is."""
+        try:
+            measured = client.measure_scrape_interval()
+        except SysmonError:  # a server that answers queries but not these: still usable
+            measured = None
+        client.scrape_interval = measured or ASSUMED_SCRAPE_INTERVAL
+        if client.recording is not None:  # a replay must choose the same steps
+            client.recording.connection["scrape_interval"] = client.scrape_interval
+        interval = format_duration(client.scrape_interval)
+        if measured is None:
+            return (
+                f"; scrape interval unknown (no recent samples to measure it from), "
+                f"{interval} assumed: give --scrape-interval"
+            )
+        return f"; samples every {interval} (measured)"
 
     def _new_client(self, args: Namespace) -> tuple[Client, str]:
         """A client for the arguments, and how to describe where it points."""
@@ -277,6 +331,9 @@ class SysmonMagics(Magics):
             "timeout": parse_duration(self.timeout),
             "max_points": self.max_points,
             "max_parallel": self.max_parallel,
+            "scrape_interval": parse_duration(args.scrape_interval)
+            if args.scrape_interval
+            else None,
             "now": parse_time(args.now, time.time()) if args.now else None,
             "verify": self._verify(args),
             "compress": True if args.compress else None,  # None: not from a loopback address
@@ -306,6 +363,7 @@ class SysmonMagics(Magics):
 
         server = demo.start()
         options["now"] = options["now"] or server.now
+        options["scrape_interval"] = options["scrape_interval"] or float(demo.STEP)
         name = args.name or "demo"
         # Not the URL: its port changes from run to run, and notebooks should not.
         if not self.demo_gateway:
@@ -377,7 +435,7 @@ class SysmonMagics(Magics):
             )
         return value
 
-    def _remember(self, client: Client, where: str) -> None:
+    def _remember(self, client: Client, where: str, note: str = "") -> None:
         previous = self.connections.pop(client.name, None)
         if previous is not None:
             previous.close()
@@ -388,7 +446,7 @@ class SysmonMagics(Magics):
         if client.pinned_now is not None:
             clock = f"; its clock is pinned at {format_time(client.pinned_now)}"
         key = f" with appkey {client.masked_appkey}" if client.has_appkey else ""
-        print(f"Connected {client.name!r} to {where}{key}{clock}.")
+        print(f"Connected {client.name!r} to {where}{key}{clock}{note}.")
 
     def _connections_frame(self) -> pd.DataFrame | None:
         if not self.connections:
@@ -425,6 +483,7 @@ class SysmonMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
     @argument("query", nargs="*", help="PromQL (line form); in a cell, the cell's body")
     @argument("--range", dest="range_", metavar="DUR", help="window ending now, e.g. 6h")
     @argument("--start", metavar="T", help="window start: RFC 3339, unix seconds, now-6h")
@@ -437,7 +496,12 @@ class SysmonMagics(Magics):
     @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
     @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
     @argument("--plot", action="store_true", help="also draw the result (matplotlib)")
-    @argument("--legend", metavar="TEMPLATE", help="legend, Grafana style: '{{instance}} {{mode}}'")
+    @argument(
+        "--legend",
+        metavar="FORMAT",
+        help="legend as Grafana's: '{{instance}} {{mode}}', __auto, or '' (full series names)",
+    )
+    @argument("--unit", metavar="ID", help="y axis unit, a Grafana unit id: percent, bytes, bps")
     @argument("--explore", action="store_true", help="label pickers + time slider + plot")
     @argument("--explain", action="store_true", help="the query's tree, with series per node")
     @argument("--show-query", action="store_true", help="show the query as sent, highlighted")
@@ -446,15 +510,15 @@ class SysmonMagics(Magics):
     def promql(self, line: str, cell: str | None = None) -> Any:
         """Run PromQL and return a pandas DataFrame.
 
-        By default a range query over the last ``SysmonMagics.default_range`` (1h) with a step
-        chosen for about ``SysmonMagics.max_points`` points per series. ``$name``/``${name}``
-        take values from Python; Grafana's ``$__range``, ``$__interval`` and
-        ``$__rate_interval`` work as in dashboards. ``{...}`` is never expanded by IPython.
+        By default a range query over the last SysmonMagics.default_range (1h) with a step
+        chosen for about SysmonMagics.max_points points per series, never finer than the
+        connection's scrape interval. $name / ${name} / ${name:format} take values from Python;
+        Grafana's $__range, $__interval and $__rate_interval work as in dashboards. {...} is
+        never expanded by IPython. An empty result says so, and names the closest metrics when
+        a metric in the query does not exist.
 
         Examples
         --------
-        ::
-
             %%promql --range 6h
             sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[$__rate_interval]))
 
@@ -466,6 +530,9 @@ class SysmonMagics(Magics):
 
             %%promql --range 6h --plot --legend '{{instance}}'
             node_load1
+
+            %%promql --range 6h --plot --unit bps
+            rate(node_network_receive_bytes_total[5m]) * 8
 
             %%promql --range 1d --explore -o explorer
             sum by (instance, mode) (rate(node_cpu_seconds_total[5m]))
@@ -480,14 +547,16 @@ class SysmonMagics(Magics):
         now = client.now()  # once per cell: every relative time in it reads the same clock
         fmt = cast("FrameFormat", args.format or self.default_format)
         timeout = parse_duration(args.timeout) if args.timeout else None
-        scrape = parse_duration(self.scrape_interval)
+        scrape = client.scrape_interval or ASSUMED_SCRAPE_INTERVAL
         range_s = parse_duration(args.range_) if args.range_ else None
         step = parse_duration(args.step) if args.step else None
         if args.explain:
             from .explain import explain
 
             span = range_s or parse_duration(self.default_range)
-            query = self._template(body, span, step or auto_step(span, self.max_points), scrape)
+            query = self._template(
+                body, span, step or auto_step(span, self.max_points, scrape), scrape
+            )
             self._show_query(query, args.show_query)
             at = parse_time(args.time, now) if args.time else now
             return self._deliver(explain(query, client, at), args.output, f"explained {query!r}")
@@ -495,7 +564,7 @@ class SysmonMagics(Magics):
             if args.start or args.end:
                 raise SysmonUsageError("--instant takes --time, not --start/--end.")
             span = range_s or parse_duration(self.default_range)
-            macro_step = step or auto_step(span, self.max_points)
+            macro_step = step or auto_step(span, self.max_points, scrape)
             query = self._template(body, span, macro_step, scrape)
             self._show_query(query, args.show_query)
             frame = client.query(query, args.time if args.time else now, timeout=timeout, fmt=fmt)
@@ -510,6 +579,7 @@ class SysmonMagics(Magics):
                 start=args.start,
                 end=args.end,
                 step=step,
+                min_step=scrape,
             )
             query = self._template(body, end - start, step, scrape)
             self._show_query(query, args.show_query)
@@ -526,6 +596,7 @@ class SysmonMagics(Magics):
         about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
         if self.provenance and not args.output:
             print(about)
+        empty = self._no_series(query, frame, client) if series_count(frame) == 0 else None
         if args.explore:
             from .explorer import Explorer
 
@@ -536,12 +607,49 @@ class SysmonMagics(Magics):
                 timezone=self.timezone,
                 max_series=self.max_plot_series,
                 max_points=self.max_points,
+                unit=args.unit,
             )
-            return self._deliver(explorer, args.output, about)
+            self._deliver(explorer, args.output, about)
+            if empty:
+                print(empty)
+            return explorer  # shown even with -o: a stored explorer is still there to work
         result = self._deliver(frame, args.output, about)
+        if empty:  # after the line about the frame; the frame is still the cell's value
+            print(empty)
         if args.plot:  # after -o's line about the frame, before the table (the cell's value)
-            self._plot(frame, args.legend)
+            self._plot(frame, args.legend, args.unit)
         return result
+
+    def _no_series(self, query: str, frame: pd.DataFrame, client: Client) -> str:
+        """The line that says a result is empty, and which metric names do not exist."""
+        info = frame.attrs.get("promql", {})
+        if "start" in info:
+            start, end = info["start"], info["end"]
+            when = f"from {format_time(start)} to {format_time(end)}"
+        else:
+            end = info.get("time", client.now())
+            start = end - 300  # Prometheus' lookback: an instant query sees the last 5 minutes
+            when = f"at {format_time(end)}"
+        line = f"No series: the query matched nothing {when}."
+        from .completion import unknown_metrics
+
+        try:
+            missing = unknown_metrics(query, self._names_for(client), start, end)
+        except SysmonError:
+            return line  # the names could not be listed: say what is known
+        for name, close in missing.items():
+            line += f" There is no metric {name} on {client.name}"
+            line += f": did you mean {' or '.join(close)}?" if close else "."
+        return line
+
+    def _names_for(self, client: Client) -> Any:
+        """The connection's cache of metric, label and value names (completion uses it too)."""
+        from .completion import Names
+
+        names = self._names.get(client.name)
+        if names is None or names.client is not client:
+            names = self._names[client.name] = Names(client)
+        return names
 
     def _progress(self, parallel: int) -> Callable[[int, int], None]:
         """Report the windows of a split range query: a bar in a notebook, else one line."""
@@ -568,24 +676,26 @@ class SysmonMagics(Magics):
 
         return report
 
-    def _plot(self, frame: pd.DataFrame, legend: str | None) -> None:
+    def _plot(self, frame: pd.DataFrame, legend: str | None, unit: str | None) -> None:
         from IPython.display import display
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        from .plotting import plot
+        from .plotting import legend_height, plot
 
         # A bare Figure rendered to PNG here: no pyplot state, no double display by the inline
         # backend, and an image even in a kernel where no backend was ever activated.
         figure = Figure(figsize=(10, 3.6), layout="constrained")
         FigureCanvasAgg(figure)
-        plot(
+        ax = plot(
             frame,
             ax=figure.add_subplot(),
             legend=legend,
             timezone=self.timezone,
             max_series=self.max_plot_series,
+            unit=unit,
         )
+        figure.set_figheight(figure.get_figheight() + legend_height(ax))  # the plot keeps its own
         display(PlotImage(figure))
 
     @staticmethod
@@ -664,12 +774,9 @@ class SysmonMagics(Magics):
             return {"completions": [], "suppress": False}
         from IPython.core.completer import SimpleCompletion
 
-        from .completion import Names, complete
+        from .completion import complete
 
-        client = self.connections[self.current]
-        names = self._names.get(client.name)
-        if names is None or names.client is not client:
-            names = self._names[client.name] = Names(client)
+        names = self._names_for(self.connections[self.current])
         try:
             fragment, offers = complete(text, names)
         except SysmonError:
@@ -684,6 +791,7 @@ class SysmonMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
     @argument("selector", nargs="*", help='series selector, e.g. up{job="node"}')
     @argument("--range", dest="range_", metavar="DUR", help="window ending now (default 1h)")
     @argument("--start", metavar="T", help="window start")
@@ -694,7 +802,7 @@ class SysmonMagics(Magics):
     def promql_series(self, line: str) -> pd.DataFrame:
         """The series matching a selector: a row per series, a column per label.
 
-        Example: ``%promql_series node_uname_info --range 1d``
+        Example: %promql_series node_uname_info --range 1d
         """
         args, selector = self._parse(self.promql_series, line, None)
         if not selector:
@@ -705,6 +813,7 @@ class SysmonMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
     @argument("label", nargs="*", help="a label name: list its values (default: list names)")
     @argument("--match", metavar="SELECTOR", help="only series matching this selector")
     @argument("--range", dest="range_", metavar="DUR", help="window ending now (default 1h)")
@@ -716,7 +825,7 @@ class SysmonMagics(Magics):
     def promql_labels(self, line: str) -> list[str]:
         """Label names, or the values of one label.
 
-        Examples: ``%promql_labels``, ``%promql_labels instance --match node_load1``
+        Examples: %promql_labels, %promql_labels instance --match node_load1
         """
         args, label = self._parse(self.promql_labels, line, None)
         client = self._client(args.conn)
@@ -727,6 +836,7 @@ class SysmonMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
     @argument("metric", nargs="*", help="one metric name (default: all)")
     @argument("--conn", metavar="NAME", help="use this connection")
     @line_magic
@@ -734,7 +844,7 @@ class SysmonMagics(Magics):
     def promql_metadata(self, line: str) -> pd.DataFrame:
         """Type, help and unit of the metrics: columns metric, type, help, unit.
 
-        Example: ``%promql_metadata node_cpu_seconds_total``
+        Example: %promql_metadata node_cpu_seconds_total
         """
         args, metric = self._parse(self.promql_metadata, line, None)
         return self._client(args.conn).metadata(metric or None)
@@ -750,21 +860,25 @@ class SysmonMagics(Magics):
         )
 
 
+def series_count(frame: pd.DataFrame) -> int:
+    """How many series a tidy or wide result holds."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        return int(frame.shape[1])
+    from .frames import NOT_LABELS
+
+    labels = [c for c in frame.columns if c not in NOT_LABELS]
+    if not len(frame):
+        return 0
+    return len(frame.drop_duplicates(subset=labels)) if labels else 1
+
+
 def summarize_size(frame: pd.DataFrame) -> str:
     """``N series, M samples`` of a tidy or wide result."""
     if isinstance(frame.columns, pd.MultiIndex):
-        series = frame.shape[1]
         samples = int(frame.notna().to_numpy().sum())
     else:
-        from .frames import NOT_LABELS
-
-        labels = [c for c in frame.columns if c not in NOT_LABELS]
-        if labels:
-            series = len(frame.drop_duplicates(subset=labels)) if len(frame) else 0
-        else:
-            series = 1 if len(frame) else 0
         samples = len(frame)
-    return f"{series:,} series, {samples:,} sample{'' if samples == 1 else 's'}"
+    return f"{series_count(frame):,} series, {samples:,} sample{'' if samples == 1 else 's'}"
 
 
 def summarize(frame: pd.DataFrame) -> str:
@@ -806,11 +920,12 @@ class PlotImage:
         return self.png
 
     def __repr__(self) -> str:
-        return f"<plot: {len(self.figure.axes[0].get_lines())} series>"
+        lines = len(self.figure.axes[0].get_lines())
+        return f"<plot: {lines} series>" if lines else "<plot: no data>"
 
 
 class HighlightedQuery:
-    """A query as sent, highlighted with Pygments' PromQL lexer in notebooks."""
+    """A query as sent, highlighted as PromQL in notebooks (tokens as Prometheus reads them)."""
 
     def __init__(self, query: str) -> None:
         self.query = query
@@ -821,6 +936,7 @@ class HighlightedQuery:
     def _repr_html_(self) -> str:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
-        from pygments.lexers import PromQLLexer
+
+        from .lexer import PromQLLexer
 
         return highlight(self.query, PromQLLexer(), HtmlFormatter(noclasses=True, nowrap=False))

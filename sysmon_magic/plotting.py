@@ -1,104 +1,85 @@
-"""``plot(frame) -> Axes``: a query's result as lines, with readable units, time and legends.
+"""``plot(frame) -> Axes``: a query's result as lines that can be told apart, in true units.
 
-Units come from the metric's name as Prometheus' naming conventions promise (``_bytes``,
-``_seconds``, ``_ratio``, a ``rate()`` of a ``_total`` counter); legends follow Grafana (a
-``{{label}}`` template, or the labels that differ between series); past ``max_series`` series the
-ones with the largest values are drawn and the rest counted, so a 5,000-series answer stays fast.
+- Units come from the whole expression (:mod:`~sysmon_magic.units`): ``rate(x_bytes_total[5m])
+  * 8`` is bits per second. When the unit cannot be known, the axis shows none, never a guess;
+  ``unit=`` takes one of Grafana's unit ids instead.
+- Every drawn series has its own colour and line style (10 colours x 4 styles), and the legend
+  under the plot names exactly the drawn series, wrapped, never cut. Default names use the
+  smallest set of labels that tells the series apart; ``legend=`` takes Grafana's forms.
+- Past ``max_series`` series the ones with the largest values are drawn, and the plot says how
+  many of how many; a result with no data draws its window with "No data" on it.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from . import promql_text
 from .errors import SysmonUsageError
 from .frames import NOT_LABELS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-__all__ = ["Unit", "as_wide", "legend_names", "plot", "unit_for"]
+    from .units import Unit
 
-_LEGEND_FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# A name not glued to a preceding word character (so the "m" of "5m" is not one).
-_RATE_FUNCTIONS = re.compile(r"\b(?:rate|irate|deriv)\s*\(")
+__all__ = [
+    "MAX_DISTINCT_SERIES",
+    "as_wide",
+    "distinguishing_labels",
+    "informative_labels",
+    "legend_height",
+    "legend_names",
+    "plot",
+    "unit_for",
+]
 
+# matplotlib's default colours; each is drawn solid first, then dashed, dotted, dash-dotted.
+_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
+#: Plots draw at most this many series: beyond it two would share a colour and a line style.
+MAX_DISTINCT_SERIES = len(_COLOURS) * len(_STYLES)
 
-@dataclass(frozen=True)
-class Unit:
-    """How a y axis shows values: each value is divided by ``scale`` and suffixed ``symbol``."""
-
-    scale: float
-    symbol: str
-    label: str
-
-    def format(self, value: float) -> str:
-        shown = value / self.scale
-        text = f"{shown:.3g}" if abs(shown) < 1e4 else f"{shown:,.0f}"
-        return f"{text} {self.symbol}".rstrip()
-
-
-def metric_name(frame: pd.DataFrame, query: str | None = None) -> str | None:
-    """The metric a result is about: its single ``__name__``, else the first one in the query."""
-    names = _column_values(frame, "__name__")
-    if len(names) == 1:
-        return names[0]
-    return promql_text.metric_name(query) if query else None
-
-
-def unit_for(frame: pd.DataFrame, query: str | None = None) -> Unit:
-    """Choose the y axis's unit from the metric name and the size of the values."""
-    name = metric_name(frame, query) or ""
-    # A quantile of rates is a value of the histogram's own unit, not a rate.
-    per_second = bool(query and _RATE_FUNCTIONS.search(query) and "histogram_quantile" not in query)
-    if query and _is_ratio(query):
-        return Unit(1, "", "")  # a metric divided by another: the unit cancels out
-    # histogram_quantile over x_seconds_bucket is in seconds; a bucket counter is not "_total".
-    base = name.removesuffix("_total").removesuffix("_bucket")
-    largest = _largest(frame)
-    if base.endswith("_bytes"):
-        return _binary_unit(largest, per_second)
-    if base.endswith("_seconds"):
-        if per_second:
-            return Unit(1, "", "seconds per second")
-        return _time_unit(largest)
-    if base.endswith("_ratio"):
-        return Unit(0.01, "%", "percent")
-    if per_second and name.endswith("_total"):
-        return Unit(1, "/s", "per second")
-    return Unit(1, "", "")
+_LEGEND_FIELD = re.compile(r"\{\{\s*(.+?)\s*\}\}")  # as Grafana reads {{ label }}
+_LEGEND_FONT_POINTS = 8
+_LEGEND_WRAP = 60  # characters per legend line; longer names wrap, they are never cut
+_FIGURE_CHARACTERS = 130  # legend characters that fit across a 10-inch figure at 8 points
+# The legend sits this far below the axes: under the tick labels and the time axis' label.
+_LEGEND_OFFSET_POINTS = 34
+#: Legend forms as in Grafana: "__auto" and "" (the full series name).
+AUTO_LEGEND = "__auto"
+# Labels whose combinations are tried exhaustively for the shortest legend; past this, greedily.
+_EXHAUSTIVE_LABELS = 12
 
 
-def _is_ratio(query: str) -> bool:
-    """Whether the query divides one selection by another (a ratio: no unit)."""
-    bare = promql_text.blank_strings_and_matchers(query)
-    return "/" in bare and len(promql_text.selectors(query)) >= 2
+def unit_for(frame: pd.DataFrame, query: str | None = None, unit: str | None = None) -> Unit | None:
+    """The unit of a result: Grafana's ``unit`` id if given, else the expression's, else none."""
+    from . import units  # here: it parses with promql-parser, not needed to load the magics
 
-
-def _binary_unit(largest: float, per_second: bool) -> Unit:
-    suffix = "/s" if per_second else ""
-    for power, symbol in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
-        if largest >= 1024**power:
-            return Unit(
-                1024**power, symbol + suffix, "bytes" + (" per second" if per_second else "")
+    if unit is not None:
+        chosen = units.unit_from_grafana(unit)
+        if chosen is None:
+            raise SysmonUsageError(
+                f"Unknown unit {unit!r}: use one of Grafana's unit ids, e.g. "
+                f"{', '.join(units.GRAFANA_UNIT_IDS[:12])} (all: sysmon_magic.units.GRAFANA_UNIT_IDS)."
             )
-    return Unit(1, "B" + suffix, "bytes" + (" per second" if per_second else ""))
-
-
-def _time_unit(largest: float) -> Unit:
-    if largest < 1:
-        return Unit(0.001, "ms", "duration")
-    if largest < 180:
-        return Unit(1, "s", "duration")
-    if largest < 3 * 3600:
-        return Unit(60, "min", "duration")
-    return Unit(3600, "h", "duration")
+        return chosen
+    if query:
+        return units.unit_of(query)
+    names = _column_values(frame, "__name__")
+    return units.unit_of(names[0]) if len(names) == 1 else None
 
 
 def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,8 +91,8 @@ def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
     labels = [c for c in frame.columns if c not in NOT_LABELS]
     if not labels:
         wide = frame.set_index("timestamp")[["value"]]
-        wide.columns = pd.MultiIndex.from_tuples([("{}",)], names=["series"])
-        return wide
+        wide.columns = pd.MultiIndex.from_tuples([("{}",)] * wide.shape[1], names=["series"])
+        return wide if len(frame) else wide.iloc[:, :0]
     keyed = frame[["timestamp", *labels, "value"]].copy()
     for label in labels:  # a series without the label: "" so that it keeps its own column
         keyed[label] = keyed[label].astype(object).fillna("")
@@ -121,27 +102,139 @@ def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
+def _label_sets(columns: pd.Index) -> list[dict[str, str]]:
+    """Each wide column's labels, without the empty ones (a label the series does not have)."""
+    names = [str(name) for name in columns.names]
+    return [
+        {
+            name: str(value)
+            for name, value in zip(names, key if isinstance(key, tuple) else (key,), strict=True)
+            if str(value) != ""
+        }
+        for key in columns
+    ]
+
+
+def _varying(label_sets: Sequence[Mapping[str, str]]) -> list[str]:
+    names = dict.fromkeys(name for labels in label_sets for name in labels)
+    return [n for n in names if len({labels.get(n, "") for labels in label_sets}) > 1]
+
+
+def _length(label_sets: Sequence[Mapping[str, str]], name: str) -> int:
+    return sum(len(labels.get(name, "")) for labels in label_sets)
+
+
+def informative_labels(label_sets: Sequence[Mapping[str, str]]) -> list[str]:
+    """The labels worth a picker: those that vary, less those that vary one-to-one with another
+    kept label (the service's ``openmetrics_id`` with ``instance``: the shorter is kept)."""
+    kept: list[str] = []
+    for name in sorted(_varying(label_sets), key=lambda n: _length(label_sets, n)):
+        values = {labels.get(name, "") for labels in label_sets}
+        if not any(
+            len({(ls.get(name, ""), ls.get(other, "")) for ls in label_sets})
+            == len(values)
+            == len({ls.get(other, "") for ls in label_sets})
+            for other in kept
+        ):
+            kept.append(name)
+    order = list(dict.fromkeys(n for labels in label_sets for n in labels))
+    return sorted(kept, key=order.index)
+
+
+def distinguishing_labels(label_sets: Sequence[Mapping[str, str]]) -> list[str]:
+    """The smallest set of labels whose values tell the series apart (the shortest names when
+    several sets are as small), in the series' label order."""
+    varying = _varying(label_sets)
+    everything = len({tuple(sorted(labels.items())) for labels in label_sets})
+
+    def tells_apart(chosen: Sequence[str]) -> bool:
+        keys = {tuple(labels.get(n, "") for n in chosen) for labels in label_sets}
+        return len(keys) == everything
+
+    if len(varying) <= _EXHAUSTIVE_LABELS:
+        for size in range(1, len(varying) + 1):
+            fits = [c for c in itertools.combinations(varying, size) if tells_apart(c)]
+            if fits:
+                return list(min(fits, key=lambda c: sum(_length(label_sets, n) for n in c)))
+        return varying
+    chosen: list[str] = []  # greedily: the label that splits the series most, then the next
+    while not tells_apart(chosen) and len(chosen) < len(varying):
+        rest = [n for n in varying if n not in chosen]
+        chosen.append(
+            max(
+                rest,
+                key=lambda n: (
+                    len({tuple(ls.get(m, "") for m in [*chosen, n]) for ls in label_sets}),
+                    -_length(label_sets, n),
+                ),
+            )
+        )
+    return [n for n in varying if n in chosen]
+
+
 def legend_names(
     columns: pd.Index, legend: str | None = None, query: str | None = None
 ) -> list[str]:
-    """Series names (wide columns): a Grafana ``{{label}}`` template, else the labels that differ."""
-    names = [str(name) for name in columns.names]
-    label_sets = [
-        dict(zip(names, key if isinstance(key, tuple) else (key,), strict=True)) for key in columns
-    ]
-    if legend:
+    """Series names (wide columns), as Grafana names them for a ``legendFormat``.
 
-        def fill(labels: dict[str, Any]) -> str:
-            return _LEGEND_FIELD.sub(lambda m: str(labels.get(m.group(1), "")), legend)
+    ``None``: the values of the fewest labels that tell the series apart (a single series is
+    named by its query). ``"{{instance}} {{mode}}"``: the template, a missing label empty.
+    ``""``: the full series name, ``metric{label="value", ...}``. ``"__auto"``: the one label's
+    value when every series has just that one label, else the full name. A series without labels
+    is named by its query.
+    """
+    label_sets = _label_sets(columns)
+    expression = " ".join((query or "").split())
+    if legend is None:
+        if len(label_sets) == 1:
+            return [expression or _series_name(label_sets[0])]
+        shown = distinguishing_labels(label_sets)
+        if len(shown) == 1:
+            (only,) = shown
+            return [labels.get(only, f"(no {only})") for labels in label_sets]
+        return [", ".join(f"{n}={ls[n]}" for n in shown if n in ls) for ls in label_sets]
+    if legend == AUTO_LEGEND:
+        names = {n for labels in label_sets for n in labels if n != "__name__"}
+        if len(names) == 1 and all(len(labels) == 1 for labels in label_sets):
+            (only,) = names
+            return [labels[only] for labels in label_sets]
+        return [_series_name(labels) or expression for labels in label_sets]
+    if legend == "":
+        return [_series_name(labels) or expression for labels in label_sets]
 
-        return [fill(labels) for labels in label_sets]
-    if len(label_sets) == 1:
-        return [_shorten(" ".join((query or "").split())) or _selector(label_sets[0])]
-    differing = [n for n in names if len({ls.get(n, "") for ls in label_sets}) > 1]
-    if len(differing) == 1:
-        only = differing[0]
-        return [str(ls[only]) or f"(no {only})" for ls in label_sets]
-    return [", ".join(f"{n}={ls[n]}" for n in differing if ls[n] != "") for ls in label_sets]
+    def filled(labels: Mapping[str, str]) -> str:
+        return _LEGEND_FIELD.sub(lambda field: labels.get(field.group(1), ""), legend)
+
+    return [filled(labels) for labels in label_sets]
+
+
+def _series_name(labels: Mapping[str, str]) -> str:
+    """Prometheus' name of a series, ``metric{a="1", b="2"}``; ``""`` for one without labels."""
+    name = labels.get("__name__", "")
+    pairs = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{pairs}}}" if pairs else name
+
+
+def legend_grid(names: Sequence[str]) -> tuple[int, list[int]]:
+    """Columns of the legend under a plot, and each row's height in text lines.
+
+    matplotlib fills a legend column by column, so row ``r`` holds entries ``r``, ``r + rows``...
+    """
+    lines = [name.count("\n") + 1 for name in names]
+    widest = max((len(line) for name in names for line in name.split("\n")), default=1)
+    columns = max(1, min(len(names), _FIGURE_CHARACTERS // (widest + 6), 6))
+    rows = math.ceil(len(names) / columns) if names else 0
+    return columns, [max(lines[r::rows]) for r in range(rows)]
+
+
+def legend_height(ax: Axes) -> float:
+    """Inches the legend under ``ax`` (from :func:`plot`) takes below the axes' labels."""
+    legend = ax.get_legend()
+    if legend is None:
+        return 0.0
+    _, rows = legend_grid([text.get_text() for text in legend.get_texts()])
+    line = _LEGEND_FONT_POINTS * 1.25 / 72
+    return sum(rows) * line + len(rows) * 0.05 + 0.1
 
 
 def plot(
@@ -153,6 +246,7 @@ def plot(
     timezone: str = "UTC",
     max_series: int = 30,
     query: str | None = None,
+    unit: str | None = None,
 ) -> Axes:
     """Draw a query result as one line per series and return the Axes.
 
@@ -161,66 +255,64 @@ def plot(
     frame
         A tidy or wide result frame (from ``%%promql`` or :class:`~sysmon_magic.Client`).
     ax
-        Draw into these Axes; by default a new pyplot figure.
+        Draw into these Axes; by default a new pyplot figure (which grows to fit the legend).
     legend
-        Grafana's legend template, e.g. ``"{{instance}} {{mode}}"``; default: the labels that
-        differ between series (a single series is named by its query).
+        Grafana's legend format: ``"{{instance}} {{mode}}"``, ``"__auto"`` or ``""``; default:
+        the values of the fewest labels that tell the series apart.
     timezone
         IANA zone for the time axis (``"Asia/Seoul"``); default UTC.
     max_series
-        Draw at most this many series: those with the largest values; the rest are counted.
+        Draw at most this many series (at most 40, so that no two look alike): those with the
+        largest values; the plot says how many were drawn of how many.
     query
         The PromQL, for units and names; default ``frame.attrs["promql"]["query"]``.
+    unit
+        One of Grafana's unit ids (``"percent"``, ``"bytes"``, ``"bps"``, ...) for the y axis;
+        default: the unit of the query's result, or none when it cannot be known.
 
     Examples
     --------
     >>> df = %promql rate(node_network_receive_bytes_total[5m])  # doctest: +SKIP
     >>> sysmon_magic.plot(df, legend="{{instance}} {{device}}", timezone="Asia/Seoul")
     """
+    if not 1 <= max_series <= MAX_DISTINCT_SERIES:
+        raise SysmonUsageError(
+            f"max_series must be 1 to {MAX_DISTINCT_SERIES}: beyond that, two lines would share "
+            "a colour and a line style. Narrow the query (a matcher, topk()) instead."
+        )
     zone = _zone(timezone)
-    query = query or frame.attrs.get("promql", {}).get("query")
+    info = frame.attrs.get("promql", {})
+    query = query or info.get("query")
     wide = as_wide(frame)
     total = wide.shape[1]
     if total > max_series:
         largest = np.nan_to_num(wide.to_numpy(dtype=float), nan=-np.inf).max(axis=0)
         keep = np.sort(np.argsort(-largest, kind="stable")[:max_series])
         wide = wide.iloc[:, keep]
-    unit = unit_for(frame, query)
-    names = legend_names(wide.columns, legend, query)
-
-    import matplotlib.dates as mdates
-    import matplotlib.ticker as mticker
-
+    shown_unit = unit_for(frame, query, unit)
+    created = ax is None
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(10, 3.6), layout="constrained")
+    values = wide.to_numpy(dtype=float)
+    if not np.isfinite(values).any():
+        _draw_no_data(ax, info, zone, timezone)
+        return ax
+
+    import matplotlib.dates as mdates
+
     # Wall-clock times in the zone, as matplotlib's date numbers: no tz handling, and converted
     # once here rather than once per line by matplotlib's units machinery.
     times = mdates.date2num(pd.DatetimeIndex(wide.index).tz_convert(zone).tz_localize(None))
-    values = wide.to_numpy(dtype=float)
     # One call for all lines (a column each). Bevel joins: at 1.2 px they look the same as round
     # ones, and noisy lines (a join at every point) draw 10 % faster.
-    lines = ax.plot(times, values, linewidth=1.2, solid_joinstyle="bevel") if names else []
-    for line, name in zip(lines, names, strict=True):
-        line.set_label(_shorten(name, 45))
-    locator = mdates.AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: unit.format(v)))
-    if unit.scale not in (1, 0.01):
-        # Ticks at round numbers of the shown unit (1 GiB, 2 GiB), not of the raw one.
-        ax.autoscale_view()
-        low, high = ax.get_ylim()
-        nice = mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
-        ticks = np.asarray(nice.tick_values(low / unit.scale, high / unit.scale)) * unit.scale
-        ax.yaxis.set_major_locator(mticker.FixedLocator(ticks.tolist()))
-        ax.set_ylim(low, high)
-    else:  # Axes drawn into again (the explorer's) may hold the fixed ticks of an earlier unit
-        ax.yaxis.set_major_locator(mticker.AutoLocator())
-    ax.set_xlabel(f"time ({timezone})")
-    if unit.label:
-        ax.set_ylabel(unit.label)
+    lines = ax.plot(times, values, linewidth=1.2, solid_joinstyle="bevel")
+    for number, line in enumerate(lines):
+        line.set_color(_COLOURS[number % len(_COLOURS)])
+        line.set_linestyle(_STYLES[number // len(_COLOURS)])
+    _time_axis(ax, timezone)
+    _value_axis(ax, shown_unit, values, zone)
     ax.grid(True, alpha=0.3)
     if title is not None:
         ax.set_title(title, loc="left", fontsize=10)
@@ -234,11 +326,116 @@ def plot(
             fontsize=8,
             color="#a33",
         )
-    if 1 < len(names) <= 12 or (len(names) > 12 and legend):
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    elif len(names) == 1:
-        ax.set_title(names[0], loc="left", fontsize=9, family="monospace")
+    names = legend_names(wide.columns, legend, query)
+    for line, name in zip(lines, names, strict=True):
+        line.set_label(name)  # for get_label(); the legend below gets its labels explicitly
+    if len(lines) == 1 and legend is None:
+        ax.set_title(textwrap.fill(names[0], 110), loc="left", fontsize=9, family="monospace")
+    else:
+        _legend_below(ax, lines, names)
+        if created:
+            figure = cast("Figure", ax.get_figure())
+            figure.set_figheight(figure.get_figheight() + legend_height(ax))
     return ax
+
+
+def _legend_below(ax: Axes, lines: Sequence[Any], names: Sequence[str]) -> None:
+    from matplotlib.transforms import offset_copy
+
+    wrapped = [
+        textwrap.fill(name, _LEGEND_WRAP) if len(name) > _LEGEND_WRAP else name for name in names
+    ]
+    columns, _ = legend_grid(wrapped)
+    figure = cast("Figure", ax.get_figure())
+    placement: dict[str, Any] = {
+        "loc": "upper left",
+        "bbox_to_anchor": (0.0, 0.0),
+        "bbox_transform": offset_copy(
+            ax.transAxes, figure, y=-_LEGEND_OFFSET_POINTS, units="points"
+        ),
+        "ncols": columns,
+        "fontsize": _LEGEND_FONT_POINTS,
+        "frameon": False,
+        "borderaxespad": 0.0,
+        "handlelength": 2.6,  # long enough to show a dash-dot pattern
+        "columnspacing": 1.5,
+    }
+    # Explicit labels: matplotlib leaves out of a legend any label starting with "_".
+    ax.legend(list(lines), wrapped, **placement)
+
+
+def _time_axis(ax: Axes, timezone: str) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel(f"time ({timezone})")
+
+
+def _value_axis(ax: Axes, unit: Unit | None, values: np.ndarray, zone: ZoneInfo) -> None:
+    import matplotlib.ticker as mticker
+
+    finite = np.abs(values[np.isfinite(values)])
+    largest = float(finite.max()) if finite.size else 0.0
+    if unit is None:
+        ax.yaxis.set_major_locator(mticker.AutoLocator())
+        ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
+        ax.set_ylabel("")
+        return
+    if unit.base == "timestamp":  # points in time (node_boot_time_seconds): show them as dates
+        times = values[np.isfinite(values)]
+        if times.size and times.max() - times.min() < 60:  # one moment: an hour around it
+            ax.set_ylim(times.min() - 1800, times.max() + 1800)
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=5))
+        ax.yaxis.set_major_formatter(
+            mticker.FuncFormatter(
+                lambda value, _position: f"{pd.Timestamp(value, unit='s', tz=zone):%Y-%m-%d %H:%M}"
+            )
+        )
+        ax.set_ylabel(unit.label)
+        return
+    scale, symbol = unit.ticks(largest)
+
+    def shown(value: float, _position: float | None = None) -> str:
+        number = value / scale
+        text = f"{number:.3g}" if abs(number) < 1e4 else f"{number:,.0f}"
+        return f"{text} {symbol}".rstrip()
+
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(shown))
+    # Ticks at round numbers of the shown unit (1 GiB, 2 GiB), not of the raw one.
+    ax.autoscale_view()
+    low, high = ax.get_ylim()
+    nice = mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+    ticks = np.asarray(nice.tick_values(low / scale, high / scale)) * scale
+    ax.yaxis.set_major_locator(mticker.FixedLocator(ticks.tolist()))
+    ax.set_ylim(low, high)
+    ax.set_ylabel(unit.label)
+
+
+def _draw_no_data(ax: Axes, info: Mapping[str, Any], zone: ZoneInfo, timezone: str) -> None:
+    """The queried window with "No data" on it (not matplotlib's 1970 and a +-0.04 axis)."""
+    import matplotlib.dates as mdates
+    import matplotlib.ticker as mticker
+
+    first: float | None
+    last: float | None
+    if "start" in info:
+        first, last = float(info["start"]), float(info["end"])
+    elif "time" in info:
+        first, last = float(info["time"]) - 300, float(info["time"]) + 300
+    else:
+        first = last = None
+    if first is not None and last is not None and last > first:
+        window = pd.to_datetime([first, last], unit="s", utc=True).tz_convert(zone)
+        ax.set_xlim(*mdates.date2num(window.tz_localize(None)))
+        _time_axis(ax, timezone)
+    else:
+        ax.xaxis.set_major_locator(mticker.NullLocator())
+    ax.yaxis.set_major_locator(mticker.NullLocator())
+    ax.yaxis.set_major_formatter(mticker.NullFormatter())
+    ax.set_ylim(0, 1)
+    ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes, color="#666")
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -250,24 +447,9 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _largest(frame: pd.DataFrame) -> float:
-    values = frame["value"] if "value" in frame.columns else frame
-    array = np.abs(np.asarray(values, dtype=float))
-    array = array[np.isfinite(array)]
-    return float(array.max()) if array.size else 0.0
-
-
 def _column_values(frame: pd.DataFrame, name: str) -> list[str]:
     if name in frame.columns:
         return [str(v) for v in pd.unique(frame[name].dropna())]
     if isinstance(frame.columns, pd.MultiIndex) and name in frame.columns.names:
         return [str(v) for v in frame.columns.unique(level=name)]
     return []
-
-
-def _selector(labels: dict[str, Any]) -> str:
-    return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items() if v != "") + "}"
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -9,15 +9,29 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["add_matchers", "blank_strings_and_matchers", "metric_name", "selectors"]
+__all__ = [
+    "add_matchers",
+    "blank_strings_and_matchers",
+    "escape_regex",
+    "escape_string",
+    "metric_name",
+    "metric_names",
+    "regex_literal",
+    "selectors",
+]
 
 # A name not glued to a preceding word character (so the "m" of "5m" is not one).
 _IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
 _BRACES = re.compile(r"\{[^{}]*\}")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*$")
-# Regex characters of RE2, escaped for a matcher value (inside a PromQL string: doubled).
+# RE2's special characters: each gets a backslash to match itself.
 _REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
+# What a PromQL string quoted with " or ' cannot hold as it is. A newline ends it; the other
+# quote needs no escape, and Prometheus refuses one (\' inside "...", \" inside '...').
+_STRING_ESCAPES = {
+    quote: str.maketrans({"\\": "\\\\", quote: "\\" + quote, "\n": "\\n"}) for quote in "\"'"
+}
 # Words of PromQL that look like metric names: functions, aggregations, keywords.
 _NOT_METRICS = frozenset(
     """abs absent absent_over_time acos acosh and asin asinh atan atanh atan2 avg avg_over_time
@@ -84,18 +98,30 @@ def selectors(query: str) -> list[tuple[int, int, int | None]]:
     return found
 
 
+def metric_names(query: str) -> list[str]:
+    """The metrics a query selects by name, each once, in the order they appear."""
+    names = (query[start:end].split("{")[0].strip() for start, end, _ in selectors(query))
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def metric_name(query: str) -> str | None:
     """The first metric a query selects by name (``None`` if none)."""
-    for start, end, _ in selectors(query):
-        name = query[start:end].split("{")[0].strip()
-        if name:
-            return name
-    return None
+    return next(iter(metric_names(query)), None)
+
+
+def regex_literal(value: str) -> str:
+    """A regex (RE2) that matches exactly ``value``."""
+    return _REGEX_SPECIAL.sub(r"\\\g<0>", value)
+
+
+def escape_string(text: str, quote: str = '"') -> str:
+    """``text`` as the inside of a PromQL string quoted with ``quote`` (``"`` or ``'``)."""
+    return text.translate(_STRING_ESCAPES[quote])
 
 
 def escape_regex(value: str) -> str:
     """A value as an RE2 literal inside a PromQL double-quoted string."""
-    return _REGEX_SPECIAL.sub(r"\\\\\g<0>", value).replace('"', '\\"')
+    return escape_string(regex_literal(value))
 
 
 def add_matchers(query: str, chosen: Mapping[str, Sequence[str]]) -> str:
@@ -103,8 +129,7 @@ def add_matchers(query: str, chosen: Mapping[str, Sequence[str]]) -> str:
     terms = []
     for label, values in chosen.items():
         if len(values) == 1:
-            value = values[0].replace("\\", "\\\\").replace('"', '\\"')
-            terms.append(f'{label}="{value}"')
+            terms.append(f'{label}="{escape_string(values[0])}"')
         elif values:
             terms.append(f'{label}=~"{"|".join(escape_regex(v) for v in values)}"')
     if not terms:

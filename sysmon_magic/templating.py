@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SysmonUsageError
+from .promql_text import escape_string, regex_literal
 from .timeparse import format_duration
 
 __all__ = ["expand", "grafana_macros", "rate_interval"]
@@ -46,14 +47,6 @@ _LITERAL_RE = re.compile(r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`[^`]*`|#[
 # What makes a string the value of a label matcher: an operator just before it. ``==``, ``<=``
 # and ``>=`` never take a string, so a lone ``=`` is a matcher's.
 _MATCHER_RE = re.compile(r"(?:(?P<label>[A-Za-z_]\w*)\s*)?(?P<op>=~|!~|!=|(?<![=!<>])=)\s*$")
-# RE2's special characters, each escaped with one backslash (the regex itself; a PromQL string
-# doubles it when the regex is written inside quotes).
-_REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
-# What a PromQL quoted string cannot hold as it is. A newline ends it; the other quote needs no
-# escape, and Prometheus refuses one (``\'`` inside "...", ``\"`` inside '...').
-_STRING_ESCAPES = {
-    quote: str.maketrans({"\\": "\\\\", quote: "\\" + quote, "\n": "\\n"}) for quote in "\"'"
-}
 
 
 @dataclass(frozen=True)
@@ -218,20 +211,16 @@ def _write_in_string(reference: str, text: str, quote: str | None) -> str:
                 'write the string in double quotes ("...").'
             )
         return text
-    return text.translate(_STRING_ESCAPES[quote])
+    return escape_string(text, quote)
 
 
 # --- the formats, as Grafana's format registry (grafana/scenes formatRegistry.ts) gives them ---
 
 
-def _regex_escape(value: str) -> str:
-    return _REGEX_SPECIAL.sub(r"\\\g<0>", value)
-
-
 def _regex(value: Value, args: list[str]) -> str:
     if isinstance(value, str):
-        return _regex_escape(value)
-    escaped = [_regex_escape(item) for item in value]
+        return regex_literal(value)
+    escaped = [regex_literal(item) for item in value]
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
@@ -255,7 +244,7 @@ def _quoted(quote: str) -> Callable[[Value, list[str]], str]:
     # escapes only the quote; the backslash and newline are escaped too, or PromQL refuses them.
     def format_quoted(value: Value, args: list[str]) -> str:
         items = [value] if isinstance(value, str) else value
-        return ",".join(quote + item.translate(_STRING_ESCAPES[quote]) + quote for item in items)
+        return ",".join(quote + escape_string(item, quote) + quote for item in items)
 
     return format_quoted
 

@@ -155,11 +155,11 @@ def test_known_rate_over_the_default_window(connected):
     frame = run(connected, "promql", CPU_PER_CORE)
     info = frame.attrs["promql"]
     assert info["end"] == demo.DEMO_END and info["start"] == demo.DEMO_END - 3600
-    assert info["step"] == 5  # 1h / 1000 points, rounded up
+    assert info["step"] == 60  # 1h / 1000 points is 5 s, but the data has a sample a minute
     assert info["result_type"] == "matrix" and info["source"] == "demo"
     assert list(frame.columns) == ["timestamp", "cpu", "instance", "value"]
     assert frame["instance"].nunique() == 6 and frame["cpu"].nunique() == 2
-    assert len(frame) == 12 * 721
+    assert len(frame) == 12 * 61
     assert frame["value"].to_numpy() == pytest.approx(1.0, abs=1e-9)
     assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert frame["timestamp"].max() == pd.Timestamp("2026-11-09T00:00:00Z")
@@ -186,16 +186,16 @@ def test_instant_query_one_row_per_series(connected):
 
 
 def test_line_form_returns_the_frame_and_output_stores_it(connected, capsys):
-    frame = run(connected, "promql --range 6h count by (job) (up)")
-    assert frame.attrs["promql"]["step"] == 30
+    frame = run(connected, "promql --range 12h count by (job) (node_load1)")
+    assert frame.attrs["promql"]["step"] == 60  # 43.2 s rounds up to 1m
     capsys.readouterr()
     assert run(connected, "promql -o t_cpu --range 10m", CPU_PER_CORE) is None
     out = capsys.readouterr().out
     assert out.startswith(
         "t_cpu: demo (the local demo server) · 2026-11-08T23:50:00Z to 2026-11-09T00:00:00Z · "
-        "step 1s · 12 series, 7,212 samples · live, "
+        "step 1m · 12 series, 132 samples · live, "
     )
-    assert len(connected.user_ns["t_cpu"]) == 7212
+    assert len(connected.user_ns["t_cpu"]) == 132
 
 
 def test_templating_from_the_namespace_and_grafana_macros(connected):
@@ -261,9 +261,38 @@ def test_timeout_is_sent_to_prometheus(connected):
     assert frame["value"].tolist() == [1.0]
 
 
-def test_empty_result_is_an_empty_frame(connected):
-    frame = run(connected, "promql", 'up{job="does-not-exist"}')
+def test_empty_result_is_an_empty_frame_and_one_line(connected, capsys):
+    frame = run(connected, "promql", 'node_load1{job="does-not-exist"}')
     assert len(frame) == 0 and list(frame.columns) == ["timestamp", "value"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        "No series: the query matched nothing from 2026-11-08T23:00:00Z to 2026-11-09T00:00:00Z."
+    )
+
+
+def test_a_misspelled_metric_gets_the_closest_names(connected, capsys):
+    frame = run(connected, "promql --range 1h --plot -o t_typo", "rate(node_cpu_second_total[5m])")
+    assert frame is None and len(connected.user_ns["t_typo"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "No series: the query matched nothing from 2026-11-08T23:00:00Z to "
+        "2026-11-09T00:00:00Z. There is no metric node_cpu_second_total on demo: did you mean "
+        "node_cpu_seconds_total?",
+        "<plot: no data>",
+    ]
+    run(connected, "promql --instant --time 2026-11-05T06:00:00Z", "nothing_like_any_metric_xyz")
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "No series: the query matched nothing at 2026-11-05T06:00:00Z. There is no metric "
+        "nothing_like_any_metric_xyz on demo."
+    )
+
+
+def test_an_existing_metric_is_not_called_missing(connected, capsys):
+    run(
+        connected,
+        "promql --start 2026-11-02T00:00:00Z --end 2026-11-02T01:00:00Z",
+        "node_load1 > 100",
+    )
+    assert capsys.readouterr().out.splitlines()[-1].endswith("to 2026-11-02T01:00:00Z.")
 
 
 def test_scalar_and_string_results(connected):
@@ -278,6 +307,63 @@ def test_nan_and_inf_values(connected):
     assert math.isnan(frame["value"].iloc[0])
     frame = run(connected, "promql --instant -vector(1) / vector(0)")
     assert frame["value"].tolist() == [-math.inf]
+
+
+def test_show_query_draws_a_subquery_without_an_error_token(connected, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    query = "max_over_time(rate(node_cpu_seconds_total[5m])[6h:30s])"
+    run(connected, "promql --instant --show-query -o t_q", query)
+    (highlighted,) = shown
+    html = highlighted._repr_html_()
+    assert "[6h:30s]" not in html and "30s" in html  # tokens, each in its span
+    assert "#FF0000" not in html.upper()  # Pygments draws Error tokens in a red box
+
+
+# -- the scrape interval ---------------------------------------------------------------------
+
+
+def test_regions_and_the_demo_sample_every_minute(via_gateway, shell):
+    assert sysmon_magics(shell).connections["kr1"].scrape_interval == 60
+    run(shell, "sysmon_connect demo")
+    assert sysmon_magics(shell).connections["demo"].scrape_interval == 60
+    frame = run(shell, "promql --range 1h --step 15s", "node_load1")  # explicit: the user's
+    assert frame.attrs["promql"]["step"] == 15
+
+
+def test_a_url_connection_measures_its_scrape_interval(shell, demo_server, capsys):
+    run(shell, f"sysmon_connect --url {demo_server.url} --now 2026-11-09T00:00:00Z --name m")
+    assert capsys.readouterr().out.endswith("; samples every 1m (measured).\n")
+    frame = run(shell, "promql --range 1h", "rate(node_load1[$__rate_interval])")
+    assert frame.attrs["promql"]["step"] == 60
+    assert frame.attrs["promql"]["query"] == "rate(node_load1[4m])"  # 4 x the interval
+
+
+def test_a_given_scrape_interval_is_used_and_an_unknown_one_said(shell, demo_server, capsys):
+    run(
+        shell,
+        f"sysmon_connect --url {demo_server.url} --now 2026-11-09T00:00:00Z --scrape-interval 2m",
+    )
+    assert sysmon_magics(shell).connections[demo_server.url.split("/")[2]].scrape_interval == 120
+    frame = run(shell, "promql --range 1h", "node_load1")
+    assert frame.attrs["promql"]["step"] == 120
+    capsys.readouterr()
+    run(shell, f"sysmon_connect --url {demo_server.url} --now 2020-01-01T00:00:00Z --name old")
+    assert capsys.readouterr().out.endswith(
+        "; scrape interval unknown (no recent samples to measure it from), 15s assumed: give "
+        "--scrape-interval.\n"
+    )
+
+
+def test_a_recording_keeps_the_scrape_interval_for_its_replay(shell, demo_server, tmp_path):
+    path = tmp_path / "r.promql.json"
+    run(shell, f"sysmon_connect --url {demo_server.url} --now 2026-11-09T00:00:00Z --record {path}")
+    live = run(shell, "promql --range 1h node_load1")
+    run(shell, f"sysmon_connect --replay {path} --name again")
+    assert sysmon_magics(shell).connections["again"].scrape_interval == 60
+    assert run(shell, "promql --range 1h node_load1").equals(live)
 
 
 # -- metadata magics -------------------------------------------------------------------------
@@ -309,10 +395,20 @@ def test_metadata(connected):
 def test_help_and_config(shell, capsys):
     shell.run_line_magic("config", "SysmonMagics")
     out = capsys.readouterr().out
-    for option in ("default_range", "max_points", "region_urls", "scrape_interval", "timeout"):
+    for option in ("default_range", "max_points", "region_urls", "max_plot_series", "timeout"):
         assert option in out
     doc = sysmon_magics(shell).promql.__doc__
     assert "--range DUR" in doc and "Examples" in doc and "$__rate_interval" in doc
+    for magic in ("promql", "sysmon_connect", "promql_series", "promql_labels"):
+        help_text = getattr(sysmon_magics(shell), magic).__doc__
+        assert "::" not in help_text and "``" not in help_text, magic  # no raw reST in %magic?
+
+
+def test_max_plot_series_is_checked_when_set(shell):
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="1 to 40"):
+        sysmon_magics(shell).max_plot_series = 41
 
 
 def test_gateway_serves_only_the_documented_endpoints(gateway):
@@ -371,11 +467,12 @@ def test_explore_returns_the_explorer_and_o_stores_it(connected, capsys):
 
     explorer = run(connected, "promql --range 6h --explore", "node_load1")
     assert isinstance(explorer, Explorer)
-    assert explorer._summary.value.startswith("6 / 6 series shown")
-    assert run(connected, "promql --explore -o t_explorer node_load1") is None
-    assert isinstance(connected.user_ns["t_explorer"], Explorer)
+    assert explorer.summary.value.startswith("6 / 6 series shown")
+    shown = run(connected, "promql --explore -o t_explorer node_load1")
+    assert shown is connected.user_ns["t_explorer"]  # stored, and still shown
+    assert isinstance(shown, Explorer)
     out = capsys.readouterr().out
-    assert "t_explorer: demo (the local demo server) · " in out and "6 series, 4,326 samples" in out
+    assert "t_explorer: demo (the local demo server) · " in out and "6 series, 366 samples" in out
 
 
 def test_server_warnings_are_shown(shell, capsys):

@@ -1,4 +1,7 @@
-"""Plots: units, legends, time zones and the series cap, checked on the lines drawn."""
+"""Plots: units, legends that tell series apart, styles, time zones, the series cap and empty
+results, checked on what is drawn."""
+
+import itertools
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -9,21 +12,29 @@ from matplotlib.figure import Figure
 
 from sysmon_magic.errors import SysmonUsageError
 from sysmon_magic.frames import frame_from_data
-from sysmon_magic.plotting import as_wide, legend_names, plot, unit_for
+from sysmon_magic.plotting import (
+    as_wide,
+    distinguishing_labels,
+    informative_labels,
+    legend_height,
+    legend_names,
+    plot,
+    unit_for,
+)
+
+T0 = 1793923200  # 2026-11-06T00:00:00Z
 
 
-def matrix(name: str, n_series: int, values=None, extra=None) -> pd.DataFrame:
+def matrix(name: str, n_series: int, values=None, extra=None, query=None) -> pd.DataFrame:
     result = [
         {
             "metric": {"__name__": name, "instance": f"web-{i:02d}:9100", **(extra or {})},
-            "values": [
-                [1793923200 + 60 * k, str(values[i][k] if values else i + k)] for k in range(3)
-            ],
+            "values": [[T0 + 60 * k, str(values[i][k] if values else i + k)] for k in range(3)],
         }
         for i in range(n_series)
     ]
     frame = frame_from_data({"resultType": "matrix", "result": result})
-    frame.attrs["promql"] = {"query": name}
+    frame.attrs["promql"] = {"query": query or name, "start": T0, "end": T0 + 120, "step": 60}
     return frame
 
 
@@ -33,58 +44,199 @@ def axes() -> Figure:
     return figure.add_subplot()
 
 
+def legend_texts(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [text.get_text() for text in legend.get_texts()] if legend else []
+
+
+def tick_labels(ax) -> list[str]:
+    ax.get_figure().canvas.draw()
+    return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+
+
+# -- units -----------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
-    ("name", "query", "largest", "symbol"),
+    ("query", "largest", "label", "suffix"),
     [
-        ("node_memory_MemAvailable_bytes", None, 3 * 1024**3, "GiB"),
-        ("node_memory_MemAvailable_bytes", None, 5 * 1024**2, "MiB"),
-        (
-            "node_network_receive_bytes_total",
-            "rate(node_network_receive_bytes_total[5m])",
-            2048,
-            "KiB/s",
-        ),
-        ("http_request_duration_seconds", None, 0.25, "ms"),
-        ("http_request_duration_seconds", None, 30, "s"),
-        ("http_request_duration_seconds", None, 900, "min"),
-        ("disk_used_ratio", None, 0.5, "%"),
-        ("http_requests_total", "rate(http_requests_total[5m])", 3, "/s"),
-        ("node_load1", None, 3, ""),
+        ("node_memory_MemAvailable_bytes", 3 * 1024**3, "bytes", "GiB"),
+        ("rate(node_network_receive_bytes_total[5m]) * 8", 48.8e6, "bits per second", "Mbit/s"),
+        ('100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m])))', 42, "percent", "%"),
+        ("http_request_duration_seconds", 0.25, "duration", "ms"),
     ],
 )
-def test_units_from_the_metric_name(name, query, largest, symbol):
-    frame = pd.DataFrame({"__name__": [name], "value": [largest]})
-    assert unit_for(frame, query).symbol == symbol
+def test_the_axis_shows_the_unit_of_the_whole_expression(query, largest, label, suffix):
+    frame = matrix("x", 1, values=[[largest / 2, largest, largest / 3]], query=query)
+    ax = plot(frame, ax=axes())
+    assert ax.get_ylabel() == label
+    assert all(text.endswith(suffix) for text in tick_labels(ax)), tick_labels(ax)
 
 
-def test_unit_format():
-    unit = unit_for(pd.DataFrame({"__name__": ["x_bytes"], "value": [3 * 1024**3]}))
-    assert unit.format(1.5 * 1024**3) == "1.5 GiB"
+def test_points_in_time_are_shown_as_dates():
+    boot = [[1793860377, 1793860377, 1793860377]]
+    frame = matrix("node_boot_time_seconds", 1, values=boot)
+    ax = plot(frame, ax=axes(), timezone="Asia/Seoul")
+    assert ax.get_ylabel() == "time"
+    assert any(t.startswith("2026-11-05 15:") for t in tick_labels(ax)), tick_labels(ax)
+
+
+def test_an_unknown_unit_shows_none_rather_than_a_guess():
+    # A core count: count() of series is a count, whatever the metric's unit.
+    frame = matrix(
+        "x", 1, values=[[2, 2, 2]], query="count(count(node_cpu_seconds_total) by (cpu))"
+    )
+    ax = plot(frame, ax=axes())
+    assert ax.get_ylabel() == "count" and not any(t.endswith(" s") for t in tick_labels(ax))
+    frame = matrix("node_load1", 1, values=[[0.5, 1.5, 2.5]])
+    ax = plot(frame, ax=axes())
+    assert ax.get_ylabel() == "" and all(t.replace(".", "").isdigit() for t in tick_labels(ax))
+
+
+def test_a_grafana_unit_id_overrides_the_expression():
+    frame = matrix("x", 1, values=[[10, 20, 30]], query="x")
+    ax = plot(frame, ax=axes(), unit="percent")
+    assert ax.get_ylabel() == "percent" and tick_labels(ax)[-1].endswith("%")
+    assert unit_for(frame, "x", "bytes").label == "bytes"
+    with pytest.raises(SysmonUsageError, match=r"Unknown unit 'furlongs'.*percent"):
+        plot(frame, ax=axes(), unit="furlongs")
+
+
+def test_binary_ticks_fall_on_round_numbers_of_the_unit():
+    gib = 1024**3
+    frame = matrix("node_memory_MemAvailable_bytes", 1, values=[[0.9 * gib, 2.6 * gib, 4.7 * gib]])
+    ax = plot(frame, ax=axes())
+    shown = [tick / gib for tick in ax.get_yticks()]
+    assert all(float(t * 2).is_integer() for t in shown), shown  # 1, 1.5, 2 ... GiB
+
+
+# -- lines and legends -----------------------------------------------------------------------
 
 
 def test_one_line_per_series_with_the_differing_label_as_legend():
     frame = matrix("node_load1", 3)
     ax = plot(frame, ax=axes())
-    lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["web-00:9100", "web-01:9100", "web-02:9100"]
-    assert list(lines[1].get_ydata()) == [1.0, 2.0, 3.0]
+    assert legend_texts(ax) == ["web-00:9100", "web-01:9100", "web-02:9100"]
+    assert [line.get_label() for line in ax.get_lines()] == legend_texts(ax)
+    assert list(ax.get_lines()[1].get_ydata()) == [1.0, 2.0, 3.0]
     assert ax.get_xlabel() == "time (UTC)"
 
 
-def test_grafana_legend_template():
+def test_no_two_drawn_series_share_colour_and_line_style():
+    frame = matrix("node_load1", 40)
+    lines = plot(frame, ax=axes(), max_series=40).get_lines()
+    styles = {(line.get_color(), line.get_linestyle()) for line in lines}
+    assert len(lines) == 40 and len(styles) == 40
+    with pytest.raises(SysmonUsageError, match="1 to 40"):
+        plot(frame, ax=axes(), max_series=41)
+
+
+def test_the_legend_names_exactly_the_drawn_series_and_is_never_cut():
+    long = "a-very-long-label-value-" * 4
+    frame = matrix("node_load1", 12, extra={"path": long})
+    frame["path"] = frame["path"].astype(str) + frame["instance"].astype(str)
+    ax = plot(frame, ax=axes(), legend="{{path}}")
+    texts = legend_texts(ax)
+    assert len(texts) == 12 and not any("…" in t for t in texts)
+    assert all(t.replace("\n", "").startswith(long) for t in texts)  # wrapped, whole
+    assert legend_height(ax) > 0
+
+
+def test_a_pyplot_figure_grows_to_hold_its_legend():
+    small = plot(matrix("node_load1", 2)).get_figure()
+    large = plot(matrix("node_load1", 40), max_series=40).get_figure()
+    assert large.get_figheight() > small.get_figheight() > 3.6
+
+
+def test_labels_that_add_nothing_are_left_out_of_names():
+    # openmetrics_id varies one-to-one with instance, job is constant: instance and mode suffice.
+    label_sets = [
+        {"instance": f"h{i}", "openmetrics_id": f"{i:08d}-uuid-uuid", "job": "node", "mode": m}
+        for i, m in itertools.product(range(3), ["user", "system"])
+    ]
+    assert distinguishing_labels(label_sets) == ["instance", "mode"]
+    assert informative_labels(label_sets) == ["instance", "mode"]
+    columns = pd.MultiIndex.from_tuples(
+        [tuple(ls.values()) for ls in label_sets], names=list(label_sets[0])
+    )
+    assert legend_names(columns)[:2] == ["instance=h0, mode=user", "instance=h0, mode=system"]
+
+
+def test_a_label_that_depends_on_another_still_gets_a_picker():
+    # job follows from instance but not the other way round: a picker for "all web" is useful.
+    label_sets = [
+        {"instance": "a", "job": "web"},
+        {"instance": "b", "job": "web"},
+        {"instance": "c", "job": "db"},
+    ]
+    assert informative_labels(label_sets) == ["instance", "job"]
+    assert distinguishing_labels(label_sets) == ["instance"]
+
+
+@pytest.mark.parametrize(
+    ("legend", "names"),
+    [
+        ("{{instance}} {{mode}} {{missing}}", ["web-00:9100 idle ", "web-01:9100 idle "]),
+        ("{{ instance }}", ["web-00:9100", "web-01:9100"]),
+        (
+            "",
+            [
+                'node_load1{instance="web-00:9100", mode="idle"}',
+                'node_load1{instance="web-01:9100", mode="idle"}',
+            ],
+        ),
+        (
+            "__auto",
+            [
+                'node_load1{instance="web-00:9100", mode="idle"}',
+                'node_load1{instance="web-01:9100", mode="idle"}',
+            ],
+        ),
+    ],
+)
+def test_grafana_legend_forms(legend, names):
     frame = matrix("node_load1", 2, extra={"mode": "idle"})
-    ax = plot(frame, ax=axes(), legend="{{instance}} {{mode}} {{missing}}")
-    assert [line.get_label() for line in ax.get_lines()] == [
-        "web-00:9100 idle ",
-        "web-01:9100 idle ",
+    assert legend_texts(plot(frame, ax=axes(), legend=legend)) == names
+
+
+def test_auto_legend_with_one_label_and_without_labels():
+    one = pd.MultiIndex.from_tuples([("a",), ("b",)], names=["instance"])
+    assert legend_names(one, "__auto") == ["a", "b"]
+    assert legend_names(pd.MultiIndex.from_tuples([("",)], names=["x"]), "__auto", "sum(up)") == [
+        "sum(up)"
     ]
 
 
+def test_legend_labels_starting_with_an_underscore_are_shown():
+    frame = matrix("node_load1", 2)
+    ax = plot(frame, ax=axes(), legend="_{{instance}}")
+    assert legend_texts(ax) == ["_web-00:9100", "_web-01:9100"]
+
+
 def test_a_single_series_is_named_by_its_query():
-    frame = matrix("node_load1", 1)
-    frame.attrs["promql"]["query"] = "max(node_load1)"
+    frame = matrix("node_load1", 1, query="max(node_load1)")
     ax = plot(frame, ax=axes())
     assert ax.get_lines()[0].get_label() == "max(node_load1)"
+    assert ax.get_title(loc="left") == "max(node_load1)"
+
+
+def test_as_wide_keeps_series_missing_a_label_apart():
+    frame = frame_from_data(
+        {
+            "resultType": "matrix",
+            "result": [
+                {"metric": {"a": "1"}, "values": [[T0, "1"]]},
+                {"metric": {"a": "1", "b": "2"}, "values": [[T0, "2"]]},
+            ],
+        }
+    )
+    wide = as_wide(frame)
+    assert list(wide.columns) == [("1", ""), ("1", "2")]
+    assert legend_names(wide.columns) == ["(no b)", "2"]
+    assert np.array_equal(wide.to_numpy(), [[1.0, 2.0]])
+
+
+# -- time, caps, empty results ---------------------------------------------------------------
 
 
 def test_time_axis_in_the_chosen_zone():
@@ -100,42 +252,20 @@ def test_many_series_draw_the_largest_and_say_how_many_were_left_out():
     values = [[i, i, i] for i in range(5000)]
     frame = matrix("node_load1", 5000, values=values)
     ax = plot(frame, ax=axes(), max_series=30)
-    assert len(ax.get_lines()) == 30
+    assert len(ax.get_lines()) == 30 and len(legend_texts(ax)) == 30
     assert min(line.get_ydata()[0] for line in ax.get_lines()) == 4970
     assert "Showing 30 of 5,000 series" in ax.texts[0].get_text()
 
 
-def test_as_wide_keeps_series_missing_a_label_apart():
-    frame = frame_from_data(
-        {
-            "resultType": "matrix",
-            "result": [
-                {"metric": {"a": "1"}, "values": [[1793923200, "1"]]},
-                {"metric": {"a": "1", "b": "2"}, "values": [[1793923200, "2"]]},
-            ],
-        }
-    )
-    wide = as_wide(frame)
-    assert list(wide.columns) == [("1", ""), ("1", "2")]
-    assert legend_names(wide.columns) == ["(no b)", "2"]
-    assert np.array_equal(wide.to_numpy(), [[1.0, 2.0]])
-
-
-@pytest.mark.parametrize(
-    ("query", "symbol"),
-    [
-        ("node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", ""),  # a ratio
-        ("histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[5m])))", "ms"),
-        ('sum(rate(x_bytes_total{path="/a/b"}[5m]))', "B/s"),  # "/" inside a string is no ratio
-    ],
-)
-def test_units_of_ratios_and_quantiles(query, symbol):
-    assert unit_for(pd.DataFrame({"value": [0.5]}), query).symbol == symbol
-
-
-def test_binary_ticks_fall_on_round_numbers_of_the_unit():
-    gib = 1024**3
-    frame = matrix("node_memory_MemAvailable_bytes", 1, values=[[0.9 * gib, 2.6 * gib, 4.7 * gib]])
+@pytest.mark.parametrize("fmt", ["tidy", "wide"])
+def test_an_empty_result_shows_its_window_with_no_data(fmt):
+    frame = frame_from_data({"resultType": "matrix", "result": []}, fmt)
+    frame.attrs["promql"] = {"query": "nope", "start": T0, "end": T0 + 3600, "step": 60}
     ax = plot(frame, ax=axes())
-    shown = [tick / gib for tick in ax.get_yticks()]
-    assert all(float(t * 2).is_integer() for t in shown), shown  # 1, 1.5, 2 ... GiB
+    low, high = (mdates.num2date(x) for x in ax.get_xlim())
+    assert (low.isoformat(), high.isoformat()) == (
+        "2026-11-06T00:00:00+00:00",
+        "2026-11-06T01:00:00+00:00",
+    )
+    assert [t.get_text() for t in ax.texts] == ["No data"]
+    assert not ax.get_lines() and not len(ax.get_yticks())

@@ -248,13 +248,6 @@ def test_properties_a_multi_value_matches_exactly_its_values(values, other):
         assert (re.fullmatch(regex, other) is not None) == (other in values)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="promql_text.escape_regex writes a backslash as three backslashes (PromQL then reads "
-    "the third with the next character) and leaves a newline raw: its fix is to regex-escape with "
-    "one backslash, then escape backslashes, quotes and newlines for the string, as templating "
-    "does. Remove this mark when it is fixed.",
-)
 @pytest.mark.parametrize("value", ["C:\\temp", "two\nlines"])
 def test_escape_regex_agrees_on_backslashes_and_newlines(value):
     assert expand('x{l=~"${v:regex}"}', {"v": value}) == f'x{{l=~"{escape_regex(value)}"}}'
