@@ -184,6 +184,14 @@ def test_explorer_picker_and_slider_redraw_the_plot(
         page, explorer, initial_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     assert _window(picked_summary) == (initial_start, initial_end), picked_summary
+    # The pick stays marked when the picker loses focus (browsers grey it out by default).
+    explorer.locator(".sysmon-summary").click()
+    picked = picker.locator("option:checked")
+    expect(picked).to_have_text(PICKED_INSTANCE)
+    marked = picked.evaluate(
+        "(option) => [getComputedStyle(option).backgroundImage, getComputedStyle(option).color]"
+    )
+    assert "linear-gradient" in marked[0] and marked[1] == "rgb(255, 255, 255)", marked
     output.screenshot(path=ARTIFACTS / "02-picked.png")
 
     # 3. Zoom: drag the slider's lower handle about half-way along its track. The pick stays.
@@ -195,8 +203,17 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     assert handle_box and track_box, "the time slider is not laid out"
     y = handle_box["y"] + handle_box["height"] / 2
     page.mouse.move(handle_box["x"] + handle_box["width"] / 2, y)
+    readout = slider.locator(".widget-readout")
+    before_drag = readout.inner_text()
     page.mouse.down()
     page.mouse.move(track_box["x"] + track_box["width"] * 0.5, y, steps=10)
+    # While the handle is held, the readout already says the window it will select.
+    during_drag = readout.inner_text()
+    assert re.fullmatch(r"\s*\w{3} \d\d \d\d:\d\d - \w{3} \d\d \d\d:\d\d\s*", during_drag), (
+        during_drag
+    )
+    assert during_drag != before_drag, during_drag
+    output.screenshot(path=ARTIFACTS / "03-mid-drag.png")
     page.mouse.up()
     _, zoomed_summary = _wait_for_redraw(
         page, explorer, picked_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
@@ -205,4 +222,15 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     assert initial_start < zoomed_start < zoomed_end, zoomed_summary
     assert zoomed_end == initial_end, f"only the lower handle moved: {zoomed_summary}"
     assert zoomed_end - zoomed_start < timedelta(hours=5), f"not zoomed in: {zoomed_summary}"
-    output.screenshot(path=ARTIFACTS / "03-zoomed.png")
+    output.screenshot(path=ARTIFACTS / "04-zoomed.png")
+
+    # 4. The active range button (the cell's 6h) again: the zoom resets, with no re-query.
+    active = explorer.locator(".sysmon-range .sysmon-range-active")
+    expect(active).to_have_text("6h")
+    zoomed_png = _plot_png(explorer)
+    active.click()
+    _, reset_summary = _wait_for_redraw(
+        page, explorer, zoomed_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
+    )
+    assert _window(reset_summary) == (initial_start, initial_end), reset_summary
+    output.screenshot(path=ARTIFACTS / "05-zoom-reset.png")
