@@ -112,7 +112,12 @@ def _wait_for_signal(server: DemoServer) -> bool:
         nonlocal signalled
         signalled = True
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # A SIGINT ignored from the start stays ignored: a shell's background job (`sysmon-magic demo
+    # &` in scripts/demo.sh) must outlive a Ctrl-C meant for the foreground job, as POSIX has it.
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signals.append(signal.SIGINT)
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         while not signalled and server.is_alive():
             time.sleep(0.2)

@@ -25,6 +25,10 @@ server = demo.running()
 assert server is not None, "start did not leave the demo server running"
 url = server.url + "/api/v1/query?query=count(node_uname_info)&time=" + str(server.now)
 answer = json.load(urllib.request.urlopen(url, timeout=30))
+# The server that start execs reads the same config: JupyterLab without its news prompt.
+from jupyterlab_server.config import get_static_page_config
+disabled = get_static_page_config().get("disabledExtensions", {})
+assert disabled.get("@jupyterlab/apputils-extension:announcements"), disabled
 print(answer["data"]["result"][0]["value"][1])
 """
 
