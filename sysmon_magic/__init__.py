@@ -77,6 +77,12 @@ def load_ipython_extension(ipython: Any) -> None:
         return magics.complete_promql(context)
 
     ipython.Completer.custom_matchers.append(complete_promql)
+    from .magics import show_explorer
+
+    # By name: importing the explorer (and ipywidgets) waits until an explorer is shown.
+    ipython.display_formatter.ipython_display_formatter.for_type_by_name(
+        "sysmon_magic.explorer", "Explorer", show_explorer
+    )
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -87,3 +93,6 @@ def unload_ipython_extension(ipython: Any) -> None:
         if magics._gateway is not None:
             magics._gateway.stop()
         ipython.configurables.remove(magics)
+    ipython.display_formatter.ipython_display_formatter.pop(
+        "sysmon_magic.explorer.Explorer", None
+    )

@@ -55,6 +55,10 @@ _STYLE = """<style>
 }
 .sysmon-time-slider .widget-readout { max-width: none; min-width: 16em; overflow: visible; }
 .sysmon-range .sysmon-range-active { font-weight: bold; }
+/* The static picture shown in the output just before the explorer's (for nbconvert, GitHub and
+   a notebook opened without its kernel): hidden while the live explorer is there. */
+.jp-OutputArea-child:has(> .jp-RenderedImage):has(+ .jp-OutputArea-child .sysmon-explorer),
+.output_area:has(> .output_png):has(+ .output_area .sysmon-explorer) { display: none; }
 </style>"""
 
 

@@ -905,6 +905,21 @@ def _promql_before_cursor(context: Any) -> str | None:
     return line[start + len("%promql ") :] if start >= 0 else None
 
 
+def show_explorer(explorer: Any) -> None:
+    """Show an explorer as two outputs: the plot's PNG, then the live widget.
+
+    nbconvert's HTML shows one mimetype per output and prefers a widget view whose state was
+    saved (nbclient always saves it), which then needs the widget manager from a CDN; JupyterLab
+    says "model not found" once the kernel is gone. A PNG output of its own shows in both, and on
+    GitHub; while the widget is live, its style hides that picture.
+    """
+    from IPython.display import display
+
+    bundle = explorer._repr_mimebundle_()
+    display({"image/png": bundle.pop("image/png")}, raw=True)
+    display(bundle, raw=True)
+
+
 class PlotImage:
     """A drawn figure as a notebook shows it: a PNG, with a short text form for other frontends."""
 

@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import nbformat
-import pytest
 from bs4 import BeautifulSoup
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
@@ -60,11 +59,6 @@ def _executed_notebook(directory: Path) -> tuple[Path, str]:
     return path, explore.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the explorer publishes its PNG in the widget view's bundle, which nbconvert never "
-    "shows once the widget state is saved (review ux.md, problem 7)",
-)
 def test_html_export_shows_the_explorer_png_without_network(
     demo_server: demo.DemoServer, tmp_path: Path
 ) -> None:

@@ -167,6 +167,13 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     # The cell's own output area (not the page: JupyterLab scrolls the notebook internally).
     output = page.locator(".jp-CodeCell", has=explorer).locator(".jp-Cell-outputArea")
 
+    # The static picture published for saved notebooks is there, and hidden while live.
+    static = page.locator(".jp-CodeCell", has=explorer).locator(
+        ".jp-OutputArea-child:has(> .jp-RenderedImage)"
+    )
+    expect(static).to_have_count(1)
+    expect(static).to_be_hidden()
+
     # 1. The first state: all 12 series over the whole 6 h window.
     output.screenshot(path=ARTIFACTS / "01-initial.png")
     initial_png = _plot_png(explorer)
