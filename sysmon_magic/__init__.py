@@ -93,6 +93,4 @@ def unload_ipython_extension(ipython: Any) -> None:
         if magics._gateway is not None:
             magics._gateway.stop()
         ipython.configurables.remove(magics)
-    ipython.display_formatter.ipython_display_formatter.pop(
-        "sysmon_magic.explorer.Explorer", None
-    )
+    ipython.display_formatter.ipython_display_formatter.pop("sysmon_magic.explorer.Explorer", None)
