@@ -22,5 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
+# SYSMON_SKIP_PIP=1: .venv is known to be set up (the test of demo.sh): pip would take a minute
+# to find nothing to do, and would reinstall the package under the feet of running tests.
+[ "${SYSMON_SKIP_PIP:-}" = 1 ] && exit 0
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[$purpose]"
