@@ -625,11 +625,11 @@ class SysmonMagics(Magics):
         info = frame.attrs.get("promql", {})
         if "start" in info:
             start, end = info["start"], info["end"]
-            when = f"from {format_time(start)} to {format_time(end)}"
+            when, then = f"from {format_time(start)} to {format_time(end)}", "in that window"
         else:
             end = info.get("time", client.now())
             start = end - 300  # Prometheus' lookback: an instant query sees the last 5 minutes
-            when = f"at {format_time(end)}"
+            when, then = f"at {format_time(end)}", "at that time"
         line = f"No series: the query matched nothing {when}."
         from .completion import unknown_metrics
 
@@ -638,7 +638,7 @@ class SysmonMagics(Magics):
         except SysmonError:
             return line  # the names could not be listed: say what is known
         for name, close in missing.items():
-            line += f" There is no metric {name} on {client.name}"
+            line += f" There is no metric {name} on {client.name} {then}"
             line += f": did you mean {' or '.join(close)}?" if close else "."
         return line
 

@@ -22,6 +22,7 @@ kernel and the demo Prometheus, by their pids.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -98,6 +99,13 @@ class Script:
                 )
             time.sleep(0.1)
         pytest.fail(f"demo.sh printed no {pattern.pattern!r} in {timeout:.0f} s:\n{self.output()}")
+
+
+def _run_in_own_loop(coroutine: Any) -> Any:
+    """Run a coroutine to the end in a thread of its own: an event loop may already be running in
+    this one (Playwright's sync API keeps one for the browser tests of the same session)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _alive(pid: int) -> bool:
@@ -312,7 +320,7 @@ def test_demo_command_serves_the_tour_and_ctrl_c_stops_everything(
         {"path": TOUR, "type": "notebook", "name": TOUR, "kernel": {"name": "python3"}},
     )
     channels = f"{url.replace('http', 'ws', 1)}/api/kernels/{session['kernel']['id']}/channels"
-    outputs = asyncio.run(_in_kernel(channels, token))
+    outputs = _run_in_own_loop(_in_kernel(channels, token))
     assert "Connected 'demo' to the local demo server" in outputs[1], outputs
     assert "1 series, 1 sample" in outputs[2], outputs
     answer = json.loads(outputs[-1].strip().splitlines()[-1])

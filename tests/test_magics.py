@@ -275,14 +275,15 @@ def test_a_misspelled_metric_gets_the_closest_names(connected, capsys):
     assert frame is None and len(connected.user_ns["t_typo"]) == 0
     assert capsys.readouterr().out.splitlines()[-2:] == [
         "No series: the query matched nothing from 2026-11-08T23:00:00Z to "
-        "2026-11-09T00:00:00Z. There is no metric node_cpu_second_total on demo: did you mean "
+        "2026-11-09T00:00:00Z. There is no metric node_cpu_second_total on demo in that window: "
+        "did you mean "
         "node_cpu_seconds_total?",
         "<plot: no data>",
     ]
     run(connected, "promql --instant --time 2026-11-05T06:00:00Z", "nothing_like_any_metric_xyz")
     assert capsys.readouterr().out.splitlines()[-1] == (
         "No series: the query matched nothing at 2026-11-05T06:00:00Z. There is no metric "
-        "nothing_like_any_metric_xyz on demo."
+        "nothing_like_any_metric_xyz on demo at that time."
     )
 
 
