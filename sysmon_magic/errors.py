@@ -7,12 +7,14 @@ what to do, so the magics can show it as is. None of them ever holds the appkey.
 
     SysmonError
     ├── SysmonUsageError (ValueError)      bad options, times, durations, regions, steps
-    ├── TransportError (ConnectionError)   host unreachable, connection refused or reset, timeout
+    ├── TransportError (ConnectionError)   host unreachable, connection refused or reset
+    │   └── DeadlineError (TimeoutError)   no whole answer within the timeout
     ├── APIError                           the server answered, but not with data
     │   ├── AuthError (PermissionError)    401 / 403: appkey missing, rejected, or no access
     │   ├── QueryError                     Prometheus ``status: error`` (bad PromQL, timeout, ...)
-    │   └── ResponseFormatError            not Prometheus JSON (gateway page; body cut off,
-    │                                      damaged or not decompressible)
+    │   ├── ResponseFormatError            not Prometheus JSON (gateway page; body cut off,
+    │   │                                  damaged or not decompressible)
+    │   └── ResponseTooLargeError          an answer larger than max_response_bytes
     └── DemoError (RuntimeError)           the local demo server cannot start
 """
 
@@ -21,9 +23,11 @@ from __future__ import annotations
 __all__ = [
     "APIError",
     "AuthError",
+    "DeadlineError",
     "DemoError",
     "QueryError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "SysmonError",
     "SysmonUsageError",
     "TransportError",
@@ -44,6 +48,14 @@ class TransportError(SysmonError, ConnectionError):
     def __init__(self, message: str, *, host: str) -> None:
         super().__init__(message)
         self.host = host
+
+
+class DeadlineError(TransportError, TimeoutError):
+    """No whole answer within ``timeout`` seconds (connecting, waiting, reading and retrying)."""
+
+    def __init__(self, message: str, *, host: str, timeout: float) -> None:
+        super().__init__(message, host=host)
+        self.timeout = timeout
 
 
 class APIError(SysmonError):
@@ -92,6 +104,14 @@ class ResponseFormatError(APIError):
     ) -> None:
         super().__init__(message, status=status, url=url)
         self.body_start = body_start
+
+
+class ResponseTooLargeError(APIError):
+    """An answer larger than ``limit`` bytes (compressed or not); nothing of it is kept."""
+
+    def __init__(self, message: str, *, limit: int, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.limit = limit
 
 
 class DemoError(SysmonError, RuntimeError):

@@ -21,12 +21,17 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .envelope import Answer
 from .errors import SysmonUsageError
 from .timeparse import format_duration, format_time
 
-__all__ = ["FORMAT", "Recording", "ReplayMissError"]
+if TYPE_CHECKING:
+    from .envelope import Raw, Reader
+    from .transport import Cancel, Request, Transport
+
+__all__ = ["FORMAT", "Recording", "RecordingTransport", "ReplayMissError", "ReplayTransport"]
 
 FORMAT = "sysmon-magic recording 1"
 # Parameters that change how long the server may take, not what it answers.
@@ -223,3 +228,49 @@ def _decode_series(series: Mapping[str, Any]) -> dict[str, Any]:
     }
     decoded["values"] = [[m / 1000, v] for m, v in zip(millis, values, strict=True)]
     return decoded
+
+
+class RecordingTransport:
+    """Answers from ``inner`` (live), each also stored in ``recording``.
+
+    The answer is read once here, for its data (the recording keeps parsed data), and handed on
+    as it came, so that the client still converts range answers from the bytes.
+    """
+
+    replays = False
+
+    def __init__(self, inner: Transport, recording: Recording, reader: Reader) -> None:
+        self.inner = inner
+        self.recording = recording
+        self._reader = reader
+
+    def send(self, request: Request, cancel: Cancel | None = None) -> Raw | Answer:
+        reply = self.inner.send(request, cancel)
+        answer = reply if isinstance(reply, Answer) else self._reader.answer(reply)
+        self.recording.store(
+            request.endpoint, request.params, answer.data, answer.warnings, answer.infos
+        )
+        return reply
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class ReplayTransport:
+    """Answers from a recording: no network, no appkey; a request it lacks is an error."""
+
+    replays = True
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ReplayTransport:
+        return cls(Recording.load(path))
+
+    def send(self, request: Request, cancel: Cancel | None = None) -> Answer:
+        data, warnings, infos = self.recording.answer(request.endpoint, request.params)
+        return Answer(data, warnings, infos, elapsed=0.0)
+
+    def close(self) -> None:
+        pass

@@ -97,9 +97,9 @@ def test_no_compression_asked_of_a_loopback_server_gzip_of_others(client, litera
     literal.answer(200, {"status": "success", "data": []})
     client.labels()
     assert literal.seen[-1][2]["Accept-Encoding"] == "identity"
-    assert "gzip" in Client("https://kr1-prometheus.api.nhncloudservice.com")._encoding
-    assert Client("http://localhost:9090")._encoding == "identity"
-    assert "gzip" in Client("http://127.0.0.1:9090", compress=True)._encoding  # a tunnel
+    assert Client("https://kr1-prometheus.api.nhncloudservice.com").compress
+    assert not Client("http://localhost:9090").compress
+    assert Client("http://127.0.0.1:9090", compress=True).compress  # a tunnel
 
 
 def test_an_html_error_page_names_the_status_and_the_start_of_the_body(client, literal):

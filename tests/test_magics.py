@@ -101,11 +101,11 @@ def test_connect_to_any_prometheus_by_url(shell, demo_server, capsys):
 def test_compress_asks_for_gzip_even_through_a_loopback_tunnel(shell, demo_server):
     run(shell, f"sysmon_connect --url {demo_server.url} --name tunnel --compress")
     magics = sysmon_magics(shell)
-    assert "gzip" in magics.connections["tunnel"]._encoding
+    assert magics.connections["tunnel"].compress
     frame = run(shell, "promql --instant --time 2026-11-08T12:00:00Z count(node_uname_info)")
     assert frame["value"].tolist() == [6.0]  # and the gzip answer reads as well
     run(shell, f"sysmon_connect --url {demo_server.url} --name local")
-    assert magics.connections["local"]._encoding == "identity"
+    assert not magics.connections["local"].compress
 
 
 def test_rejected_appkey_is_a_short_message(shell, gateway, monkeypatch):

@@ -1,0 +1,681 @@
+"""HTTP: the session, the appkey, retries, and a deadline and a size limit on every answer.
+
+:class:`HTTPTransport` sends one API request and returns the whole answer as a
+:class:`~sysmon_magic.envelope.Raw` (status, headers, decompressed body), or raises a typed
+:mod:`~sysmon_magic.errors` exception. What it guarantees:
+
+- **A total deadline** (``timeout``), not only one per read: a watchdog shuts the connection's
+  socket when it passes, so a server that trickles its headers or body ends in a
+  :class:`~sysmon_magic.errors.DeadlineError` near the timeout (a read timeout alone bounds each
+  read, and a 1 byte/s server held a 5 s query for minutes).
+- **A size limit** (``max_response_bytes``, compressed and decompressed): an endless body ends in
+  a :class:`~sysmon_magic.errors.ResponseTooLargeError` naming the limit, not a ``MemoryError``.
+- **Cancellation**: a :class:`Cancel` shared by the windows of one query aborts those in flight
+  at once (Ctrl-C during a split query returns within about a second).
+- **Retries** of what is worth another try: a connection refused or reset, 429/502/503/504
+  (``Retry-After`` honoured, capped), a body cut off; with jittered backoff, within the deadline.
+- **The appkey** travels only in its header, over https or to a loopback address, never through
+  a proxy in clear: loopback requests bypass proxies from the environment; https goes through
+  one only as a CONNECT tunnel, which carries the TLS session, not the header. In memory it is a
+  :class:`Secret`, and as a header value a ``str`` whose ``repr`` is masked, so that no
+  traceback that shows locals (``pytest -l``, ``%xmode Verbose``) shows the key.
+- Bodies are read in large pieces (a megabyte at a time, not requests' 10 KB), so that windows
+  fetched in parallel do not queue for the interpreter lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import random
+import re
+import socket
+import threading
+import time
+import unicodedata
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .envelope import Answer, Raw
+from .errors import (
+    DeadlineError,
+    ResponseFormatError,
+    ResponseTooLargeError,
+    SysmonUsageError,
+    TransportError,
+)
+
+__all__ = [
+    "APPKEY_HEADER",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Cancel",
+    "Cancelled",
+    "HTTPTransport",
+    "Request",
+    "Secret",
+    "Transport",
+    "checked_appkey",
+    "is_loopback",
+    "mask_secret",
+]
+
+APPKEY_HEADER = "X-TC-APP-KEY"
+#: The largest answer read, compressed or not: a month of 100 per-minute series is ~100 MB.
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 30
+USER_AGENT = "sysmon-magic/0.1"
+
+# Above this many characters of URL a query goes as a form-encoded POST: proxies and servers
+# commonly cap request lines at 4-8 KiB, and Prometheus reads POST bodies only as forms.
+_MAX_GET_URL = 2000
+# A body is read this much at a time: each read releases the interpreter lock for its recv.
+_PIECE = 1 << 20
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_ATTEMPTS = 4  # one try and three retries, as urllib3's Retry(total=3) did
+_CUT_OFF_ATTEMPTS = 2  # a body cut off is tried once more
+_MAX_RETRY_AFTER = 20.0  # a server may ask to wait; the whole request stays within its deadline
+_BACKOFF = 0.5  # seconds before the first retry, doubled each time, jittered
+_BACKOFF_MAX = 8.0
+# Reasons that mean the server went away mid-answer: worth one more try.
+_CUT_OFF = frozenset({"connection reset", "connection closed by the server"})
+
+
+def mask_secret(secret: str | None) -> str:
+    """Show at most the last 4 characters of a secret, and none of a short one."""
+    if not secret:
+        return "(none)"
+    return "****" + secret[-4:] if len(secret) >= 16 else "****"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def checked_appkey(appkey: str | None) -> str | None:
+    """The appkey without surrounding whitespace; refused if what is left cannot be one.
+
+    A key pasted from a file or set from ``$(cat key.txt)`` often keeps its newline, which
+    requests refuses as a header value (and reports as a connection failure). Inside the key, a
+    space or control character is a paste error, and a non-ASCII character (an em dash, a
+    zero-width space) cannot travel in an HTTP header at all. The messages never quote the key.
+    """
+    if not appkey:
+        return None
+    key = appkey.strip()
+    if not key:
+        raise SysmonUsageError(
+            "The appkey is blank (only whitespace): copy it again from the console (Compute > "
+            "System Monitoring > URL & Appkey)."
+        )
+    for char in key:
+        if "!" <= char <= "~":  # printable ASCII, as appkeys are
+            continue
+        if char == " ":
+            kind = "a space"
+        elif char == "\t":
+            kind = "a tab"
+        elif char in "\r\n":
+            kind = "a line break"
+        elif ord(char) < 0x80:
+            kind = f"a control character (U+{ord(char):04X})"
+        else:
+            name = unicodedata.name(char, "")
+            kind = f"a non-ASCII character (U+{ord(char):04X}{' ' + name if name else ''})"
+        raise SysmonUsageError(
+            f"The appkey has {kind} inside it, which no appkey has: copy it again from the "
+            "console (Compute > System Monitoring > URL & Appkey), as one word."
+        )
+    return key
+
+
+class Secret:
+    """A string that shows itself masked wherever it is printed: repr, str, vars(), debuggers."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def header(self) -> str:
+        """The value for the header: sent as itself, shown masked in any frame's locals."""
+        return _MaskedStr(self._value)
+
+    def __repr__(self) -> str:
+        return f"<secret {mask_secret(self._value)}>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        raise TypeError("An appkey is not pickled: it stays in this process's memory.")
+
+
+class _MaskedStr(str):
+    """A header value that http.client sends as is, and that ``repr`` shows masked."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_secret(str.__str__(self)))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API request: ``/api/v1/<endpoint>`` with its parameters."""
+
+    endpoint: str
+    params: tuple[tuple[str, str], ...]
+    #: Seconds for the whole answer: connecting, waiting, reading, retrying.
+    timeout: float
+    #: Endpoints that take no POST (``/label/.../values``, ``/metadata``).
+    get_only: bool = False
+
+
+class Cancelled(Exception):
+    """The request was cancelled through its :class:`Cancel` (another window failed, Ctrl-C)."""
+
+
+class Transport(Protocol):
+    """Where answers come from: HTTP, or a recording (``recording.py``)."""
+
+    #: True when answers come from a recording, not a server.
+    replays: bool
+
+    def send(self, request: Request, cancel: Cancel | None = None) -> Raw | Answer:
+        """The answer to ``request``: as read (``Raw``) or already parsed (``Answer``)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class Cancel:
+    """A cancellation shared by the requests of one query: :meth:`cancel` aborts them all.
+
+    Aborting shuts the socket of each request in flight, so a thread blocked reading it wakes
+    at once (a thread cannot be stopped otherwise), and wakes any that wait to retry.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._watches: set[_Watch] = set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        self._event.set()
+        with self._lock:
+            watches = list(self._watches)
+        for watch in watches:
+            watch.abort()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if cancelled; whether it was cancelled."""
+        return self._event.wait(seconds)
+
+    def _add(self, watch: _Watch) -> None:
+        with self._lock:
+            self._watches.add(watch)
+        if self.cancelled:
+            watch.abort()
+
+    def _remove(self, watch: _Watch) -> None:
+        with self._lock:
+            self._watches.discard(watch)
+
+
+_current = threading.local()  # the _Watch of the request this thread is sending
+
+
+class _Watch:
+    """One attempt of a request: its connection, aborted when the deadline passes or on cancel.
+
+    The connection is learnt from urllib3 itself (:class:`_WatchedHTTPConnection` reports to the
+    watch of its thread), so that also an answer whose headers trickle in can be cut off.
+    """
+
+    def __init__(self, deadline: float, cancel: Cancel | None) -> None:
+        self.deadline = deadline
+        self.cancel = cancel
+        self.expired = False
+        self._connection: HTTPConnection | None = None
+        self._aborted = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        _current.watch = self
+        if self.cancel is not None:
+            self.cancel._add(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _current.watch = None
+        if self.cancel is not None:
+            self.cancel._remove(self)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.cancelled
+
+    def attach(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connection = connection
+            aborted = self._aborted
+        if aborted:
+            _shut(connection)
+
+    def _expire(self) -> None:
+        self.expired = True
+        self.abort()
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            connection = self._connection
+        if connection is not None:
+            _shut(connection)
+
+
+def _shut(connection: HTTPConnection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing left to wake
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections that report to the watch of their request. It does
+    not retry by itself: :class:`HTTPTransport` retries within the request's deadline."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
+def default_session() -> requests.Session:
+    """A session whose connections a deadline or a cancel can cut off."""
+    session = requests.Session()
+    adapter = _WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class HTTPTransport:
+    """Answers over HTTP(S) from one API root.
+
+    Parameters
+    ----------
+    base_url
+        The API root, the part before ``/api/v1``.
+    appkey
+        Sent as the ``X-TC-APP-KEY`` header when given.
+    verify
+        TLS verification: ``True``, a CA bundle's path, or ``False``.
+    connect_timeout
+        Seconds to open a connection (within the request's own deadline).
+    compress
+        Ask for gzip; ``None``: except from a loopback address.
+    max_response_bytes
+        The largest answer read, compressed or decompressed.
+    session
+        A ``requests.Session`` to send through. Its adapters are its own: a deadline then ends
+        a request between reads, not in the middle of one.
+    """
+
+    replays = False
+
+    def __init__(
+        self,
+        base_url: str,
+        appkey: Secret | None = None,
+        *,
+        verify: bool | str = True,
+        connect_timeout: float = 5.0,
+        compress: bool | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        self.base_url = base_url.rstrip("/")
+        self.host = parts.netloc
+        self.verify = verify
+        self.connect_timeout = connect_timeout
+        self.max_response_bytes = max_response_bytes
+        self._appkey = appkey
+        self._loopback = is_loopback(parts.hostname or "")
+        # gzip saves bandwidth that a loopback connection does not lack; compressing a month of
+        # samples (~100 MB of JSON) costs the local server seconds, four times the query itself.
+        self.compress = (not self._loopback) if compress is None else compress
+        self._session = session or default_session()
+        self._owns_session = session is None
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def send(self, request: Request, cancel: Cancel | None = None) -> Raw:
+        """The whole answer to ``request``, retried where that may help, within its timeout."""
+        url = f"{self.base_url}/api/v1/{request.endpoint}"
+        use_get = request.get_only or len(url) + 1 + len(urlencode(request.params)) <= _MAX_GET_URL
+        started = time.monotonic()
+        deadline = started + request.timeout
+        cut_offs = 0
+        for attempt in range(_ATTEMPTS):
+            wait = _backoff(attempt)
+            try:
+                raw = self._attempt(request, url, use_get, deadline, cancel)
+            except _Retryable as retry:
+                if retry.cut_off:
+                    cut_offs += 1
+                if attempt + 1 == _ATTEMPTS or cut_offs >= _CUT_OFF_ATTEMPTS:
+                    raise retry.error from None
+                error: TransportError | None = retry.error
+            else:
+                if raw.status not in _RETRY_STATUSES or attempt + 1 == _ATTEMPTS:
+                    return _with_elapsed(raw, time.monotonic() - started)
+                error = None
+                wait = _retry_after(raw.headers.get("retry-after"), wait)
+            if time.monotonic() + wait >= deadline:
+                # No time for another try: what there is now is the answer.
+                if error is not None:
+                    raise error
+                return _with_elapsed(raw, time.monotonic() - started)
+            if (cancel.wait(wait) if cancel is not None else _sleep(wait)) or _cancelled(cancel):
+                raise Cancelled
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _attempt(
+        self,
+        request: Request,
+        url: str,
+        use_get: bool,
+        deadline: float,
+        cancel: Cancel | None,
+    ) -> Raw:
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING
+            if self.compress
+            else "identity",
+        }
+        if self._appkey is not None:
+            headers[APPKEY_HEADER] = self._appkey.header()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._deadline(request.timeout)
+        with _Watch(deadline, cancel) as watch:
+            try:
+                with warnings.catch_warnings():
+                    if self.verify is False:  # the user was warned once, when connecting
+                        warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    response = self._session.request(
+                        "GET" if use_get else "POST",
+                        url,
+                        params=list(request.params) if use_get else None,
+                        data=None if use_get else list(request.params),
+                        headers=headers,
+                        timeout=(min(self.connect_timeout, remaining), remaining),
+                        allow_redirects=False,  # the appkey must never follow a redirect elsewhere
+                        verify=self.verify,
+                        stream=True,
+                        # A loopback server is reached directly, never through a proxy from the
+                        # environment (which would see the appkey in clear).
+                        proxies=dict(_NO_PROXY) if self._loopback else None,
+                    )
+                try:
+                    body = self._read_body(response, watch)
+                finally:
+                    response.close()
+            except requests.exceptions.RequestException as exc:
+                if watch.cancelled:
+                    raise Cancelled from None
+                if watch.expired:
+                    raise self._deadline(request.timeout) from None
+                raise self._classify(exc, request.timeout) from None
+            except (OSError, urllib3.exceptions.HTTPError):
+                # A socket shut by the watch can surface as a bare OSError or urllib3 error.
+                if watch.cancelled:
+                    raise Cancelled from None
+                if watch.expired:
+                    raise self._deadline(request.timeout) from None
+                raise
+        return Raw(
+            status=response.status_code,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            body=body,
+            url=url,
+            compression_asked=self.compress,
+        )
+
+    def _read_body(self, response: requests.Response, watch: _Watch) -> bytes:
+        """The whole body, decompressed, in large pieces; refused past the size limit."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(f"declares {int(declared):,} bytes")
+        stream = response.raw
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            piece = _read_piece(stream)
+            if not piece:
+                break
+            size += len(piece)
+            if size > limit or stream.tell() > limit:
+                raise self._too_large("is larger")
+            pieces.append(piece)
+            if watch.expired or watch.cancelled:  # a session of the caller's: between reads
+                raise requests.exceptions.ConnectionError("aborted")
+        return b"".join(pieces)
+
+    def _too_large(self, how: str) -> ResponseTooLargeError:
+        limit = self.max_response_bytes
+        return ResponseTooLargeError(
+            f"The answer from {self.host} {how} than max_response_bytes={limit:,} "
+            f"({limit / 2**20:,.0f} MiB): narrow the query (a shorter range, a larger step, fewer "
+            "series), or raise max_response_bytes=.",
+            limit=limit,
+        )
+
+    def _deadline(self, timeout: float) -> DeadlineError:
+        return DeadlineError(
+            f"{self.host} did not answer within {timeout:g}s: narrow the query (a shorter "
+            "range, a larger step, fewer series) or raise timeout=.",
+            host=self.host,
+            timeout=timeout,
+        )
+
+    def _classify(
+        self, exc: requests.exceptions.RequestException, timeout: float
+    ) -> _Retryable | TransportError | ResponseFormatError:
+        """The typed error for a request that got no complete answer, or one worth retrying."""
+        if isinstance(exc, requests.exceptions.ContentDecodingError):
+            # The answer arrived whole but its bytes are not what Content-Encoding says: a
+            # second try gets the same bytes, and "Cannot connect" would be untrue.
+            return self._undecodable(exc)
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return _Retryable(self._cut_off(), cut_off=True)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return _Retryable(
+                TransportError(
+                    f"No connection to {self.host} within {self.connect_timeout:g}s: check the "
+                    "address, your network or VPN, and that the server is up.",
+                    host=self.host,
+                )
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+            getattr(exc.args[0] if exc.args else None, "reason", None),
+            urllib3.exceptions.ReadTimeoutError,
+        ):
+            # A read timeout has already cost the whole timeout: not retried.
+            return self._deadline(timeout)
+        reason = _connection_reason(exc)
+        error = TransportError(
+            f"Cannot connect to {self.host} ({reason}): check the URL or region, your network "
+            "or VPN, and that the server is running.",
+            host=self.host,
+        )
+        if reason in _CUT_OFF:
+            return _Retryable(self._cut_off(), cut_off=True)
+        if reason.startswith("TLS"):
+            return error  # a certificate that failed verification fails again
+        return _Retryable(error)
+
+    def _cut_off(self) -> TransportError:
+        return TransportError(
+            f"The connection to {self.host} broke off in the middle of the answer, twice: run "
+            "it again; if it keeps happening, narrow the query.",
+            host=self.host,
+        )
+
+    def _undecodable(self, exc: requests.exceptions.ContentDecodingError) -> ResponseFormatError:
+        """The one-line reason for an answer whose compressed body cannot be decompressed."""
+        text = str(exc)
+        # requests says "Received response with content-encoding: gzip, but failed to decode
+        # it.", then zlib's or brotli's reason ("... while decompressing data: incorrect header
+        # check"); both are worth showing, neither is promised, so fall back quietly.
+        found = re.search(r"content-encoding: ([\w.-]+)", text)
+        encoding = found.group(1) if found else "compressed"
+        found = re.search(r"decompressing data: ([^'\"()]+)", text)
+        reason = f": {found.group(1).strip()}" if found else ""
+        if not self.compress:
+            message = (
+                f"{self.host} sent a {encoding} answer although none was asked for, and it cannot "
+                f"be decompressed ({encoding}{reason}): the server or a proxy in front of it is "
+                "damaging answers; report it to whoever runs them."
+            )
+        else:
+            message = (
+                f"The answer from {self.host} could not be decompressed ({encoding}{reason}): "
+                "a proxy in between probably altered it; run it again, or connect with "
+                "compress=False to ask for uncompressed answers."
+            )
+        return ResponseFormatError(message)
+
+
+class _Retryable(Exception):
+    """A failed attempt that another may fix; ``error`` is raised if none does."""
+
+    def __init__(self, error: TransportError, *, cut_off: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.cut_off = cut_off
+
+
+# Every scheme mapped to no proxy: requests then never takes one from the environment.
+_NO_PROXY: Mapping[str, str] = {"http": "", "https": "", "all": ""}
+
+
+def _read_piece(stream: Any) -> bytes:
+    """The next piece of a body, with urllib3's errors as requests' (as its iter_content has
+    them), so that one classification names them all."""
+    try:
+        return bytes(stream.read(_PIECE, decode_content=True))
+    except urllib3.exceptions.ProtocolError as exc:  # reset, or ended early (IncompleteRead)
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from None
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before retry ``attempt + 1``: doubling, jittered so that clients retrying in step
+    do not hit a throttled gateway together."""
+    return min(_BACKOFF * 2**attempt, _BACKOFF_MAX) * (0.5 + random.random())
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    """A ``Retry-After`` in seconds (capped); the backoff when it is absent or a date."""
+    try:
+        return min(max(float(value or ""), 0.0), _MAX_RETRY_AFTER)
+    except ValueError:
+        return default
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def _cancelled(cancel: Cancel | None) -> bool:
+    return cancel is not None and cancel.cancelled
+
+
+def _with_elapsed(raw: Raw, elapsed: float) -> Raw:
+    return dataclasses.replace(raw, elapsed=elapsed)
+
+
+def _connection_reason(exc: requests.exceptions.RequestException) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("Temporary failure in name resolution", "host name lookup failed"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
+        ("Network is unreachable", "network unreachable"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+        ("SSLError", "TLS error"),
+    ):
+        if needle in text:
+            return reason
+    return type(exc).__name__
