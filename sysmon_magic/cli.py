@@ -5,6 +5,7 @@
     sysmon-magic demo              # start (or reuse) it, stay in the foreground until Ctrl-C
     sysmon-magic demo --detach     # start it and exit, leaving it running (binder, scripts)
     sysmon-magic demo --stop       # stop the running one
+    sysmon-magic demo --reset      # stop it and delete the cached data: the next start rebuilds
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start (or reuse) the server and exit, leaving it running until --stop",
     )
     mode.add_argument("--stop", action="store_true", help="stop the running demo server now")
+    mode.add_argument(
+        "--reset",
+        action="store_true",
+        help="stop the server and delete the cached data and state; the next start rebuilds them",
+    )
     demo.add_argument("--port", type=int, help="listen on this loopback port (default: a free one)")
     demo.add_argument(
         "--cache-dir", help="where data and state live (default: ~/.cache/sysmon-magic)"
@@ -82,6 +88,11 @@ def _demo(args: argparse.Namespace) -> int:
             print("Stopped the demo server.")
         else:
             print("No demo server was running.")
+        return 0
+    if args.reset:
+        if demo.reset(cache_dir=args.cache_dir):
+            print("Stopped the demo server.")
+        print("Deleted the cached demo data and state: the next start rebuilds them (about 20 s).")
         return 0
 
     server = demo.start(cache_dir=args.cache_dir, port=args.port, detach=args.detach)

@@ -40,7 +40,7 @@ from .data import (
     UNAME_INFO,
     WEB_HOSTS,
 )
-from .server import DemoServer, running, start, stop
+from .server import DemoServer, reset, running, start, stop
 
 __all__ = [
     "APP_RESTART_HOST",
@@ -67,6 +67,7 @@ __all__ = [
     "UNAME_INFO",
     "WEB_HOSTS",
     "DemoServer",
+    "reset",
     "running",
     "start",
     "stop",

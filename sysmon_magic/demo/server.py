@@ -18,6 +18,14 @@ Cache layout (``$XDG_CACHE_HOME/sysmon-magic`` or ``~/.cache/sysmon-magic`` by d
 Each server runs on its own ``runs/<name>/tsdb`` so that Prometheus' WAL, lock file and the
 series it scrapes itself never touch the pristine block, and a fresh server starts clean.
 
+Repairs: a new server is ready only once an instant query at the data's end finds the demo hosts
+and reads the newest chunk of every series. If Prometheus cannot open the blocks (a cut index, an
+empty chunk file), or that query fails ("cannot populate chunk") or finds nothing (an unreadable
+``meta.json`` makes Prometheus skip the block; an emptied ``blocks/``), :func:`start` rebuilds the
+blocks once and says so in one line. A ``state.json`` that is not one it wrote, or a ``lock`` that
+is a directory, is replaced, also in one line. What cannot be repaired is one :class:`DemoError`
+naming ``sysmon-magic demo --reset`` (:func:`reset`), which deletes the cached data and state.
+
 Metadata: backfilled blocks hold samples only; Prometheus learns HELP/TYPE only by scraping. The
 server therefore scrapes a ``# HELP``/``# TYPE``-only text that it serves itself as a console
 template (``/prometheus/consoles/demo_metadata.txt``). That scrape also writes the usual ``up``
@@ -31,6 +39,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +47,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,7 +59,7 @@ from typing import Any, BinaryIO
 from ..errors import DemoError
 from . import data
 
-__all__ = ["DemoServer", "cache_root", "running", "start", "stop"]
+__all__ = ["DemoServer", "cache_root", "reset", "running", "start", "stop"]
 
 PROMETHEUS_ENV = "SYSMON_PROMETHEUS_BIN"
 PROMTOOL_ENV = "SYSMON_PROMTOOL_BIN"
@@ -69,6 +79,16 @@ METADATA_SCRAPE_INTERVAL = "1s"
 START_TIMEOUT = 120.0  # Prometheus opening its TSDB and answering
 LOCK_TIMEOUT = 600.0  # another process generating the data
 STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL
+
+# The readiness probe, an instant query at the data's end (~5 ms). It reads the newest chunk of
+# every series, and a chunk file cut short anywhere loses the newest chunk of the series stored
+# last, so any cut fails it ("cannot populate chunk"); its node_uname_info count tells whether
+# Prometheus loaded the block at all (it skips one whose meta.json it cannot read, and serves 0
+# series without an error).
+_DATA_PROBE = 'count by (__name__) ({__name__=~".+"})'
+_RESET_HINT = "`sysmon-magic demo --reset` deletes the cached data and state for a clean start"
+# `msg="..."` and `err="..."` in a line of Prometheus' logfmt, where values escape their quotes.
+_LOGGED = re.compile(r'\b(msg|err)="((?:[^"\\]|\\.)*)"')
 
 _INSTALL_HINT = (
     "Install Prometheus: `sudo apt-get install prometheus` on Debian/Ubuntu, or download it from "
@@ -170,14 +190,16 @@ def start(
     ------
     DemoError
         ``prometheus``/``promtool`` are missing (the message says how to install them), or
-        backfilling or starting failed (the message quotes the log).
+        backfilling or starting failed (the message quotes the log), or the cached data are
+        still unreadable after rebuilding them (the message names ``sysmon-magic demo --reset``).
 
     Notes
     -----
     The first call generates ~410 MB of OpenMetrics text (deleted afterwards) and backfills it
     into a 6 MB block: about 20 s. Starting Prometheus on that block then takes ~6 s, most of
     it waiting for the first scrape that fills ``/api/v1/metadata``; reusing a running server
-    takes milliseconds.
+    takes milliseconds. Damaged cached data are rebuilt (another 20 s), and a damaged
+    ``state.json`` or ``lock`` replaced, each with one line on standard error.
 
     Examples
     --------
@@ -191,24 +213,29 @@ def start(
     prometheus = _binary("prometheus", PROMETHEUS_ENV)
     promtool = _binary("promtool", PROMTOOL_ENV)
     demo_dir = _demo_dir(cache_dir)
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(demo_dir / "lock"):
-        server = _running_server(demo_dir) if reuse else None
-        if server is None:
+    # What the cache's files can throw (permissions, a file where a directory belongs): one line.
+    with _one_line_errors("could not start the demo server", _RESET_HINT):
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(demo_dir / "lock"):
+            server = None
             if reuse:
-                _stop_unresponsive(demo_dir)
-            if not (demo_dir / "blocks").is_dir():
-                _remove_old_versions(demo_dir)
-                _backfill(demo_dir, promtool)
-            _remove_stale_runs(demo_dir)
-            # A new directory per server: an old one may still be in use by a hung process.
-            name = f"{'shared' if reuse else 'private'}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            server = _launch(prometheus, demo_dir, demo_dir / "runs" / name, port)
-            server._shared = reuse
+                _discard_damaged_state(demo_dir)
+                server = _running_server(demo_dir)
+            if server is None:
+                if reuse:
+                    _stop_unresponsive(demo_dir)
+                if not (demo_dir / "blocks").is_dir():
+                    _remove_old_versions(demo_dir)
+                    _backfill(demo_dir, promtool)
+                _remove_stale_runs(demo_dir)
+                if reuse:
+                    _retire_orphans(demo_dir)
+                server = _launch_repairing(prometheus, promtool, demo_dir, reuse, port)
+                server._shared = reuse
+                if reuse:
+                    _write_state(demo_dir, server)
             if reuse:
-                _write_state(demo_dir, server)
-        if reuse:
-            _acquire(server, detach)
+                _acquire(server, detach)
     if not detach:
         atexit.register(server.stop)
     return server
@@ -228,14 +255,36 @@ def stop(cache_dir: str | os.PathLike[str] | None = None) -> bool:
     demo_dir = _demo_dir(cache_dir)
     if not demo_dir.is_dir():
         return False
-    with _locked(demo_dir / "lock"):
-        server = _running_server(demo_dir)
-        if server is None:
-            return False
-        _terminate(server.pid, None, server._run_dir)
-        with contextlib.suppress(FileNotFoundError):
-            (demo_dir / "state.json").unlink()
-        return True
+    with _one_line_errors("could not stop the demo server"), _locked(demo_dir / "lock"):
+        return _stop_shared(demo_dir)
+
+
+def reset(cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Stop the shared demo server and delete the cached data and state: the next start rebuilds.
+
+    Servers that other processes started privately keep their run directories (and run on their
+    own links to the data). Returns whether a shared server was stopped.
+    """
+    demo_dir = _demo_dir(cache_dir)
+    if not demo_dir.is_dir():
+        return False
+    with _one_line_errors(f"could not delete the demo cache in {demo_dir}"):
+        with _locked(demo_dir / "lock"):
+            stopped = _stop_shared(demo_dir)
+            for leftover in (demo_dir / "blocks", *demo_dir.glob(".tmp-*")):
+                _remove(leftover)
+            _remove_stale_runs(demo_dir)
+        return stopped
+
+
+def _stop_shared(demo_dir: Path) -> bool:
+    """Stop every shared server of ``demo_dir`` (under the lock), and forget it."""
+    servers = _live_shared_runs(demo_dir)
+    for pid, run_dir in servers:
+        _terminate(pid, None, run_dir)
+    for state in (demo_dir / "state.json", *demo_dir.glob("state.json.*")):
+        _remove(state)
+    return bool(servers)
 
 
 # --- sharing: which processes use the shared server ---------------------------------------------
@@ -276,7 +325,8 @@ def _release(server: DemoServer) -> None:
         if (run_dir / "detached").exists() or not run_dir.is_dir():
             return
         for user in users.iterdir() if users.is_dir() else ():
-            if user.name.isdigit() and _alive(int(user.name)):
+            pid = _as_pid(user.name)
+            if pid is not None and _alive(pid):
                 return  # still in use
             user.unlink()  # a user that died without letting go
         state = _read_state(demo_dir)
@@ -319,9 +369,10 @@ def _backfill(
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
+            said = _tail(result.stderr or result.stdout)
             raise DemoError(
-                f"promtool could not backfill the demo data (exit {result.returncode}): "
-                f"{_tail(result.stderr or result.stdout)}"
+                f"promtool could not backfill the demo data (exit {result.returncode})"
+                + (f": {said}" if said else "")
             )
         text.unlink()
         # rename() is atomic: other processes see no blocks or all of them.
@@ -331,6 +382,38 @@ def _backfill(
 
 
 # --- running Prometheus ---------------------------------------------------------------------------
+
+
+class _DamagedData(DemoError):
+    """Prometheus cannot read the cached blocks, or finds no demo data in them."""
+
+    def __init__(self, reason: str, log_file: Path) -> None:
+        super().__init__(f"the cached demo data are damaged: {reason} (log: {log_file})")
+        self.reason = reason
+
+
+def _launch_repairing(
+    prometheus: str, promtool: str, demo_dir: Path, reuse: bool, port: int | None
+) -> DemoServer:
+    """Launch on the cached blocks; if Prometheus finds them damaged, rebuild them once."""
+    try:
+        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
+    except _DamagedData as exc:
+        _report(f"the cached demo data are damaged ({exc.reason}); rebuilding them (about 20 s).")
+    # Every server runs on its own hard links (or copies) of the blocks: deleting the damaged
+    # ones removes no file that a server of another process still reads.
+    _remove(demo_dir / "blocks")
+    try:
+        _backfill(demo_dir, promtool)
+        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
+    except DemoError as exc:
+        raise DemoError(f"{exc}; rebuilding the demo data did not help ({_RESET_HINT})") from None
+
+
+def _new_run_dir(demo_dir: Path, reuse: bool) -> Path:
+    """A new directory per server: an old one may still be in use by a hung process."""
+    kind = "shared" if reuse else "private"
+    return demo_dir / "runs" / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) -> DemoServer:
@@ -386,6 +469,9 @@ def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) ->
         try:
             _wait_ready(server, process)
             return server
+        except _DamagedData:
+            _terminate(process.pid, process, run_dir)
+            raise
         except DemoError as exc:
             _terminate(process.pid, process, run_dir)
             last_error = str(exc)
@@ -409,16 +495,27 @@ def _config(port: int) -> str:
 
 
 def _wait_ready(server: DemoServer, process: subprocess.Popen[bytes]) -> None:
-    """Until the API answers and ``/api/v1/metadata`` holds the demo metrics."""
+    """Until the API serves the demo data and ``/api/v1/metadata`` holds the demo metrics.
+
+    Raises :class:`_DamagedData` if Prometheus cannot open the blocks or the data probe fails.
+    """
     deadline = time.monotonic() + START_TIMEOUT
-    probe = f"{server.url}/api/v1/metadata?metric=node_cpu_seconds_total"
+    metadata = f"{server.url}/api/v1/metadata?metric=node_cpu_seconds_total"
+    data_seen = False
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            log = server.log_file.read_text(errors="replace")
+            if "opening storage failed" in log:  # Prometheus' words for a block it cannot read
+                reason = _logged_error(log) or "Prometheus cannot open them"
+                raise _DamagedData(reason, server.log_file)
             raise DemoError(
                 f"prometheus exited with status {process.returncode} while starting: "
-                f"{_tail(server.log_file.read_text(errors='replace'))} (log: {server.log_file})"
+                f"{_tail(log)} (log: {server.log_file})"
             )
-        body = _get(probe)
+        # The data first: they answer as soon as the TSDB is open, the metadata only after the
+        # first scrape, seconds later; a damaged block is known without waiting for that.
+        data_seen = data_seen or _serves_data(server)
+        body = _get(metadata) if data_seen else None
         if body is not None and json.loads(body).get("data"):
             return
         time.sleep(0.1)
@@ -428,25 +525,67 @@ def _wait_ready(server: DemoServer, process: subprocess.Popen[bytes]) -> None:
     )
 
 
+def _serves_data(server: DemoServer) -> bool:
+    """Whether the data probe finds the demo data; False while Prometheus cannot answer yet.
+
+    Raises :class:`_DamagedData` when it answers that it cannot read them or holds none.
+    """
+    query = urllib.parse.urlencode({"query": _DATA_PROBE, "time": data.DEMO_END})
+    answer = _http(f"{server.url}/api/v1/query?{query}")
+    if answer is None or answer[0] not in (200, 422):  # not listening, or opening its TSDB (503)
+        return False
+    status, body = answer
+    try:
+        parsed = json.loads(body)
+        if status == 422:  # an execution error: a chunk it cannot read
+            reason = f"Prometheus cannot read them: {parsed['error']}"
+        else:
+            hosts = sum(
+                int(r["value"][1])
+                for r in parsed["data"]["result"]
+                if r["metric"].get("__name__") == "node_uname_info"
+            )
+            if hosts == len(data.HOSTS):
+                return True
+            reason = f"Prometheus found {hosts} of the {len(data.HOSTS)} demo hosts in them"
+            logged = _logged_error(server.log_file.read_text(errors="replace"))
+            reason += f"; its log says: {logged}" if logged else ""
+    # Not Prometheus' JSON: another server answering on a port that Prometheus then finds taken.
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return False
+    raise _DamagedData(reason, server.log_file)
+
+
+def _logged_error(log: str) -> str | None:
+    """The message and error of the last ``level=error`` line of a Prometheus log."""
+    for line in reversed(log.splitlines()):
+        if "level=error" in line:
+            fields = dict(_LOGGED.findall(line))
+            text = ": ".join(fields[k].replace('\\"', '"') for k in ("msg", "err") if k in fields)
+            return text or None
+    return None
+
+
 def _running_server(demo_dir: Path) -> DemoServer | None:
     """The shared server from ``state.json`` if its process lives and answers as ours."""
     state = _read_state(demo_dir)
     if state is None:
         return None
-    pid, url = int(state["pid"]), str(state["url"])
+    pid, url = state["pid"], state["url"]
     if not _alive(pid):
         return None
     # A recycled pid or someone else's server on the port would not run on our directory.
     try:
-        flags = json.loads(_get(f"{url}/api/v1/status/flags") or b"{}").get("data", {})
+        answer = json.loads(_get(f"{url}/api/v1/status/flags") or b"{}")
     except ValueError:
         return None
-    if flags.get("storage.tsdb.path") != state["tsdb"]:
+    flags = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(flags, dict) or flags.get("storage.tsdb.path") != state["tsdb"]:
         return None
     return DemoServer(
         url=url,
         pid=pid,
-        port=int(state["port"]),
+        port=state["port"],
         started_here=False,
         log_file=Path(state["log_file"]),
         _run_dir=Path(state["tsdb"]).parent,
@@ -458,7 +597,34 @@ def _stop_unresponsive(demo_dir: Path) -> None:
     """Terminate a shared server that lives but does not answer (it would hold its port)."""
     state = _read_state(demo_dir)
     if state is not None:
-        _terminate(int(state["pid"]), None, Path(state["tsdb"]).parent)
+        _terminate(state["pid"], None, Path(state["tsdb"]).parent)
+
+
+def _live_shared_runs(demo_dir: Path) -> list[tuple[int, Path]]:
+    """``(pid, run directory)`` of each shared server of ``demo_dir`` whose Prometheus runs."""
+    found = []
+    for run_dir in sorted((demo_dir / "runs").glob("shared-*")):
+        pid = _read_pid(run_dir / "pid")
+        if pid is not None and _runs_in(pid, run_dir):
+            found.append((pid, run_dir))
+    return found
+
+
+def _retire_orphans(demo_dir: Path) -> None:
+    """Stop shared servers that no ``state.json`` names any more (it was damaged or deleted).
+
+    Under the lock, before a new shared server starts: no process can find them again, not even
+    ``--stop``. One that a live process still uses keeps serving it, and now stops when the last
+    user lets go, even if it was started detached.
+    """
+    for pid, run_dir in _live_shared_runs(demo_dir):
+        users = run_dir / "users"
+        user_pids = [_as_pid(user.name) for user in users.iterdir()] if users.is_dir() else []
+        if any(user is not None and _alive(user) for user in user_pids):
+            _remove(run_dir / "detached")
+        else:
+            _terminate(pid, None, run_dir)
+            _report(f"stopped demo server pid {pid}, which no state.json named any more.")
 
 
 def _write_state(demo_dir: Path, server: DemoServer) -> None:
@@ -476,12 +642,44 @@ def _write_state(demo_dir: Path, server: DemoServer) -> None:
     os.replace(tmp, demo_dir / "state.json")
 
 
+# What _write_state writes and readers rely on, by type.
+_STATE_FIELDS = {"pid": int, "port": int, "url": str, "tsdb": str, "log_file": str}
+
+
+def _load_state(path: Path) -> dict[str, Any]:
+    """The state in ``path``; ValueError says what is wrong with it (OSError if unreadable)."""
+    state = json.loads(path.read_text())
+    if not isinstance(state, dict):
+        raise ValueError("not a JSON object")
+    for key, kind in _STATE_FIELDS.items():
+        value = state.get(key)
+        if kind is int:  # bool is an int to isinstance(); a pid of 0 or -1 signals a group, or all
+            valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        else:
+            valid = isinstance(value, str) and value != ""
+        if not valid:
+            raise ValueError(f"no valid {key!r}")
+    return state
+
+
 def _read_state(demo_dir: Path) -> dict[str, Any] | None:
+    """The shared server's state, or None if there is none or it is damaged."""
     try:
-        state = json.loads((demo_dir / "state.json").read_text())
-    except (FileNotFoundError, ValueError):
+        return _load_state(demo_dir / "state.json")
+    except (OSError, ValueError):
         return None
-    return state if isinstance(state, dict) else None
+
+
+def _discard_damaged_state(demo_dir: Path) -> None:
+    """Delete a ``state.json`` that is not one we wrote (cut short, edited), saying so."""
+    path = demo_dir / "state.json"
+    try:
+        _load_state(path)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        _remove(path)
+        _report(f"ignored a damaged {path} ({exc}); the new server rewrites it.")
 
 
 def _remove_old_versions(demo_dir: Path) -> None:
@@ -507,11 +705,8 @@ def _remove_stale_runs(demo_dir: Path) -> None:
     if not runs.is_dir():
         return
     for run in runs.iterdir():
-        try:
-            pid = int((run / "pid").read_text())
-        except (FileNotFoundError, ValueError):
-            pid = 0
-        if pid == 0 or not _alive(pid):
+        pid = _read_pid(run / "pid")
+        if pid is None or not _alive(pid):
             shutil.rmtree(run, ignore_errors=True)
 
 
@@ -530,8 +725,23 @@ def _binary(name: str, env: str) -> str:
     return found
 
 
+def _read_pid(path: Path) -> int | None:
+    """The pid written in ``path``, or None (absent, damaged, a directory)."""
+    try:
+        return _as_pid(path.read_text().strip())
+    except OSError:
+        return None
+
+
+def _as_pid(text: str) -> int | None:
+    """``text`` as a positive pid, or None: 0 or -1 would make kill() signal a group or all."""
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
+    if pid <= 0:  # kill() would signal a process group, or every process: never ours
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -592,6 +802,11 @@ def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     except ImportError:  # Windows: no Prometheus packaging to speak of; run unlocked
         yield
         return
+    if path.is_dir():
+        # No process can hold a lock that is a directory (opening it fails): none relies on it.
+        with contextlib.suppress(OSError):  # another process may have just replaced it
+            shutil.rmtree(path)
+        _report(f"{path} was a directory, not a lock file; replaced it.")
     with open(path, "a") as handle:
         deadline = time.monotonic() + timeout
         while True:
@@ -630,14 +845,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(url: str) -> bytes | None:
-    """The body of a 200 answer, or None (not listening yet, starting up, error)."""
+# Loopback only: an http_proxy in the environment would otherwise receive these requests too.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _http(url: str) -> tuple[int, bytes] | None:
+    """The status and body of an answer, or None (not listening yet, no answer in time)."""
     try:
-        with urllib.request.urlopen(url, timeout=2.0) as response:
-            body: bytes = response.read()
-            return body
+        with _OPENER.open(url, timeout=2.0) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def _get(url: str) -> bytes | None:
+    """The body of a 200 answer, or None (not listening yet, starting up, error)."""
+    answer = _http(url)
+    return answer[1] if answer is not None and answer[0] == 200 else None
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a directory tree, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _report(message: str) -> None:
+    """Say what was repaired, in one line: on stderr, where a notebook shows it too."""
+    print(f"sysmon-magic: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _one_line_errors(doing: str, hint: str = "") -> Iterator[None]:
+    """Turn what the cache's files throw into one DemoError line."""
+    try:
+        yield
+    except OSError as exc:
+        raise DemoError(f"{doing}: {exc}" + (f" ({hint})" if hint else "")) from exc
 
 
 def _tail(text: str, lines: int = 5) -> str:
