@@ -16,10 +16,11 @@ on two cores or more, two threads share the samples.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
-histograms, scalars and strings, errors, a sample that is not ``[number, "string"]``. Checks on
-the positions and counts of the structural bytes make sure the fast path never reads such a body
-differently: both paths give identical frames (``tests/test_fastjson.py`` checks it on random
-answers).
+histograms, scalars and strings, errors, a sample that is not ``[number, "string"]`` (nor valid
+JSON: ``[1,-"4"]``). Checks on the positions and counts of the structural bytes make sure the
+fast path never reads such a body differently: both paths give identical frames, or the same
+error (``tests/test_fastjson.py`` checks it on random answers, and on every one-byte edit of
+some samples).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ _HEAD = re.compile(
 
 # For bytes.translate: `,[t,"v"]` -> `,t,v\n`, brackets and quotes deleted. A byte that is not
 # part of a number becomes "x", which the CSV reader refuses: whitespace, a nested object, an
-# escape. The checks in _samples catch everything else.
+# escape. _sample_ends checks everything else.
 _NUMBER_BYTES = b"0123456789.eE+-NaInf"
 _TRANSLATE = bytes(
     {ord(","): ord(","), ord("]"): ord("\n")}.get(byte, byte if byte in _NUMBER_BYTES else ord("x"))
@@ -131,9 +132,8 @@ _TRANSLATE = bytes(
 )
 _DELETE = b'["'
 
-_COMMA, _OPEN, _CLOSE = b",[]"
-# Four bytes read as one little-endian number: a sample's end followed by the next sample.
-_NEXT_SAMPLE = int.from_bytes(b'"],[', "little")
+_COMMA, _OPEN, _CLOSE, _QUOTE, _MINUS, _DOT = b',[]"-.'
+_ZERO = np.uint8(ord("0"))
 
 
 def _pandas_before(major: int, minor: int) -> bool:
@@ -166,6 +166,9 @@ def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
         empty = frames.frame_from_data({"resultType": layout.result_type, "result": []}, fmt)
         return BodyFrame(empty, envelope)
     timestamps, values, counts = _samples(body, layout.spans)
+    if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
+        # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
+        raise _Unrecognised
     if fmt == "wide":
         return BodyFrame(_wide(layout.labels, timestamps, values, counts), envelope)
     return BodyFrame(_tidy(layout.labels, timestamps, values, counts), envelope)
@@ -197,7 +200,8 @@ def _layout(body: bytes) -> _Layout:
             raise _Unrecognised
         metrics.append(body[metric_start:metric_end])
         start = metric_end + len(samples_key) - 1
-        if body[start] != _OPEN:  # also a series without samples, which servers never send
+        # A slice, not an index: the body may end right here.
+        if body[start : start + 1] != b"[":  # also a series without samples, as servers never send
             raise _Unrecognised
         # A search for this many bytes skips ahead (several GB/s), unlike one for a `]`.
         end = body.find(next_series, start) + 1
@@ -344,29 +348,60 @@ class _Chunks:
         if not pieces:
             return b""
         text = b"".join(pieces)
-        closes = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _CLOSE)
-        lines = len(closes)
-        # Every sample starts with `,[` and ends with a string, `"]`, followed by the next, `,[`
-        # (four bytes at a time, in one gather): the chunks start and end between samples.
-        words = np.ndarray((len(text) - 3,), dtype="<u4", buffer=text, strides=(1,))
-        if not (
-            text.startswith(b",[")
-            and text.endswith(b'"]')
-            and (words[closes[:-1] - 1] == _NEXT_SAMPLE).all()
-        ):
-            raise _Unrecognised
+        closes = _sample_ends(text)
         csv = text.translate(_TRANSLATE, _DELETE)
-        # So every line is `,[`...`"]`. With exactly one more `[` or `"` a line deleted and one
-        # more comma a line left, valid JSON leaves one form, `,[number or string,"string"]`: the
-        # CSV reader refuses the empty or non-numeric fields of any other.
-        if (
-            len(text) - len(csv) != 3 * lines
-            or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
-        ):
-            raise _Unrecognised
         # Samples per series: the `]` before the end of each series' piece.
         self.counts[series] += np.diff(np.searchsorted(closes, ends), prepend=0)
         return csv
+
+
+def _sample_ends(text: bytes) -> np.ndarray:
+    """Where each sample of ``text`` ends (its `]`), if every one is `,[t,"v"]` as JSON writes it.
+
+    Anything else raises _Unrecognised, for the CSV reader reads more than JSON does: `,[1,-"4"]`
+    as `,1,-4`, a timestamp `05`, `+5`, `.5`, `5.` or `Inf`, a sample with a third element (whose
+    field it drops). What these checks leave it refuses: a value that is empty or no number, and
+    every byte translated to "x".
+    """
+    data = np.frombuffer(text, dtype=np.uint8)
+    quotes = np.flatnonzero(data == _QUOTE)
+    lines = len(quotes) // 2
+    opening, closes = quotes[0::2], quotes[1::2] + 1
+    # Each sample is `,[`, a timestamp, `,"`, a value, `"]`, right after the one before; and no
+    # other comma or bracket: their counts add up to these.
+    if not (
+        lines
+        and len(quotes) == 2 * lines
+        and text.startswith(b",[")
+        and closes[-1] == len(text) - 1
+        and (data[closes] == _CLOSE).all()
+        and (data[closes[:-1] + 1] == _COMMA).all()
+        and (data[closes[:-1] + 2] == _OPEN).all()
+        and (data[opening - 1] == _COMMA).all()
+        and np.count_nonzero(data == _CLOSE) == lines
+        and np.count_nonzero(data == _OPEN) == lines
+        and np.count_nonzero(data == _COMMA) == 2 * lines
+    ):
+        raise _Unrecognised
+    # The timestamps. Of what the CSV reader takes as a number (in the bytes that are not "x":
+    # `[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?`, "Inf", "NaN"; as an int64 too, if its
+    # value is whole), a JSON number starts with a digit, or a minus and a digit; has no leading
+    # zero; no dot without a digit after it (`5.e3`: values are checked for one too, as none has
+    # it); and ends with a digit.
+    first = np.concatenate(([2], closes[:-1] + 3))
+    first += data[first] == _MINUS
+    if not (
+        _is_digit(data[first]).all()
+        and not ((data[first] == _ZERO) & _is_digit(data[first + 1])).any()
+        and _is_digit(data[opening - 2]).all()
+        and not ((data[:-1] == _DOT) & ~_is_digit(data[1:])).any()
+    ):
+        raise _Unrecognised
+    return closes
+
+
+def _is_digit(codes: np.ndarray) -> np.ndarray:
+    return codes - _ZERO < 10  # uint8 wraps around below "0"
 
 
 def _read_csv(
@@ -394,8 +429,6 @@ def _read_csv(
 
 def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
     """:func:`frames._timestamps` of whole (int64) or fractional seconds, in a third of the time."""
-    if not (seconds.min() > -9e9 and seconds.max() < 9e9):
-        raise _Unrecognised  # NaN, or near the end of datetime64[ns]: let the plain path judge
     if seconds.dtype.kind == "i":
         nanos = seconds * 1_000_000_000
     else:

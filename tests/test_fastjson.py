@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -251,6 +251,102 @@ def test_answers_of_another_shape_never_read_differently(answer, how, at, fmt):
         assert got is expected
 
 
+# -- bodies that are not JSON --------------------------------------------------------------------
+
+
+def outcome(read: Callable[[], fastjson.BodyFrame]) -> Any:
+    """What reading a body gives: ``(frame, envelope)``, or the type of the error it raises."""
+    try:
+        return read()
+    except (ResponseFormatError, SysmonUsageError) as exc:
+        return type(exc)
+
+
+def assert_read_alike(body: bytes, fmt: str) -> None:
+    """frame_from_body, the fast path allowed at any size, gives what the plain path gives."""
+    expected = outcome(lambda: fastjson._plain(body, fmt))  # type: ignore[arg-type]
+    with any_size(parallel=False):
+        got = outcome(lambda: frame_from_body(body, fmt))  # type: ignore[arg-type]
+    if isinstance(expected, fastjson.BodyFrame) and expected.frame is not None:
+        assert isinstance(got, fastjson.BodyFrame) and got.frame is not None
+        assert_identical(got.frame, expected.frame)
+        assert got.envelope == expected.envelope
+    else:
+        assert not (isinstance(got, fastjson.BodyFrame) and got.frame is not None), body
+        assert got == expected
+
+
+# Bytes whose place in a sample matters: to JSON, to the CSV reader, or to both.
+EDIT_BYTES = b'-+.,"[]{}: 0eE5NIx\\'
+
+
+def one_byte_edits(body: bytes, start: int, end: int) -> set[bytes]:
+    """Every body one byte inserted, replaced or deleted in ``body[start:end]`` makes."""
+    edits: set[bytes] = set()
+    for at in range(start, end + 1):
+        edits.update(body[:at] + bytes([byte]) + body[at:] for byte in EDIT_BYTES)
+        if at < end:
+            edits.update(body[:at] + bytes([byte]) + body[at + 1 :] for byte in EDIT_BYTES)
+            edits.add(body[:at] + body[at + 1 :])
+    return edits
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [
+        '"values":[[1,"2"],[30,"-4.5"]]',
+        '"values":[[1.5,"2"],[30.25,"1e-07"]]',
+        '"value":[1.5,"+Inf"]',
+    ],
+    ids=["whole seconds", "fractions", "vector"],
+)
+def test_every_one_byte_edit_of_samples_reads_like_the_plain_path_or_not_at_all(samples):
+    # Such an edit found `[1,-"4.0"]`, which the CSV reader took for -4.0 where json.loads
+    # refuses the body.
+    result_type = "vector" if 'value"' in samples else "matrix"
+    body = (
+        f'{{"status":"success","data":{{"resultType":"{result_type}","result":['
+        f'{{"metric":{{"a":"b"}},{samples}}},{{"metric":{{}},{samples}}}]}}}}'
+    ).encode()
+    start = body.index(samples.encode())
+    for edited in one_byte_edits(body, start, start + len(samples)):
+        assert_read_alike(edited, "tidy")
+
+
+@st.composite
+def edited_answers(draw: st.DrawFn) -> bytes:
+    """A random answer with a few bytes inserted, replaced or deleted after its envelope."""
+    body = bytearray(compact(draw(answers())))
+    result = body.index(b'"result":[')
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(result, len(body)))
+        byte = draw(st.sampled_from(EDIT_BYTES))
+        how = draw(st.sampled_from(["insert", "replace", "delete", "cut"]))
+        if how == "insert":
+            body[at:at] = bytes([byte])
+        elif how == "cut":
+            del body[at:]
+        elif at < len(body):
+            body[at : at + 1] = bytes([byte]) if how == "replace" else b""
+    return bytes(body)
+
+
+@settings(max_examples=EXAMPLES)
+@given(body=edited_answers(), fmt=st.sampled_from(["tidy", "wide"]))
+def test_edited_answers_read_like_the_plain_path_or_not_at_all(body, fmt):
+    assert_read_alike(body, fmt)
+
+
+def test_a_body_cut_right_after_a_sample_key_is_not_json():
+    # Cut after `"value":`, the fast path indexed past the body's end (an IndexError).
+    vector = {"resultType": "vector", "result": [{"metric": {"i": str(i)}, "value": [1, "2"]} for i in range(3000)]}  # fmt: skip
+    body = compact({"status": "success", "data": vector})
+    assert len(body) >= fastjson.FAST_PATH_MIN_BYTES
+    key = b'"value":'
+    for cut in (body.index(key) + len(key), body.rindex(key) + len(key), len(body) - 1):
+        assert frame_from_body(body[:cut]) == (None, None)
+
+
 # -- literal bodies ------------------------------------------------------------------------------
 
 TRICKY_LABELS = {
@@ -349,16 +445,24 @@ def test_wide_grids(times):
     assert_identical(fast(body, "wide"), plain(body, "wide"))
 
 
-def test_timestamps_beyond_datetime64_ns_fail_as_on_the_plain_path():
-    body = compact(matrix(({"a": "b"}, [[1, "1"], [1e10, "2"]])))  # the year 2286
+@pytest.mark.parametrize("fmt", ["tidy", "wide"])
+@pytest.mark.parametrize("grid", ["shared", "own"])
+def test_timestamps_beyond_datetime64_ns_fail_as_on_the_plain_path(fmt, grid):
+    # The year 2286. Series on a grid of their own took the wide path's sort, which raised
+    # pandas' OutOfBoundsDatetime rather than the plain path's ResponseFormatError.
+    other = [[1, "1"], [1e10, "2"]] if grid == "shared" else [[2, "1"]]
+    body = compact(matrix(({"a": "b"}, [[1, "1"], [1e10, "2"]]), ({"a": "c"}, other)))
     with pytest.raises(ResponseFormatError, match="Out of bounds"):
-        plain(body, "tidy")
+        plain(body, fmt)
     with pytest.raises(ResponseFormatError, match="Out of bounds"), any_size():
-        frame_from_body(body)
+        frame_from_body(body, fmt)  # type: ignore[arg-type]
 
 
 EMPTY_DATA = b'"data":{"resultType":"matrix","result":[]}'
-OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples", "cut", "comma", "bracket", "bare", "-0", "two data", "two results"]  # fmt: skip
+OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples", "cut", "comma", "bracket", "bare", "-0", "two data", "two results", "-\"4.0\"", "05", "+5", ".5", "5.", "5.e3", "Inf", "1,\"2\"\"", "[[", "third"]  # fmt: skip
+# A sample that is not JSON, where the plain path refuses the body, and the CSV reader would
+# read it anyway (`[1,-"4.0"]` as -4.0).
+BROKEN_SAMPLE = compact(matrix(({"a": "b"}, [[1, "2"], [3, "X"]])))
 
 
 @pytest.mark.parametrize(
@@ -378,6 +482,16 @@ OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples"
         compact(matrix(({"a": "b"}, [["1", "2"], [3, -0]]))),  # -0 is 0.0 for json.loads
         compact(matrix(({"a": "b"}, [[1, "2"]]))).replace(b"}}", b"}," + EMPTY_DATA + b"}"),
         compact(matrix(({"a": "b"}, [[1, "2"]]))).replace(b"]}}", b'],"result":[]}}'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'3,-"4.0"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'05,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'+5,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'.5,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'5.,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'5.e3,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'Inf,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'3,"4""'),  # a quote more here, one less below
+        BROKEN_SAMPLE.replace(b'3,"X"', b'[3,"4"').replace(b'[1,"2"]', b'1,"2"]'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'3,"4","5"'),
     ],
     ids=OTHER_SHAPES,
 )
