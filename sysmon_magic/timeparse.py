@@ -2,7 +2,8 @@
 
 Durations follow Prometheus (``90s``, ``5m``, ``1h30m``, ``7d``, ``500ms``); a plain number is
 seconds. Times are RFC 3339, unix seconds, ``now`` or ``now-6h`` / ``now+1h``. Everything is float
-unix seconds, as the Prometheus API takes them.
+unix seconds, as the Prometheus API takes them. Times and durations are refused where a pandas
+DataFrame cannot hold them (int64 nanoseconds: 1677-09-21 to 2262-04-11, spans up to 292 years).
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SysmonUsageError
 
 __all__ = [
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "MAX_DURATION",
     "MAX_POINTS_PER_SERIES",
+    "MIN_DURATION",
     "NICE_STEPS",
     "auto_step",
     "check_points",
@@ -22,6 +28,7 @@ __all__ = [
     "format_time",
     "parse_duration",
     "parse_time",
+    "parse_zone",
     "resolve_span",
     "resolve_window",
     "smallest_step",
@@ -55,8 +62,16 @@ NICE_STEPS: tuple[int, ...] = (
     3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
 
-# Unix seconds beyond this (year 5138) are almost certainly milliseconds.
-_MAX_PLAUSIBLE_SECONDS = 1e11
+#: The first and last whole seconds of pandas' datetime64[ns], 1677-09-21T00:12:44Z and
+#: 2262-04-11T23:47:16Z: a time outside cannot be in a DataFrame (and Prometheus wraps some
+#: around: asked for 2286, it answers with 1702).
+LATEST_TIME = 2**63 // 10**9
+EARLIEST_TIME = -LATEST_TIME
+#: The longest duration, 106751d23h47m16s (about 292 years): pandas' longest Timedelta, and
+#: about the longest wait Python's threads take (threading.TIMEOUT_MAX).
+MAX_DURATION = LATEST_TIME
+#: The shortest duration: Prometheus' times have milliseconds, no finer.
+MIN_DURATION = 0.001
 
 _RELATIVE_RE = re.compile(r"^now\s*(?:([+-])\s*(\S+))?$")
 
@@ -80,6 +95,15 @@ def parse_duration(text: str) -> float:
         )
     if not math.isfinite(seconds) or seconds <= 0:
         raise SysmonUsageError(f"Duration {text!r} must be positive, e.g. 5m.")
+    if seconds < MIN_DURATION:
+        raise SysmonUsageError(
+            f"Duration {text!r} is shorter than 1ms, the finest time Prometheus keeps."
+        )
+    if seconds > MAX_DURATION:
+        raise SysmonUsageError(
+            f"Duration {text!r} is too long: at most {format_duration(MAX_DURATION)} "
+            "(about 292 years)."
+        )
     return seconds
 
 
@@ -102,13 +126,15 @@ def format_duration(seconds: float) -> str:
 def parse_time(text: str | float | int | datetime, now: float) -> float:
     """Parse a time (RFC 3339, unix seconds, ``now``, ``now-6h``) into unix seconds.
 
-    A millisecond epoch is refused: Prometheus would silently read it as a date ~50,000 years out.
+    A time a DataFrame cannot hold (before 1677-09-21 or after 2262-04-11) is refused, a number
+    that is a millisecond epoch with the seconds to use: Prometheus would read it as a date
+    thousands of years out.
     """
     if isinstance(text, datetime):
         moment = text if text.tzinfo else text.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
+        return _checked_time(moment.timestamp(), str(text))
     if isinstance(text, (int, float)):
-        return _checked_epoch(float(text), str(text))
+        return _checked_time(float(text), str(text), number=True)
     value = text.strip()
     relative = _RELATIVE_RE.match(value)
     if relative:
@@ -116,13 +142,13 @@ def parse_time(text: str | float | int | datetime, now: float) -> float:
         if sign is None:
             return now
         delta = parse_duration(offset)
-        return now - delta if sign == "-" else now + delta
+        return _checked_time(now - delta if sign == "-" else now + delta, text)
     try:
         epoch = float(value)
     except ValueError:
         pass
     else:
-        return _checked_epoch(epoch, value)
+        return _checked_time(epoch, value, number=True)
     try:
         # fromisoformat reads "Z" only from Python 3.11 on.
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -133,18 +159,40 @@ def parse_time(text: str | float | int | datetime, now: float) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return _checked_time(moment.timestamp(), text)
 
 
-def _checked_epoch(seconds: float, text: str) -> float:
-    if not math.isfinite(seconds) or seconds < 0:
+def _checked_time(seconds: float, text: str, *, number: bool = False) -> float:
+    """``seconds`` if a DataFrame can hold it; ``number``: ``text`` is a number, not a date."""
+    if not math.isfinite(seconds):
         raise SysmonUsageError(f"Time {text!r} is not a valid unix time in seconds.")
-    if seconds > _MAX_PLAUSIBLE_SECONDS:
+    if seconds < EARLIEST_TIME:
         raise SysmonUsageError(
-            f"Time {text!r} looks like milliseconds since the epoch; Prometheus takes seconds: "
-            f"use {seconds / 1000:.3f}."
+            f"Time {text!r} is before {format_time(EARLIEST_TIME)}, the earliest time a pandas "
+            "DataFrame can hold."
         )
+    if seconds > LATEST_TIME:
+        message = (
+            f"Time {text!r} is after {format_time(LATEST_TIME)}, the latest time a pandas "
+            "DataFrame can hold"
+        )
+        if number and seconds / 1000 <= LATEST_TIME:
+            message += (
+                f"; read as milliseconds since the epoch it is {format_time(seconds / 1000)}: "
+                f"then use {seconds / 1000:.3f}, as Prometheus takes seconds"
+            )
+        raise SysmonUsageError(message + ".")
     return seconds
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``UTC``, ``Asia/Seoul``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory
+        raise SysmonUsageError(
+            f"Unknown time zone {name!r}: use an IANA name such as UTC or Asia/Seoul."
+        ) from None
 
 
 def format_time(seconds: float) -> str:
@@ -226,11 +274,22 @@ def resolve_span(
         if end is not None and range_seconds is None:
             raise SysmonUsageError("--end needs --start or --range, e.g. --start now-6h --end now.")
         start_s = end_s - (default_range if range_seconds is None else range_seconds)
+        _check_start(start_s, end_s)
     if end_s < start_s:
         raise SysmonUsageError(
             f"The window ends ({format_time(end_s)}) before it starts ({format_time(start_s)})."
         )
     return start_s, end_s
+
+
+def _check_start(start: float, end: float) -> None:
+    """Refuse a window, given as a range before its end, that starts before a DataFrame can hold."""
+    if start < EARLIEST_TIME:
+        raise SysmonUsageError(
+            f"A window of {format_duration(end - start)} up to {format_time(end)} starts before "
+            f"{format_time(EARLIEST_TIME)}, the earliest time a pandas DataFrame can hold: use a "
+            "shorter range."
+        )
 
 
 def resolve_window(
@@ -257,5 +316,6 @@ def resolve_window(
     if step is None and start is None:
         shift = end_s - math.floor(end_s / chosen) * chosen
         start_s, end_s = start_s - shift, end_s - shift
+        _check_start(start_s, end_s)
     split_range(start_s, end_s, chosen)  # refuses what even a split cannot fetch
     return start_s, end_s, chosen

@@ -3,16 +3,21 @@
 from datetime import datetime, timezone
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sysmon_magic.errors import SysmonUsageError
 from sysmon_magic.timeparse import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    MAX_DURATION,
     auto_step,
     check_points,
     format_duration,
     format_time,
     parse_duration,
     parse_time,
+    parse_zone,
     resolve_span,
     resolve_window,
     smallest_step,
@@ -48,6 +53,24 @@ def test_parse_duration_refuses(text):
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["1000y", "10000000000", "1e308", "100000y", "106751d23h47m17s"])
+def test_a_duration_longer_than_pandas_holds_is_refused(text):
+    # 1e308 and 1000y were OverflowErrors as steps and timeouts; 100000y as a range said that
+    # its start "is not a valid unix time".
+    with pytest.raises(SysmonUsageError, match=r"too long: at most 106751d23h47m16s"):
+        parse_duration(text)
+    assert parse_duration("106751d23h47m16s") == MAX_DURATION
+    assert pd.Timedelta(seconds=MAX_DURATION) <= pd.Timedelta.max
+
+
+@pytest.mark.parametrize("text", ["1e-300", "0.0001", "0.0009"])
+def test_a_duration_below_a_millisecond_is_refused(text):
+    # A step of 1e-300 was "Step 0s gives 3,600,000,...,000 points".
+    with pytest.raises(SysmonUsageError, match=r"shorter than 1ms"):
+        parse_duration(text)
+    assert parse_duration("0.001") == parse_duration("1ms") == 0.001
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(5400, "1h30m"), (0.5, "500ms"), (86400, "1d"), (90061.5, "1d1h1m1s500ms"), (60, "1m")],
@@ -70,6 +93,11 @@ def test_format_duration(seconds, text):
         ("2026-11-05T14:00:00.250Z", 1793887200.25),
         ("1793887200", 1793887200.0),
         ("1793887200.5", 1793887200.5),
+        ("-5", -5.0),  # 1969-12-31T23:59:55Z, as Prometheus reads it
+        ("1969-12-31T00:00:00Z", -86400.0),
+        ("1677-09-21T00:12:44Z", EARLIEST_TIME),
+        ("2262-04-11T23:47:16Z", LATEST_TIME),
+        ("now-200y", NOW - 200 * 365 * 86400),
         (1793887200, 1793887200.0),
         (datetime(2026, 11, 5, 14, tzinfo=timezone.utc), 1793887200.0),
     ],
@@ -79,14 +107,64 @@ def test_parse_time(text, expected):
 
 
 def test_millisecond_epoch_is_refused_with_the_seconds_to_use():
-    with pytest.raises(SysmonUsageError, match=r"milliseconds.*1793887200\.000"):
+    with pytest.raises(SysmonUsageError) as caught:
         parse_time("1793887200000", NOW)
+    assert str(caught.value) == (
+        "Time '1793887200000' is after 2262-04-11T23:47:16Z, the latest time a pandas DataFrame "
+        "can hold; read as milliseconds since the epoch it is 2026-11-05T14:00:00Z: then use "
+        "1793887200.000, as Prometheus takes seconds."
+    )
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "now-", "now-6x", "-5"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # Accepted: Prometheus wrapped it around, and the frame showed 1702.
+        ("1e10", r"^Time '1e10' is after 2262-04-11T23:47:16Z.*milliseconds.*1970-04-26T17:46:40Z"),
+        # Refused as "looks like milliseconds", which it does not.
+        ("9999-12-31T23:59:59Z", r"^Time '9999-12-31T23:59:59Z' is after 2262-04-11T23:47:16Z, the latest time a pandas DataFrame can hold\.$"),
+        ("1e16", r"^Time '1e16' is after 2262-04-11T23:47:16Z, the latest time a pandas DataFrame can hold\.$"),
+        ("2262-04-11T23:47:17Z", r"after 2262-04-11T23:47:16Z"),
+        ("now+250y", r"^Time 'now\+250y' is after"),
+        ("1677-09-21T00:12:43Z", r"before 1677-09-21T00:12:44Z, the earliest time a pandas DataFrame"),
+        ("-1e10", r"^Time '-1e10' is before 1677-09-21T00:12:44Z"),
+        ("1500-01-01", r"before 1677"),
+        ("nan", r"not a valid unix time"),
+    ],
+)  # fmt: skip
+def test_times_a_dataframe_cannot_hold_are_refused_saying_so(text, message):
+    with pytest.raises(SysmonUsageError, match=message):
+        parse_time(text, NOW)
+
+
+def test_a_datetime_a_dataframe_cannot_hold_is_refused():
+    with pytest.raises(SysmonUsageError, match="after 2262"):
+        parse_time(datetime(2300, 1, 1), NOW)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "now-", "now-6x", "--5"])
 def test_parse_time_refuses(text):
     with pytest.raises(SysmonUsageError):
         parse_time(text, NOW)
+
+
+def test_a_window_that_starts_before_1677_is_refused_saying_so():
+    with pytest.raises(SysmonUsageError) as caught:
+        resolve_span(now=NOW, default_range=3600, range_seconds=100 * 86400 * 365, end="1700-01-01")
+    assert str(caught.value) == (
+        "A window of 36500d up to 1700-01-01T00:00:00Z starts before 1677-09-21T00:12:44Z, the "
+        "earliest time a pandas DataFrame can hold: use a shorter range."
+    )
+    # Nor may the alignment to the step move it there.
+    with pytest.raises(SysmonUsageError, match="starts before 1677"):
+        resolve_window(now=EARLIEST_TIME + 3600.5, default_range=3600, max_points=1000)
+
+
+def test_parse_zone():
+    assert str(parse_zone("Asia/Seoul")) == "Asia/Seoul"
+    for name in ("Mars/Olympus", "Asia", "", "../etc", "/etc/localtime", "utc"):
+        with pytest.raises(SysmonUsageError, match=f"Unknown time zone {name!r}"):
+            parse_zone(name)
 
 
 def test_format_time():
