@@ -41,6 +41,7 @@ from .timeparse import (
     format_time,
     parse_duration,
     parse_time,
+    parse_zone,
     resolve_span,
     resolve_window,
 )
@@ -210,6 +211,37 @@ class SysmonMagics(Magics):
                 "would share a colour and a line style."
             )
         return value
+
+    # Refused when set, so that a bad value is one line at %config, not an error at every query.
+    @validate("default_range", "timeout")
+    def _valid_duration(self, proposal: dict[str, Any]) -> str:
+        value: str = proposal["value"]
+        try:
+            parse_duration(value)
+        except SysmonUsageError as exc:
+            raise TraitError(f"{proposal['trait'].name}: {exc}") from None
+        return value
+
+    @validate("timezone")
+    def _valid_timezone(self, proposal: dict[str, Any]) -> str:
+        value: str = proposal["value"]
+        try:
+            parse_zone(value)
+        except SysmonUsageError as exc:
+            raise TraitError(f"timezone: {exc}") from None
+        return value
+
+    @validate("region_urls")
+    def _valid_region_urls(self, proposal: dict[str, Any]) -> dict[str, str]:
+        urls = proposal["value"]
+        for code, url in urls.items():
+            if not (isinstance(code, str) and isinstance(url, str)):
+                raise TraitError(
+                    f"region_urls maps region codes to base URLs as strings, e.g. "
+                    f'{{"kr1": "http://127.0.0.1:8080"}}; not {code!r}: {url!r}.'
+                )
+        # Regions are looked up in lower case: "KR1" would never be used.
+        return {code.strip().lower(): url for code, url in urls.items()}
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)

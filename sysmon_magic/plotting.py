@@ -18,13 +18,14 @@ import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from .errors import SysmonUsageError
 from .frames import NOT_LABELS
+from .timeparse import parse_zone
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -280,7 +281,7 @@ def plot(
             f"max_series must be 1 to {MAX_DISTINCT_SERIES}: beyond that, two lines would share "
             "a colour and a line style. Narrow the query (a matcher, topk()) instead."
         )
-    zone = _zone(timezone)
+    zone = parse_zone(timezone)
     info = frame.attrs.get("promql", {})
     query = query or info.get("query")
     wide = as_wide(frame)
@@ -436,15 +437,6 @@ def _draw_no_data(ax: Axes, info: Mapping[str, Any], zone: ZoneInfo, timezone: s
     ax.yaxis.set_major_formatter(mticker.NullFormatter())
     ax.set_ylim(0, 1)
     ax.text(0.5, 0.5, "No data", ha="center", va="center", transform=ax.transAxes, color="#666")
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SysmonUsageError(
-            f"Unknown time zone {name!r}: use an IANA name such as UTC or Asia/Seoul."
-        ) from None
 
 
 def _column_values(frame: pd.DataFrame, name: str) -> list[str]:
