@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import tempfile
 import threading
@@ -74,16 +75,105 @@ class Recording:
             raise SysmonUsageError(f"Cannot read the recording {file}: {exc}.") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise SysmonUsageError(f"{file} is not a sysmon-magic recording ({FORMAT!r}).")
-        recording = cls(file, document.get("connection", {}))
-        for exchange in document.get("exchanges", []):
-            request = exchange["request"]
+
+        # A file edited by hand or merged badly: say so now, rather than with a KeyError at the
+        # query that reads the broken part.
+        def damaged(where: str, what: str) -> SysmonUsageError:
+            return SysmonUsageError(
+                f"The recording {file} is damaged: {where} {what}. Restore it from version "
+                f"control, or record it again with --record {file}."
+            )
+
+        def texts(value: Any, size: int | None = None) -> bool:
+            return (
+                isinstance(value, list)
+                and all(type(text) is str for text in value)
+                and (size is None or len(value) == size)
+            )
+
+        def number(value: Any) -> bool:
+            return type(value) in (int, float) and math.isfinite(value)
+
+        def decodable(data: Any) -> bool:
+            """Whether the compact series of a range answer (see _encode_series) are whole."""
+            if not (isinstance(data, dict) and data.get("resultType") == "matrix"):
+                return True  # kept as it came: the client reads it as it reads an answer
+            result = data.get("result", [])
+            if not isinstance(result, list):
+                return False
+            for series in result:
+                if not isinstance(series, dict):
+                    return False
+                values, millis = series.get("values"), series.get("timestamps_ms")
+                if "timestamps_ms" in series:
+                    whole = (
+                        isinstance(millis, list)
+                        and all(map(number, millis))
+                        and texts(values, len(millis))
+                    )
+                elif "start_ms" in series:
+                    whole = (
+                        number(series["start_ms"])
+                        and number(series.get("step_ms"))
+                        and texts(values)
+                    )
+                else:
+                    whole = True  # samples as the API sent them: the client reads them
+                if not whole:
+                    return False
+            return True
+
+        connection, exchanges = document.get("connection", {}), document.get("exchanges", [])
+        if not (isinstance(connection, dict) and isinstance(exchanges, list)):
+            raise damaged("its connection or exchanges", "are not an object and a list")
+        for name in ("name", "source"):
+            if connection.get(name) is not None and type(connection[name]) is not str:
+                raise damaged(f"connection.{name}", f"is {connection[name]!r}, not a text")
+        for name in ("now", "scrape_interval"):
+            if connection.get(name) is not None and not number(connection[name]):
+                raise damaged(f"connection.{name}", f"is {connection[name]!r}, not seconds")
+        recording = cls(file, connection)
+        for position, exchange in enumerate(exchanges, 1):
+            where = f"exchange {position}"
+            if not isinstance(exchange, dict):
+                raise damaged(where, "is not an object")
+            request = exchange.get("request")
+            if not (
+                isinstance(request, dict)
+                and type(request.get("endpoint")) is str
+                and isinstance(request.get("params"), list)
+                and all(texts(pair, 2) for pair in request["params"])
+            ):
+                raise damaged(where, "has no request (an endpoint and params)")
+            if not (texts(exchange.get("warnings")) and texts(exchange.get("infos"))):
+                raise damaged(where, "has no list of warnings and of infos")
+            if "data" not in exchange or not decodable(exchange["data"]):
+                raise damaged(where, "has no data, or a series cut short")
             recording._exchanges[_key(request["endpoint"], request["params"])] = exchange
         return recording
 
     @classmethod
     def for_writing(cls, path: str | os.PathLike[str]) -> Recording:
-        """A recording to add to: the file's exchanges if it exists, else an empty one."""
-        return cls.load(path) if Path(path).exists() else cls(path)
+        """A recording to add to: the file's exchanges if it exists, else an empty one.
+
+        Its directory must exist and take new files: checked here, at connect, rather than at
+        the first query, after its answer came.
+        """
+        file = Path(path)
+        recording = cls.load(file) if file.exists() else cls(file)
+        if not file.parent.is_dir():
+            raise SysmonUsageError(
+                f"Cannot record to {file}: there is no directory {file.parent}; create it first."
+            )
+        try:
+            handle, probe = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
+        except OSError as exc:
+            raise SysmonUsageError(
+                f"Cannot record to {file}: {file.parent} takes no new file ({exc.strerror})."
+            ) from None
+        os.close(handle)
+        os.unlink(probe)
+        return recording
 
     @property
     def now(self) -> float | None:
@@ -137,15 +227,22 @@ class Recording:
             comma = "," if number < len(exchanges) - 1 else ""
             lines.append(_exchange_text(exchange) + comma)
         lines.append("]}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
-        # mkstemp makes the file private; a recording is meant to be shared like the notebook.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, self.path)
+        temporary = None
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write("\n".join(lines) + "\n")
+            # mkstemp makes the file private; a recording is meant to be shared like the notebook.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+            os.replace(temporary, self.path)
+        except OSError as exc:  # its directory removed, the disk full
+            if temporary is not None and os.path.exists(temporary):
+                os.unlink(temporary)
+            raise SysmonUsageError(
+                f"Cannot write the recording {self.path}: {exc.strerror or exc}."
+            ) from None
 
 
 def _key(endpoint: str, params: Sequence[Sequence[str]]) -> Key:
