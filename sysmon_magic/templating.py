@@ -149,7 +149,9 @@ def _as_value(value: Any) -> Value:
     if isinstance(value, str):
         return value
     if isinstance(value, (set, frozenset)):
-        return sorted(str(item) for item in value)  # a set has no order: give it one
+        # A set has no order: give it one, of its items' texts (its items may not compare:
+        # {"a", 1}); and distinct texts, as its items are ({1, "1"}).
+        return sorted({str(item) for item in value})
     if isinstance(value, (list, tuple)):
         return [str(item) for item in value]
     # numpy arrays, pandas Series and Index (``df.instance.unique()``): their str() is no value.

@@ -91,6 +91,12 @@ def test_formats_of_single_and_multi_values(reference, single, multi):
     assert expand(reference, {"v": {"test2", "test1"}}) == multi  # a set, sorted
 
 
+def test_a_set_of_mixed_types_is_sorted_by_its_texts():
+    # Sorting {"a", 1} itself is a TypeError; {1, "1"} has one text twice.
+    assert expand("$v", {"v": {"a", 1}}) == "(1|a)"
+    assert expand("$v", {"v": {1, "1", 2.5}}) == "(1|2\\.5)"
+
+
 def test_formats_escape_as_grafana_does():
     assert expand("${v:regex}", {"v": "test."}) == "test\\."
     assert expand("${v:regex}", {"v": ["test.", "test2"]}) == "(test\\.|test2)"
