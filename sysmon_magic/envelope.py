@@ -11,16 +11,17 @@ read it) into an :class:`Answer` (the envelope's ``data``, ``warnings``, ``infos
   was cut off (at byte N), broken (at byte N) or not JSON at all (then: is the URL the API
   root?), and quotes its start.
 
-Every text that came from the server is scrubbed of the appkey before it is shown.
+Every text that came from the server is scrubbed of the secrets sent (the appkey, secret
+headers) before it is shown. VictoriaMetrics' ``isPartial: true`` becomes a warning.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import APIError, AuthError, QueryError, ResponseFormatError
@@ -28,7 +29,7 @@ from .errors import APIError, AuthError, QueryError, ResponseFormatError
 if TYPE_CHECKING:
     from .transport import Secret
 
-__all__ = ["Answer", "Raw", "Reader", "strings"]
+__all__ = ["PARTIAL_WARNING", "Answer", "Raw", "Reader", "strings"]
 
 _BODY_START_CHARS = 120
 # Bytes of a broken body quoted around the place where it breaks.
@@ -38,6 +39,12 @@ _EXCERPT_BYTES = 24
 _PARTIAL_TOKEN = re.compile(
     r"-?(?:\.[0-9]*)?(?:[eE][-+]?[0-9]*)?"
     r"|t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|Na?|-?I(?:n(?:f(?:i(?:n(?:i(?:ty?)?)?)?)?)?)?"
+)
+#: VictoriaMetrics' ``"isPartial": true`` (cluster: a vmstorage node did not answer), said as
+#: Prometheus says its warnings: the answer is not an error, but it may miss series.
+PARTIAL_WARNING = (
+    "The answer is partial (isPartial): some of the server's storage nodes did not answer, so "
+    "series or samples may be missing. Run it again, or ask whoever runs the server."
 )
 #: What a gateway's status means, told instead of "is the URL the API root?" when its body is not
 #: Prometheus JSON: the status says more about the cause than the body does.
@@ -56,7 +63,9 @@ class Raw:
 
     status: int
     headers: Mapping[str, str]  # names in lower case
-    body: bytes
+    #: Not in the repr: a traceback that shows locals would print megabytes of it, and whatever
+    #: the server echoed of a secret (the messages made from it are scrubbed; it is not).
+    body: bytes = field(repr=False)
     url: str
     elapsed: float = 0.0
     #: Whether the request asked for a compressed answer (advice differs when it did not).
@@ -84,15 +93,26 @@ class _JSONFault(NamedTuple):
 
 
 class Reader:
-    """Reads the answers of one host, scrubbing one secret (the appkey) from what it shows."""
+    """Reads the answers of one host, scrubbing its secrets from what it shows.
 
-    def __init__(self, host: str, secret: Secret | None = None) -> None:
+    ``appkey`` is the appkey sent, if any (it decides what a 401 or 403 is said to mean);
+    ``secrets`` are the other secrets sent (secret headers): all are scrubbed alike.
+    """
+
+    def __init__(
+        self, host: str, appkey: Secret | None = None, *, secrets: Iterable[Secret] = ()
+    ) -> None:
         self.host = host
-        self._secret = secret
+        self._appkey = appkey
+        self._secrets = [secret for secret in (appkey, *secrets) if secret is not None]
 
     def scrub(self, text: str) -> str:
-        """``text`` (from the server) with every copy of the appkey replaced by ``****``."""
-        return text.replace(self._secret.reveal(), "****") if self._secret else text
+        """``text`` (from the server) with every copy of a secret replaced by ``****``."""
+        shown, cursor = "", 0
+        for first, after in _spans(text, [s.reveal() for s in self._secrets], 0, len(text)):
+            shown += text[cursor:first] + "****"
+            cursor = after
+        return shown + text[cursor:]
 
     def answer(self, raw: Raw) -> Answer:
         """The envelope's data, warnings and infos; a typed error for anything else."""
@@ -103,6 +123,19 @@ class Reader:
                 f"{self.host} redirected the request to {self.scrub(target)} (HTTP {status}); "
                 "sysmon-magic does not follow redirects, so the appkey stays with the host you "
                 "chose: connect to the final URL directly.",
+                status=status,
+                url=raw.url,
+            )
+        if status in (401, 403) and self._appkey is None:
+            # No appkey sent: the server wants another credential, or a tenant (Mimir and Cortex
+            # answer 401 "no org id" without X-Scope-OrgID), which its own message names.
+            said = self._nhn_message(raw.body) or (
+                f": {start!r}" if (start := self.body_start(raw.body)) else ""
+            )
+            raise AuthError(
+                f"{self.host} refused the request (HTTP {status}{said}): it wants a tenant or "
+                "a credential: give it in headers= (a tenant, such as X-Scope-OrgID for Mimir "
+                "and Cortex or THANOS-TENANT for Thanos) or secret_headers=, or give an appkey.",
                 status=status,
                 url=raw.url,
             )
@@ -140,9 +173,12 @@ class Reader:
             raise self._query_error(envelope, raw)
         if "data" not in envelope:
             raise self._not_prometheus(raw)
+        warnings = self.messages(envelope.get("warnings"))
+        if envelope.get("isPartial") is True:
+            warnings.append(PARTIAL_WARNING)
         return Answer(
             data=envelope["data"],
-            warnings=self.messages(envelope.get("warnings")),
+            warnings=warnings,
             infos=self.messages(envelope.get("infos")),
             elapsed=raw.elapsed,
         )
@@ -155,7 +191,7 @@ class Reader:
         return [self.scrub(str(item)) for item in items]
 
     def body_start(self, body: bytes) -> str:
-        """The start of a body, on one line and without the appkey, to show in a message."""
+        """The start of a body, on one line and without secrets, to show in a message."""
         start = self.scrub(" ".join(_text(body[:1000]).split()))
         return start[:_BODY_START_CHARS] + ("..." if len(start) > _BODY_START_CHARS else "")
 
@@ -168,19 +204,17 @@ class Reader:
         return f": {self.scrub(str(message))[:_BODY_START_CHARS]}" if message else ""
 
     def _excerpt(self, body: bytes, start: int, end: int) -> str:
-        """``body[start:end]`` quoted on one line, without the appkey (``...`` if not the start)."""
+        """``body[start:end]`` quoted on one line, without secrets (``...`` if not the start)."""
         while start < end and body[start] & 0xC0 == 0x80:
             start += 1  # begin at a whole character, not in the middle of one
+        # Every copy of a secret that overlaps the excerpt, also one that straddles an edge (of
+        # which a plain scrub of the excerpt would leave a piece), becomes ****. Secrets are
+        # printable ASCII (transport.checked_appkey, checked_headers): their bytes are the same.
+        keys = [secret.reveal().encode() for secret in self._secrets]
         text, cursor = "", start
-        if self._secret:
-            # Every copy of the key that overlaps the excerpt, also one that straddles an edge
-            # (of which a plain scrub of the excerpt would leave a piece), becomes ****.
-            key = self._secret.reveal().encode()  # printable ASCII: see transport.checked_appkey
-            at = body.find(key, max(0, start - len(key) + 1), end + len(key) - 1)
-            while at != -1 and at < end:
-                text += body[cursor : max(cursor, at)].decode("utf-8", "replace") + "****"
-                cursor = at + len(key)
-                at = body.find(key, cursor, end + len(key) - 1)
+        for first, after in _spans(body, keys, start, end):
+            text += body[cursor : max(cursor, first)].decode("utf-8", "replace") + "****"
+            cursor = after
         text += body[cursor:end].decode("utf-8", "replace")
         return ("..." if start > 0 else "") + repr(text)
 
@@ -249,6 +283,26 @@ class Reader:
             status=raw.status,
             url=raw.url,
         )
+
+
+def _spans(
+    haystack: AnyStr, needles: Iterable[AnyStr], start: int, end: int
+) -> list[tuple[int, int]]:
+    """Where the needles lie in ``haystack[start:end]``, also across its edges: in order, and
+    overlapping copies (of one secret, or of two that share characters) merged into one."""
+    found = []
+    for needle in needles:
+        at = haystack.find(needle, max(0, start - len(needle) + 1), end + len(needle) - 1)
+        while needle and at != -1 and at < end:
+            found.append((at, at + len(needle)))
+            at = haystack.find(needle, at + 1, end + len(needle) - 1)
+    merged: list[tuple[int, int]] = []
+    for first, after in sorted(found):
+        if merged and first < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], after))
+        else:
+            merged.append((first, after))
+    return merged
 
 
 def json_fault(body: bytes) -> _JSONFault | None:

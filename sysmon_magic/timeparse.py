@@ -22,6 +22,7 @@ __all__ = [
     "MAX_POINTS_PER_SERIES",
     "MIN_DURATION",
     "NICE_STEPS",
+    "PROMETHEUS_MAX_POINTS",
     "auto_step",
     "check_points",
     "format_duration",
@@ -37,7 +38,11 @@ __all__ = [
 
 #: Prometheus refuses a range query with more points per series than this (plus one).
 MAX_POINTS_PER_SERIES = 11_000
-#: A longer range is fetched as at most this many windows of 11,001 points (1.1 M per series).
+#: The most points per series one range query gets from Prometheus: its 11,000 steps count the
+#: intervals, ``(end - start) / step``. VictoriaMetrics counts the points themselves: 30,000.
+PROMETHEUS_MAX_POINTS = MAX_POINTS_PER_SERIES + 1
+#: A longer range is fetched as at most this many windows (of 11,001 points from Prometheus:
+#: 1.1 M per series).
 MAX_SPLIT_WINDOWS = 100
 
 _UNIT_SECONDS = {
@@ -241,15 +246,19 @@ def check_points(
         )
 
 
-def split_range(start: float, end: float, step: float) -> list[tuple[float, float]]:
-    """Step-aligned windows of at most 11,001 points that together hold every point once.
+def split_range(
+    start: float, end: float, step: float, max_points_per_series: int = PROMETHEUS_MAX_POINTS
+) -> list[tuple[float, float]]:
+    """Step-aligned windows of at most ``max_points_per_series`` points (the server's limit:
+    Prometheus 11,001, VictoriaMetrics 30,000) that together hold every point once.
 
-    The points of a range query are ``start + k * step`` for ``k = 0 .. K``; window ``i`` holds
-    ``k`` from ``i * 11,001`` on, so no timestamp is fetched twice or skipped at a seam.
+    The points of a range query are ``start + k * step`` for ``k = 0 .. K``; with ``n`` points
+    per window, window ``i`` holds ``k`` from ``i * n`` on, so no timestamp is fetched twice or
+    skipped at a seam.
     """
-    check_points(start, end, step, MAX_SPLIT_WINDOWS * (MAX_POINTS_PER_SERIES + 1) - 1)
+    per_window = max_points_per_series
+    check_points(start, end, step, MAX_SPLIT_WINDOWS * per_window - 1)
     last = math.floor((end - start) / step + 1e-9)  # K; the epsilon absorbs float noise
-    per_window = MAX_POINTS_PER_SERIES + 1
     return [
         (start + first * step, start + min(first + per_window - 1, last) * step)
         for first in range(0, last + 1, per_window)
