@@ -124,7 +124,7 @@ _HEAD = re.compile(
 
 # For bytes.translate: `,[t,"v"]` -> `,t,v\n`, brackets and quotes deleted. A byte that is not
 # part of a number becomes "x", which the CSV reader refuses: whitespace, a nested object, an
-# escape. _sample_ends checks everything else.
+# escape. _to_csv checks everything else.
 _NUMBER_BYTES = b"0123456789.eE+-NaInf"
 _TRANSLATE = bytes(
     {ord(","): ord(","), ord("]"): ord("\n")}.get(byte, byte if byte in _NUMBER_BYTES else ord("x"))
@@ -348,15 +348,15 @@ class _Chunks:
         if not pieces:
             return b""
         text = b"".join(pieces)
-        closes = _sample_ends(text)
-        csv = text.translate(_TRANSLATE, _DELETE)
+        csv, closes = _to_csv(text)
         # Samples per series: the `]` before the end of each series' piece.
         self.counts[series] += np.diff(np.searchsorted(closes, ends), prepend=0)
         return csv
 
 
-def _sample_ends(text: bytes) -> np.ndarray:
-    """Where each sample of ``text`` ends (its `]`), if every one is `,[t,"v"]` as JSON writes it.
+def _to_csv(text: bytes) -> tuple[bytes, np.ndarray]:
+    """``text`` as CSV lines, and where each sample ends in it (its `]`), if every sample is
+    `,[t,"v"]` as JSON writes it.
 
     Anything else raises _Unrecognised, for the CSV reader reads more than JSON does: `,[1,-"4"]`
     as `,1,-4`, a timestamp `05`, `+5`, `.5`, `5.` or `Inf`, a sample with a third element (whose
@@ -367,8 +367,7 @@ def _sample_ends(text: bytes) -> np.ndarray:
     quotes = np.flatnonzero(data == _QUOTE)
     lines = len(quotes) // 2
     opening, closes = quotes[0::2], quotes[1::2] + 1
-    # Each sample is `,[`, a timestamp, `,"`, a value, `"]`, right after the one before; and no
-    # other comma or bracket: their counts add up to these.
+    # Each sample is `,[`, a timestamp, `,"`, a value, `"]`, right after the one before.
     if not (
         lines
         and len(quotes) == 2 * lines
@@ -378,26 +377,31 @@ def _sample_ends(text: bytes) -> np.ndarray:
         and (data[closes[:-1] + 1] == _COMMA).all()
         and (data[closes[:-1] + 2] == _OPEN).all()
         and (data[opening - 1] == _COMMA).all()
-        and np.count_nonzero(data == _CLOSE) == lines
-        and np.count_nonzero(data == _OPEN) == lines
-        and np.count_nonzero(data == _COMMA) == 2 * lines
+    ):
+        raise _Unrecognised
+    csv = text.translate(_TRANSLATE, _DELETE)
+    # And none of JSON's structure elsewhere: the brackets and quotes deleted, and the commas,
+    # add up to these (a `]` elsewhere would start a line of its own, which the row count finds).
+    if (
+        len(text) - len(csv) != 3 * lines
+        or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
     ):
         raise _Unrecognised
     # The timestamps. Of what the CSV reader takes as a number (in the bytes that are not "x":
     # `[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?`, "Inf", "NaN"; as an int64 too, if its
     # value is whole), a JSON number starts with a digit, or a minus and a digit; has no leading
-    # zero; no dot without a digit after it (`5.e3`: values are checked for one too, as none has
-    # it); and ends with a digit.
+    # zero; and no dot without a digit after it (`5.`, `5.e3`: looked for in values too, which
+    # servers never write so, and then take the plain path). One ending in e, + or - the CSV
+    # reader refuses.
     first = np.concatenate(([2], closes[:-1] + 3))
     first += data[first] == _MINUS
     if not (
         _is_digit(data[first]).all()
         and not ((data[first] == _ZERO) & _is_digit(data[first + 1])).any()
-        and _is_digit(data[opening - 2]).all()
         and not ((data[:-1] == _DOT) & ~_is_digit(data[1:])).any()
     ):
         raise _Unrecognised
-    return closes
+    return csv, closes
 
 
 def _is_digit(codes: np.ndarray) -> np.ndarray:

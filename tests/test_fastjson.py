@@ -459,7 +459,7 @@ def test_timestamps_beyond_datetime64_ns_fail_as_on_the_plain_path(fmt, grid):
 
 
 EMPTY_DATA = b'"data":{"resultType":"matrix","result":[]}'
-OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples", "cut", "comma", "bracket", "bare", "-0", "two data", "two results", "-\"4.0\"", "05", "+5", ".5", "5.", "5.e3", "Inf", "1,\"2\"\"", "[[", "third"]  # fmt: skip
+OTHER_SHAPES = ["indent", "spaces", "key order", "extra", "number", "no samples", "cut", "comma", "bracket", "bare", "-0", "two data", "two results", "-\"4.0\"", "05", "+5", ".5", "5.", "5.e3", "Inf", "1,\"2\"\"", "[[", "third", "1e", "1-", "] in a value"]  # fmt: skip
 # A sample that is not JSON, where the plain path refuses the body, and the CSV reader would
 # read it anyway (`[1,-"4.0"]` as -4.0).
 BROKEN_SAMPLE = compact(matrix(({"a": "b"}, [[1, "2"], [3, "X"]])))
@@ -492,6 +492,10 @@ BROKEN_SAMPLE = compact(matrix(({"a": "b"}, [[1, "2"], [3, "X"]])))
         BROKEN_SAMPLE.replace(b'3,"X"', b'3,"4""'),  # a quote more here, one less below
         BROKEN_SAMPLE.replace(b'3,"X"', b'[3,"4"').replace(b'[1,"2"]', b'1,"2"]'),
         BROKEN_SAMPLE.replace(b'3,"X"', b'3,"4","5"'),
+        # Each of these the CSV reader refuses: no check of its own needed.
+        BROKEN_SAMPLE.replace(b'3,"X"', b'1e,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'1-,"4"'),
+        BROKEN_SAMPLE.replace(b'3,"X"', b'3,"4]5"'),
     ],
     ids=OTHER_SHAPES,
 )
