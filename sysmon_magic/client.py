@@ -31,6 +31,7 @@ from .errors import SysmonError, SysmonUsageError
 from .recording import RecordingTransport, ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
 from .timeparse import (
+    PROMETHEUS_MAX_POINTS,
     auto_step,
     format_duration,
     format_time,
@@ -47,6 +48,7 @@ from .transport import (
     Secret,
     Transport,
     checked_appkey,
+    checked_headers,
     is_loopback,
     mask_secret,
 )
@@ -62,6 +64,10 @@ TimeLike = str | float | int | datetime
 
 # Functions whose result order is the point; other instant results are put in label order.
 _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")
+# Endpoints that take the engine parameters (``params=``).
+_ENGINE_ENDPOINTS = frozenset({"query", "query_range"})
+# Parameters the client sets on those endpoints itself.
+_OWN_PARAMS = frozenset({"query", "time", "start", "end", "step", "timeout"})
 # Scrape intervals seen in practice; a measured one is rounded to the nearest.
 _USUAL_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
@@ -86,7 +92,13 @@ class Client:
         Seconds for a whole answer: connecting, waiting, reading and retrying (a total
         deadline, not one per read); ``connect_timeout`` for opening the connection.
     max_points
-        Target points per series when a range query's step is chosen automatically.
+        Target points per series when a range query's step is chosen automatically (about
+        1,000: enough for a plot), not the server's limit (``max_points_per_series``).
+    max_points_per_series
+        The most points per series the server returns for one range query: 11,001 from
+        Prometheus (the default: it refuses more than 11,000 steps, and a range of 11,000 steps
+        has 11,001 points), 30,000 from VictoriaMetrics (``-search.maxPointsPerTimeseries``). A
+        longer range is fetched as windows of that many points: a higher limit, fewer windows.
     max_parallel
         How many windows of a long range query are fetched at once.
     scrape_interval
@@ -111,6 +123,20 @@ class Client:
     transport
         Where answers come from, instead of HTTP to ``base_url`` (a
         :class:`~sysmon_magic.transport.Transport`).
+    headers
+        More headers for every request, shown with the connection and under every result: a
+        tenant (``{"X-Scope-OrgID": "team-a"}`` for Mimir and Cortex, ``THANOS-TENANT`` for
+        Thanos). Headers the client sets itself (``X-TC-APP-KEY``, ``Accept-Encoding``, ``Host``
+        ...) are refused, and so are credentials (``Authorization``, ``Cookie``): give those in
+        ``secret_headers``.
+    secret_headers
+        Headers held and sent as the appkey is: never shown, recorded or in a message (masked,
+        scrubbed from what the server says), and sent only over https or to a loopback address.
+    params
+        Engine parameters sent with every ``query`` and ``query_range`` request (not with
+        ``series``, ``labels``, ``label_values`` and ``metadata``): Thanos'
+        ``partial_response``, ``dedup``, ``max_source_resolution``; VictoriaMetrics' ``nocache``,
+        ``extra_label``. Part of each request, so of a recording's keys; shown under results.
 
     Examples
     --------
@@ -136,8 +162,22 @@ class Client:
         session: requests.Session | None = None,
         recording: Recording | None = None,
         transport: Transport | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret_headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        max_points_per_series: int = PROMETHEUS_MAX_POINTS,
     ) -> None:
         appkey = checked_appkey(appkey)
+        plain_headers, hidden_headers = checked_headers(headers, secret_headers)
+        engine_params = _checked_params(params)
+        if isinstance(max_points_per_series, bool) or not (
+            isinstance(max_points_per_series, int) and max_points_per_series > 0
+        ):
+            raise SysmonUsageError(
+                f"max_points_per_series= is the most points per series the server returns, a "
+                f"positive whole number (Prometheus 11001, VictoriaMetrics 30000), not "
+                f"{max_points_per_series!r}."
+            )
         unusable = SysmonUsageError(
             f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
             "the part before /api/v1."
@@ -155,9 +195,10 @@ class Client:
                 f"Remove the user name and password from the URL of {hostname}: URLs are "
                 "shown and recorded; the appkey travels in its header instead."
             )
-        if appkey and parts.scheme != "https" and not is_loopback(hostname):
+        if (appkey or hidden_headers) and parts.scheme != "https" and not is_loopback(hostname):
+            what = "the appkey" if appkey else f"the secret header {next(iter(hidden_headers))}"
             raise SysmonUsageError(
-                f"Refusing to send the appkey over plain http to {hostname}: use https "
+                f"Refusing to send {what} over plain http to {hostname}: use https "
                 "(plain http is allowed only to 127.0.0.1 / localhost)."
             )
         self.base_url = base_url.strip().rstrip("/")
@@ -166,10 +207,16 @@ class Client:
         self.pinned_now = now
         self.timeout = timeout
         self.max_points = max_points
+        self.max_points_per_series = max_points_per_series
         self.max_parallel = max_parallel
         self.scrape_interval = scrape_interval
         self._appkey = Secret(appkey) if appkey else None
-        self._reader = Reader(self.host, self._appkey)
+        # In name order: a recording keeps them so (sorted keys), and a replay shows them as
+        # the live connection did.
+        self._headers = dict(sorted(plain_headers.items()))
+        self._secret_headers = hidden_headers
+        self._params = dict(sorted(engine_params.items()))
+        self._reader = Reader(self.host, self._appkey, secrets=hidden_headers.values())
         # The live transport: what a health check and a measurement use, never recorded.
         self._live: Transport | None = transport
         if transport is None:
@@ -181,15 +228,28 @@ class Client:
                 compress=compress,
                 max_response_bytes=max_response_bytes,
                 session=session,
+                headers=plain_headers,
+                secret_headers=hidden_headers,
             )
         assert self._live is not None
         self.transport: Transport = self._live
         if recording is not None:
+            # What a replay needs to ask the same requests (the params are in their keys, the
+            # limit decides the windows) and to describe them as they were made. Left out when
+            # they are the defaults, so that a plain connection's recording stays as it was (and
+            # dropped from the file's earlier connection); the secret headers are never written.
+            engine: dict[str, Any] = {
+                "params": self._params,
+                "headers": self._headers,
+                "max_points_per_series": self.max_points_per_series,
+            }
+            defaults = {"params": {}, "headers": {}, "max_points_per_series": PROMETHEUS_MAX_POINTS}
             recording.connection = {
-                **recording.connection,
+                **{k: v for k, v in recording.connection.items() if k not in engine},
                 "name": self.name,
                 "now": self.pinned_now,
                 "scrape_interval": self.scrape_interval,
+                **{k: v for k, v in engine.items() if v != defaults[k]},
             }
             self.transport = RecordingTransport(self._live, recording, self._reader)
 
@@ -215,6 +275,12 @@ class Client:
         options.setdefault("name", info.get("name") or "replay")
         options.setdefault("now", transport.recording.now)
         options.setdefault("scrape_interval", info.get("scrape_interval"))
+        options.setdefault("params", info.get("params"))
+        options.setdefault(
+            "max_points_per_series", info.get("max_points_per_series") or PROMETHEUS_MAX_POINTS
+        )
+        # Shown as when recorded; a replay sends nothing.
+        options.setdefault("headers", info.get("headers"))
         # A loopback placeholder: a replaying client never opens a connection.
         return cls("http://127.0.0.1/replay", transport=transport, **options)
 
@@ -229,6 +295,21 @@ class Client:
     def has_appkey(self) -> bool:
         """Whether requests carry an appkey."""
         return self._appkey is not None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The extra headers that may be shown (a copy): not the secret ones."""
+        return dict(self._headers)
+
+    @property
+    def secret_header_names(self) -> list[str]:
+        """The names of the secret headers sent (their values are never shown)."""
+        return list(self._secret_headers)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The engine parameters sent with every query and range query (a copy)."""
+        return dict(self._params)
 
     @property
     def replaying(self) -> bool:
@@ -279,6 +360,8 @@ class Client:
         sample); the frame is None when the answer came parsed (a replay) or in a shape only the
         plain reader knows.
         """
+        if endpoint in _ENGINE_ENDPOINTS:
+            params = [*params, *self._params.items()]
         request = Request(
             endpoint,
             tuple((str(k), str(v)) for k, v in params),
@@ -306,6 +389,8 @@ class Client:
             "warnings": answer.warnings,
             "infos": answer.infos,
             "source": self.name,
+            "headers": self.headers,
+            "params": self.params,
             "elapsed": round(answer.elapsed, 3),
             "replayed": self.replaying,
         }
@@ -350,10 +435,11 @@ class Client:
     ) -> pd.DataFrame:
         """Evaluate a range query; ``step`` (seconds or ``"1m"``) is chosen if not given.
 
-        More than 11,001 points per series are fetched as step-aligned windows, ``max_parallel``
-        at a time, and merged; ``progress(done, total)`` hears of each window. If a window still
-        fails after its retries, the whole query fails with an error that names the window, and
-        the windows still in flight are cut off (Ctrl-C does the same). Samples a server sends
+        More than ``max_points_per_series`` points per series (11,001 from Prometheus) are
+        fetched as step-aligned windows, ``max_parallel`` at a time, and merged;
+        ``progress(done, total)`` hears of each window. If a window still fails after its
+        retries, the whole query fails with an error that names the window, and the windows
+        still in flight are cut off (Ctrl-C does the same). Samples a server sends
         outside the window asked for are dropped, with a warning.
         """
         start_s = self._time(start)
@@ -363,7 +449,7 @@ class Client:
             if step is not None
             else auto_step(end_s - start_s, self.max_points, self.scrape_interval or 0.0)
         )
-        windows = split_range(start_s, end_s, step_s)
+        windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
         deadline = _deadline(timeout, self.timeout)
 
         def fetch(
@@ -586,6 +672,30 @@ def _timeout_param(timeout: float | None) -> list[tuple[str, str]]:
 def _deadline(timeout: float | None, default: float) -> float:
     # Give the server its own timeout plus a margin to report it, rather than cutting it off.
     return default if timeout is None else timeout + 5.0
+
+
+def _checked_params(params: Mapping[str, str] | None) -> dict[str, str]:
+    """Engine parameters, checked: string names and values, none the client sets itself."""
+    if not isinstance(params, Mapping | None):  # e.g. from a recording edited by hand
+        raise SysmonUsageError(
+            f"params= takes names and values (a dict), not a {type(params).__name__}."
+        )
+    checked: dict[str, str] = {}
+    for name, value in (params or {}).items():
+        if not isinstance(name, str) or not name.strip():
+            raise SysmonUsageError(f"{name!r} cannot be a parameter name: give a word, e.g. dedup.")
+        if name in _OWN_PARAMS:
+            raise SysmonUsageError(
+                f"The parameter {name} cannot be given in params=: the client sets it for each "
+                "request, from the query's own arguments."
+            )
+        if not isinstance(value, str):
+            raise SysmonUsageError(
+                f"The parameter {name} needs a string value ({name}={str(value).lower()!r}?), "
+                f"not {type(value).__name__}: it is sent as text, as written."
+            )
+        checked[name] = value
+    return checked
 
 
 def _matchers(match: str | Iterable[str] | None) -> list[str]:

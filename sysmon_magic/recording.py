@@ -5,11 +5,14 @@ colleague, a CI job or a reader a year later replays it and gets the same tables
 
 Format: one JSON document, written so that a diff reads well and the same notebook always writes
 the same bytes. Exchanges are keyed by endpoint and parameters (templating expanded, relative
-times already resolved; the ``timeout`` parameter left out) and sorted by key; no header, and so
-no appkey, is ever written. Range answers are stored compactly and exactly: a series' timestamps
-as ``start_ms`` + ``step_ms`` when they form a grid (they do in range answers), its values as
-Prometheus' own strings, one series per line. That is about half the size of the API's
-``[t, "v"]`` pairs; it is not compressed, so that git diffs and code review still work.
+times already resolved, engine parameters such as ``dedup`` included; the ``timeout`` parameter
+left out) and sorted by key. No secret is ever written: neither the appkey nor a secret header;
+the connection's plain headers (a tenant), engine parameters and point limit are, to describe
+the connection and so that a replay asks the same requests. Range answers are stored compactly
+and exactly: a series' timestamps as ``start_ms`` + ``step_ms`` when they form a grid (they do
+in range answers), its values as Prometheus' own strings, one series per line. That is about
+half the size of the API's ``[t, "v"]`` pairs; it is not compressed, so that git diffs and code
+review still work.
 """
 
 from __future__ import annotations

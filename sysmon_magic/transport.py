@@ -18,7 +18,9 @@
   a proxy in clear: loopback requests bypass proxies from the environment; https goes through
   one only as a CONNECT tunnel, which carries the TLS session, not the header. In memory it is a
   :class:`Secret`, and as a header value a ``str`` whose ``repr`` is masked, so that no
-  traceback that shows locals (``pytest -l``, ``%xmode Verbose``) shows the key.
+  traceback that shows locals (``pytest -l``, ``%xmode Verbose``) shows the key. Secret headers
+  (a tenant, a bearer token: ``secret_headers``) are held and sent the same way; plain ones
+  (``headers``, checked by :func:`checked_headers`) are sent as they are.
 - Bodies are read in large pieces (a megabyte at a time, not requests' 10 KB), so that windows
   fetched in parallel do not queue for the interpreter lock.
 """
@@ -65,6 +67,7 @@ __all__ = [
     "Secret",
     "Transport",
     "checked_appkey",
+    "checked_headers",
     "is_loopback",
     "mask_secret",
 ]
@@ -125,22 +128,123 @@ def checked_appkey(appkey: str | None) -> str | None:
     for char in key:
         if "!" <= char <= "~":  # printable ASCII, as appkeys are
             continue
-        if char == " ":
-            kind = "a space"
-        elif char == "\t":
-            kind = "a tab"
-        elif char in "\r\n":
-            kind = "a line break"
-        elif ord(char) < 0x80:
-            kind = f"a control character (U+{ord(char):04X})"
-        else:
-            name = unicodedata.name(char, "")
-            kind = f"a non-ASCII character (U+{ord(char):04X}{' ' + name if name else ''})"
         raise SysmonUsageError(
-            f"The appkey has {kind} inside it, which no appkey has: copy it again from the "
-            "console (Compute > System Monitoring > URL & Appkey), as one word."
+            f"The appkey has {_kind_of(char)} inside it, which no appkey has: copy it again from "
+            "the console (Compute > System Monitoring > URL & Appkey), as one word."
         )
     return key
+
+
+def _kind_of(char: str) -> str:
+    """What a character that does not belong is, named without showing the text around it."""
+    if char == " ":
+        return "a space"
+    if char == "\t":
+        return "a tab"
+    if char in "\r\n":
+        return "a line break"
+    if ord(char) < 0x80:
+        return f"a control character (U+{ord(char):04X})"
+    name = unicodedata.name(char, "")
+    return f"a non-ASCII character (U+{ord(char):04X}{' ' + name if name else ''})"
+
+
+# RFC 9110's token: what a header name may be made of.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_SENT_BY_HTTP = "the HTTP client sets it for each request itself"
+#: Headers the transport sets, and why a value of the caller's would break the request.
+_OWN_HEADERS: Mapping[str, str] = {
+    APPKEY_HEADER.lower(): "it carries the appkey: give the appkey itself, which is then kept "
+    "masked and off plain http",
+    "accept-encoding": "compress= decides whether answers come compressed",
+    "accept": "answers are read as JSON, which is what it asks for",
+    "host": "it names the server of the URL: connect to the URL you mean",
+    **dict.fromkeys(
+        (
+            "content-length",
+            "content-type",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "te",
+            "trailer",
+            "upgrade",
+            "expect",
+        ),
+        _SENT_BY_HTTP,
+    ),
+}
+#: Headers that carry credentials: a plain header is shown in listings and provenance.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def checked_headers(
+    headers: Mapping[str, str] | None = None, secret_headers: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, Secret]]:
+    """Extra request headers, checked: ``(headers, secret_headers)`` as the transport sends them.
+
+    A name must be an HTTP token and a value printable ASCII (spaces inside allowed; whitespace
+    around it, such as a newline kept from a file, is removed): anything else fails in requests
+    or http.client as a traceback, or reaches servers that read it differently. The headers the
+    transport sets itself are refused, as is a name given twice (in any case) and a credential
+    (``Authorization``, ``Cookie``) among the plain ones, which are shown wherever the connection
+    is. Messages never quote a secret value.
+    """
+    plain: dict[str, str] = {}
+    secret: dict[str, Secret] = {}
+    seen: set[str] = set()
+    for given, is_secret in ((headers, False), (secret_headers, True)):
+        if not isinstance(given, Mapping | None):  # e.g. from a recording edited by hand
+            what = "secret_headers=" if is_secret else "headers="
+            raise SysmonUsageError(
+                f"{what} takes names and values (a dict), not a {type(given).__name__}."
+            )
+        for name, value in (given or {}).items():
+            name = _checked_header_name(name)
+            if name.lower() in seen:
+                raise SysmonUsageError(f"The header {name} is given twice: give it once.")
+            seen.add(name.lower())
+            if name.lower() in _CREDENTIAL_HEADERS and not is_secret:
+                raise SysmonUsageError(
+                    f"The header {name} carries a credential: give it in secret_headers=, which "
+                    "are never shown or recorded; headers= are shown with the connection and "
+                    "under every result."
+                )
+            if is_secret:
+                secret[name] = Secret(_checked_header_value(name, value, secret=True))
+            else:
+                plain[name] = _checked_header_value(name, value, secret=False)
+    return plain, secret
+
+
+def _checked_header_name(name: object) -> str:
+    text = name.strip() if isinstance(name, str) else name
+    if not isinstance(text, str) or not _HEADER_NAME.fullmatch(text):
+        raise SysmonUsageError(
+            f"{name!r} cannot be an HTTP header name: a name is letters, digits and - (no "
+            "spaces, colons or other punctuation than !#$%&'*+.^_`|~)."
+        )
+    reason = _OWN_HEADERS.get(text.lower())
+    if reason is not None:
+        raise SysmonUsageError(f"The header {text} cannot be set: {reason}.")
+    return text
+
+
+def _checked_header_value(name: str, value: object, *, secret: bool) -> str:
+    what = f"The {'secret ' if secret else ''}header {name}"
+    if not isinstance(value, str):
+        raise SysmonUsageError(f"{what} needs a string value, not {type(value).__name__}.")
+    text = value.strip(" \t\r\n")
+    if not text:
+        raise SysmonUsageError(f"{what} has an empty value.")
+    for position, char in enumerate(text, start=1):
+        if " " <= char <= "~" or char == "\t":
+            continue
+        raise SysmonUsageError(
+            f"{what} has {_kind_of(char)} in its value (character {position}), which an HTTP "
+            "header cannot carry: headers are ASCII, on one line."
+        )
+    return text
 
 
 class Secret:
@@ -164,7 +268,7 @@ class Secret:
     __str__ = __repr__
 
     def __reduce__(self) -> str:
-        raise TypeError("An appkey is not pickled: it stays in this process's memory.")
+        raise TypeError("A secret is not pickled: it stays in this process's memory.")
 
 
 class _MaskedStr(str):
@@ -374,6 +478,8 @@ class HTTPTransport:
     session
         A ``requests.Session`` to send through. Its adapters are its own: a deadline then ends
         a request between reads, not in the middle of one.
+    headers, secret_headers
+        More headers for every request, as :func:`checked_headers` returns them.
     """
 
     replays = False
@@ -388,6 +494,8 @@ class HTTPTransport:
         compress: bool | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         session: requests.Session | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret_headers: Mapping[str, Secret] | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         self.base_url = base_url.rstrip("/")
@@ -396,6 +504,8 @@ class HTTPTransport:
         self.connect_timeout = connect_timeout
         self.max_response_bytes = max_response_bytes
         self._appkey = appkey
+        self._headers = dict(headers or {})
+        self._secret_headers = dict(secret_headers or {})
         self._loopback = is_loopback(parts.hostname or "")
         # gzip saves bandwidth that a loopback connection does not lack; compressing a month of
         # samples (~100 MB of JSON) costs the local server seconds, four times the query itself.
@@ -447,12 +557,15 @@ class HTTPTransport:
         cancel: Cancel | None,
     ) -> Raw:
         headers = {
-            "User-Agent": USER_AGENT,
             "Accept": "application/json",
             "Accept-Encoding": requests.utils.DEFAULT_ACCEPT_ENCODING
             if self.compress
             else "identity",
+            **self._headers,
+            **{name: secret.header() for name, secret in self._secret_headers.items()},
         }
+        if not any(name.lower() == "user-agent" for name in headers):  # a gateway may want its own
+            headers["User-Agent"] = USER_AGENT
         if self._appkey is not None:
             headers[APPKEY_HEADER] = self._appkey.header()
         remaining = deadline - time.monotonic()

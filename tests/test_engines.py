@@ -1,20 +1,184 @@
-"""Other engines on the same path (issue 12 §7): the server's point limit in split_range,
-VictoriaMetrics' ``isPartial``, and every secret scrubbed from what a server says."""
+"""Other engines on the same path (issue 12 §7), through the client: tenant headers through a
+header-checking proxy in front of the demo Prometheus, secret headers, engine parameters, the
+per-connection point limit, and VictoriaMetrics' ``isPartial`` (tests/test_victoriametrics.py
+has the same against the real VictoriaMetrics)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from http.client import HTTPConnection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sysmon_magic import Client, SysmonError, SysmonUsageError, demo
+from sysmon_magic import AuthError, Client, SysmonError, SysmonUsageError, demo
 from sysmon_magic.envelope import PARTIAL_WARNING, Raw, Reader
 from sysmon_magic.fastjson import FAST_PATH_MIN_BYTES
-from sysmon_magic.timeparse import split_range
+from sysmon_magic.recording import FORMAT, Recording
+from sysmon_magic.timeparse import PROMETHEUS_MAX_POINTS, split_range
 from sysmon_magic.transport import Secret
+from tests.faults import serving
 from tests.test_client import Literal
 from tests.test_magics import run
+
+TENANT = {"X-Scope-OrgID": "team-a"}
+#: A secret header's value; tests search every output for it.
+CANARY_TOKEN = "Bearer canary-token-5e8b1c9d7a3f2046"
+AT = "--instant --time 2026-11-08T12:00:00Z"
+
+
+class TenantProxy:
+    """Forwards to an API root the requests that carry every header of ``required``; answers the
+    others 401 with Mimir's text, followed by what it got of those headers, as a debugging
+    gateway might (so that a message made from that body must be scrubbed). ``seen``: each
+    request's path (with its query string) and headers."""
+
+    def __init__(self, upstream: str) -> None:
+        self.required: dict[str, str] = dict(TENANT)
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        parts = urlsplit(upstream)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = dict(self.headers)
+                proxy.seen.append((self.path, headers))
+                if any(self.headers.get(k) != v for k, v in proxy.required.items()):
+                    got = "; ".join(f"{k}={self.headers.get(k)}" for k in proxy.required)
+                    self._send(401, f"no org id (got {got})\n".encode(), "text/plain")
+                    return
+                forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host",)}
+                upstream = HTTPConnection(parts.hostname, parts.port, timeout=60)
+                try:
+                    upstream.request(self.command, parts.path + self.path, body, forwarded)
+                    answer = upstream.getresponse()
+                    self._send(answer.status, answer.read(), "application/json")
+                finally:
+                    upstream.close()
+
+            do_POST = do_GET
+
+            def _send(self, status: int, body: bytes, kind: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def params(self, endpoint: str) -> list[dict[str, list[str]]]:
+        """The query strings of the requests seen to ``/api/v1/<endpoint>``."""
+        return [
+            parse_qs(urlsplit(path).query)
+            for path, _ in self.seen
+            if urlsplit(path).path == f"/api/v1/{endpoint}"
+        ]
+
+
+@pytest.fixture
+def proxy(demo_server) -> Iterator[TenantProxy]:
+    tenant = TenantProxy(demo_server.url)
+    with serving(tenant.httpd):
+        yield tenant
+
+
+# -- tenants ---------------------------------------------------------------------------------
+
+
+def test_headers_and_params_reach_the_server(proxy):
+    proxy.required["Authorization"] = CANARY_TOKEN
+    with Client(
+        proxy.url,
+        headers=TENANT,
+        secret_headers={"Authorization": CANARY_TOKEN},
+        params={"dedup": "false"},
+    ) as client:
+        assert client.query("count(node_uname_info)", demo.DEMO_END)["value"].tolist() == [6.0]
+        client.labels(start=demo.DEMO_END - 3600, end=demo.DEMO_END)
+        assert client.headers == TENANT and client.secret_header_names == ["Authorization"]
+    (query, headers), (labels, _) = proxy.seen
+    assert headers["X-Scope-OrgID"] == "team-a" and headers["Authorization"] == CANARY_TOKEN
+    assert headers["User-Agent"].startswith("sysmon-magic/")
+    assert parse_qs(urlsplit(query).query)["dedup"] == ["false"]
+    assert "dedup" not in labels  # engine parameters go with queries only
+
+
+def test_a_refusal_when_no_appkey_was_sent_asks_for_a_tenant(proxy):
+    with Client(proxy.url) as client, pytest.raises(AuthError) as caught:
+        client.query("up", demo.DEMO_END)
+    assert re.match(
+        r"127\.0\.0\.1:\d+ refused the request \(HTTP 401: 'no org id", str(caught.value)
+    )
+    assert "X-Scope-OrgID" in str(caught.value) and "appkey was rejected" not in str(caught.value)
+
+
+def test_a_secret_header_goes_only_over_https_or_to_loopback():
+    secret = {"THANOS-TENANT": "team-a"}
+    with pytest.raises(SysmonUsageError, match=r"secret header THANOS-TENANT over plain http to"):
+        Client("http://10.0.0.5:9090", secret_headers=secret)
+    Client("https://thanos.example/", secret_headers=secret)
+    Client("http://127.0.0.1:9090", secret_headers=secret)
+    Client("http://10.0.0.5:9090", headers=secret)  # a plain header is not protected
+
+
+@pytest.mark.parametrize(
+    ("headers", "words"),
+    [
+        ({"X Scope": "a"}, "cannot be an HTTP header name"),
+        ({"X-Scope-OrgID:": "a"}, "cannot be an HTTP header name"),
+        ({"": "a"}, "cannot be an HTTP header name"),
+        ({"Tenant-Ü": "a"}, "cannot be an HTTP header name"),
+        ({"X-Scope-OrgID": "team\na"}, r"a line break in its value \(character 5\)"),
+        ({"X-Scope-OrgID": "t\u00e9am"}, r"U\+00E9 LATIN SMALL LETTER E WITH ACUTE"),
+        ({"X-Scope-OrgID": " \n"}, "has an empty value"),
+        ({"X-Scope-OrgID": 7}, "needs a string value, not int"),
+        ({"x-tc-app-key": "k"}, "it carries the appkey"),
+        ({"Host": "elsewhere"}, "names the server of the URL"),
+        ({"Content-Length": "1"}, "the HTTP client sets it"),
+        ({"Accept-Encoding": "br"}, "compress= decides"),
+        ({"Authorization": "Bearer x"}, "carries a credential: give it in secret_headers="),
+        ({"Cookie": "session=x"}, "carries a credential"),
+        ({"X-Scope-OrgID": "a", "x-scope-orgid": "b"}, "given twice"),
+    ],
+)
+def test_headers_http_cannot_carry_or_the_client_owns_are_one_line(headers, words):
+    with pytest.raises(SysmonUsageError, match=words) as caught:
+        Client("http://127.0.0.1:9090", headers=headers)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_secret_header_value_is_never_quoted():
+    for value in ("s3cr3t-value\x00x", "s3cr3t-value\u2014x", "s3cr3t-value\r\nx"):
+        with pytest.raises(SysmonUsageError, match="secret header Authorization has") as caught:
+            Client("http://127.0.0.1:9090", secret_headers={"Authorization": value})
+        assert "s3cr3t" not in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(SysmonUsageError, match="given twice"):
+        Client("http://127.0.0.1:9090", headers=TENANT, secret_headers={"X-SCOPE-ORGID": "b"})
+
+
+# -- engine parameters -----------------------------------------------------------------------
+
+
+def test_params_the_client_sets_or_that_are_not_text_are_refused():
+    for name in ("query", "time", "start", "end", "step", "timeout"):
+        with pytest.raises(SysmonUsageError, match=f"The parameter {name} cannot be given"):
+            Client("http://127.0.0.1:9090", params={name: "1"})
+    with pytest.raises(SysmonUsageError, match=r"nocache='1'\?\), not int"):
+        Client("http://127.0.0.1:9090", params={"nocache": 1})
+    with pytest.raises(SysmonUsageError, match=r"dedup='true'\?\), not bool"):
+        Client("http://127.0.0.1:9090", params={"dedup": True})
+
 
 # -- the points-per-series limit -------------------------------------------------------------
 
@@ -32,6 +196,41 @@ def test_split_range_takes_the_servers_limit():
     ]
     with pytest.raises(SysmonUsageError, match="at most 3,000,000 can be fetched"):
         split_range(0, 3_000_000, 1, 30_000)  # a hundred windows of 30,000, and one point more
+
+
+def test_the_limit_sets_the_windows_and_a_replay_keeps_it(demo_server, tmp_path):
+    for wrong in (0, -1, True, 2.5):
+        with pytest.raises(SysmonUsageError, match="max_points_per_series="):
+            Client(demo_server.url, max_points_per_series=wrong)
+    assert Client(demo_server.url).max_points_per_series == PROMETHEUS_MAX_POINTS
+    # A lower limit than Prometheus' own: a replay must split as the recording did, or miss.
+    path = tmp_path / "r.json"
+    query = 'node_load1{instance="web-01:9100"}'
+    options = {"now": demo_server.now, "max_points_per_series": 5_000}
+    with Client(demo_server.url, recording=Recording(path), **options) as client:
+        windows = []
+        live = client.query_range(query, *DAY, 10, progress=lambda d, t: windows.append(t))
+    assert windows[-1] == 2
+    assert json.loads(path.read_text())["connection"]["max_points_per_series"] == 5_000
+    with Client.from_recording(path) as replay:
+        assert replay.max_points_per_series == 5_000
+        assert replay.query_range(query, *DAY, 10).equals(live)
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        {"params": ["dedup", "true"]},
+        {"headers": "X-Scope-OrgID: a"},
+        {"max_points_per_series": "30k"},
+    ],
+)
+def test_a_recording_with_malformed_engine_options_is_one_line(tmp_path, connection):
+    path = tmp_path / "edited.promql.json"
+    path.write_text(json.dumps({"format": FORMAT, "connection": connection, "exchanges": []}))
+    with pytest.raises(SysmonUsageError) as caught:
+        Client.from_recording(path)
+    assert "\n" not in str(caught.value)
 
 
 # -- VictoriaMetrics' isPartial ----------------------------------------------------------------

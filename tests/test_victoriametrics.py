@@ -13,6 +13,7 @@ Its documented differences, as they show here:
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from sysmon_magic import Client, QueryError
@@ -59,3 +60,27 @@ def test_errors_are_query_errors_with_the_servers_message(vm):
         vm.query("sum(rate(x[5m])")
     assert caught.value.status in (400, 422)
     assert "unparsed data" in caught.value.server_message or "cannot parse" in str(caught.value)
+
+
+# -- issue 12 §7: the per-connection point limit --------------------------------------------------
+
+DAY_AT_1S = ('node_load1{instance="web-01:9100"}', "now-1d", "now", "1s")  # 86,401 points
+
+
+def test_its_limit_of_30000_points_means_fewer_windows_and_the_same_frame(vm):
+    counts: dict[int, int] = {}
+    frames = {}
+    for limit in (11_000, 30_000):
+        with Client(vm.base_url, now=data.DEMO_END, max_points_per_series=limit) as client:
+            frames[limit] = client.query_range(
+                *DAY_AT_1S, progress=lambda done, total, n=limit: counts.__setitem__(n, total)
+            )
+    assert counts == {11_000: 8, 30_000: 3}
+    assert len(frames[30_000]) == 86_401 and frames[30_000]["timestamp"].is_unique
+    pd.testing.assert_frame_equal(frames[11_000], frames[30_000])
+    # One point more than its limit in one window is refused: 30,000 counts points, not steps.
+    with (
+        Client(vm.base_url, now=data.DEMO_END, max_points_per_series=30_001) as client,
+        pytest.raises(QueryError, match="too many points"),
+    ):
+        client.query_range(*DAY_AT_1S)
