@@ -16,10 +16,9 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -452,9 +451,7 @@ class Client:
         windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
         deadline = _deadline(timeout, self.timeout)
 
-        def fetch(
-            window: tuple[float, float], cancel: Cancel | None
-        ) -> tuple[pd.DataFrame, Answer]:
+        def fetch(window: tuple[float, float], cancel: Cancel | None) -> _Window:
             params = [
                 ("query", promql),
                 ("start", _number(window[0])),
@@ -467,19 +464,29 @@ class Client:
             )
             if frame is None:
                 frame = frames.frame_from_data(answer.data, fmt)
-            return _within(frame, answer, window)
+            return _Window(*_within(frame, window), answer)
 
         if len(windows) == 1:
-            frame, answer = fetch(windows[0], None)
+            parts = [fetch(windows[0], None)]
         else:
             parts = self._fetch_windows(windows, fetch, progress)
-            frame = frames.concat_windows([f for f, _ in parts], fmt)
-            answer = Answer(
-                data={"resultType": _result_type(parts[0][1])},
-                warnings=list(dict.fromkeys(w for _, a in parts for w in a.warnings)),
-                infos=list(dict.fromkeys(i for _, a in parts for i in a.infos)),
-                elapsed=max(a.elapsed for _, a in parts),
+        frame = parts[0].frame
+        if len(parts) > 1:
+            frame = frames.concat_windows([part.frame for part in parts], fmt)
+        warnings = [w for part in parts for w in part.answer.warnings]
+        dropped = sum(part.dropped for part in parts)
+        if dropped:
+            warnings.append(
+                f"{dropped:,} sample{'s' if dropped != 1 else ''} outside the "
+                f"window{'s' if len(windows) > 1 else ''} asked for were dropped: the server "
+                "answered more than it was asked."
             )
+        answer = Answer(
+            data={"resultType": _result_type(parts[0].answer)},
+            warnings=list(dict.fromkeys(warnings)),
+            infos=list(dict.fromkeys(i for part in parts for i in part.answer.infos)),
+            elapsed=max(part.answer.elapsed for part in parts),
+        )
         frame.attrs["promql"] = self._provenance(
             answer,
             query=promql,
@@ -493,29 +500,35 @@ class Client:
     def _fetch_windows(
         self,
         windows: Sequence[tuple[float, float]],
-        fetch: Callable[[tuple[float, float], Cancel], tuple[pd.DataFrame, Answer]],
+        fetch: Callable[[tuple[float, float], Cancel], _Window],
         progress: Callable[[int, int], None] | None,
-    ) -> list[tuple[pd.DataFrame, Answer]]:
+    ) -> list[_Window]:
         """Fetch windows in parallel: all of them, in order, or an error naming the one that
         failed. On a failure or Ctrl-C, the windows in flight are cut off, not waited for."""
         cancel = Cancel()
-        results: list[tuple[pd.DataFrame, Answer] | None] = [None] * len(windows)
+        results: list[_Window | None] = [None] * len(windows)
         pool = ThreadPoolExecutor(max_workers=max(1, self.max_parallel))
         futures = {pool.submit(fetch, window, cancel): n for n, window in enumerate(windows)}
+        pending = set(futures)
+        done = 0
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                n = futures[future]
-                try:
-                    results[n] = future.result()
-                except SysmonError as exc:
-                    start, end = windows[n]
-                    exc.args = (
-                        f"Window {n + 1} of {len(windows)} ({format_time(start)} to "
-                        f"{format_time(end)}) failed, so nothing is returned: {exc}",
-                    )
-                    raise
-                if progress is not None:
-                    progress(done, len(windows))
+            while pending:
+                # Woken every 0.1 s: a Ctrl-C is handled between waits, never after the windows.
+                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=futures.__getitem__):
+                    n = futures[future]
+                    try:
+                        results[n] = future.result()
+                    except SysmonError as exc:
+                        start, end = windows[n]
+                        exc.args = (
+                            f"Window {n + 1} of {len(windows)} ({format_time(start)} to "
+                            f"{format_time(end)}) failed, so nothing is returned: {exc}",
+                        )
+                        raise
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(windows))
         except BaseException:
             cancel.cancel()  # every socket in flight is shut: their threads end at once
             raise
@@ -615,30 +628,34 @@ class Client:
         return params
 
 
-def _within(
-    frame: pd.DataFrame, answer: Answer, window: tuple[float, float]
-) -> tuple[pd.DataFrame, Answer]:
+class _Window(NamedTuple):
+    """One window of a range query, converted: its frame, how many samples outside it were
+    dropped, and its answer (warnings, infos, time)."""
+
+    frame: pd.DataFrame
+    dropped: int
+    answer: Answer
+
+
+def _within(frame: pd.DataFrame, window: tuple[float, float]) -> tuple[pd.DataFrame, int]:
     """The samples of a window's frame that lie in the window asked for (a server may send
-    others: kept, they would be rows twice after the merge), with a warning if any were not."""
+    others: kept, they would be rows twice after the merge), and how many did not."""
     first, last = (np.int64(round(t * 1000)) for t in window)
     if "timestamp" in frame.columns:
         millis = pd.DatetimeIndex(frame["timestamp"]).as_unit("ms").asi8
     elif isinstance(frame.index, pd.DatetimeIndex):
         millis = frame.index.as_unit("ms").asi8
     else:
-        return frame, answer
+        return frame, 0
     if not len(millis) or (millis.min() >= first and millis.max() <= last):
-        return frame, answer  # the usual case, found without a copy
+        return frame, 0  # the usual case, found without a copy
     keep = (millis >= first) & (millis <= last)
-    dropped = int((~keep).sum())
     kept = frame[keep] if "timestamp" in frame.columns else frame.iloc[keep]
     kept.attrs = frame.attrs
-    warning = (
-        f"{dropped:,} sample{'s' if dropped != 1 else ''} outside the window asked for "
-        f"({format_time(window[0])} to {format_time(window[1])}) were dropped: the server "
-        "answered more than it was asked."
-    )
-    return kept, replace(answer, warnings=[*answer.warnings, warning])
+    # A wide frame's dropped rows may hold several series' samples: count samples, not rows.
+    outside = frame[~keep] if "timestamp" in frame.columns else frame.iloc[~keep]
+    dropped = len(outside) if "timestamp" in frame.columns else int(outside.notna().sum().sum())
+    return kept, dropped
 
 
 def _result_type(answer: Answer) -> Any:

@@ -21,13 +21,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
+from typing import Any, AnyStr, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from .errors import APIError, AuthError, QueryError, ResponseFormatError
 
-if TYPE_CHECKING:
-    from .transport import Secret
+
+class Secret(Protocol):
+    """What the reader needs of a secret (``transport.Secret`` is one): its value, to scrub."""
+
+    def reveal(self) -> str: ...
+
 
 __all__ = ["PARTIAL_WARNING", "Answer", "Raw", "Reader", "strings"]
 

@@ -24,7 +24,7 @@ import pandas as pd
 from . import promql_text
 from .errors import SysmonError, SysmonUsageError
 from .plotting import as_wide, informative_labels, legend_height, plot
-from .timeparse import format_duration, format_time, parse_duration, resolve_window
+from .timeparse import format_duration, format_time, parse_duration, parse_zone, resolve_window
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -117,6 +117,7 @@ class Explorer:
     ) -> None:
         import ipywidgets as widgets
 
+        parse_zone(timezone)  # a wrong zone is one line now, not a failure in every redraw
         self.client = client
         self.legend = legend
         self.timezone = timezone

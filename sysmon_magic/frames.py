@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ResponseFormatError, SysmonUsageError
+from .timeparse import EARLIEST_TIME, LATEST_TIME, format_time
 
 __all__ = [
     "FrameFormat",
@@ -104,6 +105,12 @@ class _Series:
 
 
 def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
+    # NaN or a time past 2262 would overflow the int64 cast silently (NaT, or a wrapped date).
+    if len(seconds) and not (seconds.min() >= EARLIEST_TIME and seconds.max() <= LATEST_TIME):
+        raise ResponseFormatError(
+            "The server's answer holds a timestamp a DataFrame cannot hold (before "
+            f"{format_time(EARLIEST_TIME)}, after {format_time(LATEST_TIME)}, or not a number)."
+        )
     # Prometheus timestamps have millisecond precision; rounding to it removes float noise.
     millis = np.round(seconds * 1000).astype(np.int64)
     return pd.DatetimeIndex(millis.astype("datetime64[ms]")).tz_localize("UTC").as_unit("ns")

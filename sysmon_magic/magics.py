@@ -12,6 +12,8 @@ import functools
 import getpass
 import math
 import os
+import re
+import shlex
 import sys
 import time
 from argparse import ArgumentParser, Namespace
@@ -74,9 +76,32 @@ def _usage_errors(method: _Magic) -> _Magic:
         try:
             return method(*args, **kwargs)
         except SysmonError as exc:
-            raise UsageError(str(exc)) from exc
+            raise UsageError(magic_terms(str(exc))) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+# The library's messages name its parameters (timeout=); in a notebook they are options.
+_MAGIC_TERMS = (
+    (
+        re.compile(r"max_response_bytes=[\d,]+ \(([\d,.]+) MiB\)"),
+        r"SysmonMagics.max_response_mb = \1",
+    ),
+    (re.compile(r"\bmax_response_bytes="), "%config SysmonMagics.max_response_mb"),
+    (re.compile(r"\btimeout="), "--timeout"),
+    (re.compile(r"\bcompress=False\b"), "--no-compress"),
+    (re.compile(r"\bsecret_headers="), "--header-env NAME=VAR"),
+    (re.compile(r"\bheaders="), "--header"),
+    (re.compile(r"\bparams="), "--param"),
+    (re.compile(r"\bmax_points_per_series="), "--max-points"),
+)
+
+
+def magic_terms(message: str) -> str:
+    """A library message in the terms of the magics: ``--timeout`` for ``timeout=``."""
+    for pattern, replacement in _MAGIC_TERMS:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def split_options(line: str, parser: ArgumentParser) -> tuple[list[str], str]:
@@ -169,6 +194,9 @@ class SysmonMagics(Magics):
     default_format = Enum(
         ["tidy", "wide"], "tidy", help="Shape of result DataFrames when --format is not given."
     ).tag(config=True)
+    max_response_mb = Int(
+        1024, help="The largest answer read, in MiB (compressed or not); past it, an error."
+    ).tag(config=True)
     timeout = Unicode("60s", help="How long to wait for an answer (--timeout overrides).").tag(
         config=True
     )
@@ -196,11 +224,19 @@ class SysmonMagics(Magics):
         True, help="Print a provenance line (source, window, step, counts, live/replayed)."
     ).tag(config=True)
     max_parallel = Int(
-        4, help="Windows of a long range query (over 11,001 points) fetched at once."
+        4,
+        help="Windows of a long range query (past the server's points per series) fetched at once.",
     ).tag(config=True)
     region_urls = Dict(
         {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
     ).tag(config=True)
+
+    @validate("max_response_mb")
+    def _valid_max_response_mb(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if value < 1:
+            raise TraitError("max_response_mb must be at least 1 (MiB).")
+        return value
 
     @validate("max_plot_series")
     def _valid_max_plot_series(self, proposal: dict[str, Any]) -> int:
@@ -267,6 +303,39 @@ class SysmonMagics(Magics):
         help="ask for gzip even from 127.0.0.1 (a tunnel to a distant server)",
     )
     @argument(
+        "--no-compress",
+        action="store_true",
+        help="never ask for gzip (a proxy that damages compressed answers)",
+    )
+    @argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="send this header with every request, e.g. a tenant: 'X-Scope-OrgID: team-a' "
+        "(repeatable; shown with the connection and under results)",
+    )
+    @argument(
+        "--header-env",
+        action="append",
+        metavar="NAME=VAR",
+        help="send header NAME with the value of $VAR, kept secret as the appkey is (repeatable)",
+    )
+    @argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="an engine parameter sent with every query, e.g. dedup=false, nocache=1 (repeatable)",
+    )
+    @argument(
+        "--max-points",
+        dest="max_points_per_series",
+        type=int,
+        metavar="N",
+        help="the most points per series the server returns for one range query (default "
+        "11001, Prometheus' 11,000 steps; VictoriaMetrics: 30000): longer ranges are split into "
+        "windows of N points",
+    )
+    @argument(
         "--scrape-interval",
         metavar="DUR",
         help="the data's sample interval (default: 60s for regions and demo, else measured)",
@@ -304,7 +373,12 @@ class SysmonMagics(Magics):
         re-running the report asks the same questions; SysmonMagics.replay (default from
         $SYSMON_REPLAY) turns every --record FILE of a notebook into --replay FILE.
         """
-        args = self.sysmon_connect.parser.parse_argstring(line)
+        # Split as a shell does: --appkey 'KEY' is KEY, --name "a b" is a b.
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise SysmonUsageError(f"Cannot read the options ({exc}): close the quote.") from None
+        args = self.sysmon_connect.parser.parse_args(words)
         if args.target is None and args.url is None and args.replay is None:
             return self._connections_frame()
         if args.target is not None and args.url is not None:
@@ -313,6 +387,21 @@ class SysmonMagics(Magics):
             raise SysmonUsageError("Give --record (live) or --replay (offline), not both.")
         replay = args.replay or (args.record if self.replay else None)
         if replay is not None:
+            given = [
+                flag
+                for flag, value in (
+                    ("--header", args.header),
+                    ("--header-env", args.header_env),
+                    ("--param", args.param),
+                    ("--max-points", args.max_points_per_series),
+                )
+                if value
+            ]
+            if given:  # a replay asks what was recorded: these would change nothing, silently
+                raise SysmonUsageError(
+                    f"A replay answers as recorded: {', '.join(given)} cannot change it; drop "
+                    "them, or record again with them."
+                )
             from .client import Client  # here, not at load: requests is slow to import
 
             client = Client.from_recording(replay, timeout=parse_duration(self.timeout))
@@ -368,7 +457,10 @@ class SysmonMagics(Magics):
             else None,
             "now": parse_time(args.now, time.time()) if args.now else None,
             "verify": self._verify(args),
-            "compress": True if args.compress else None,  # None: not from a loopback address
+            # None: gzip, except from a loopback address.
+            "compress": False if args.no_compress else (True if args.compress else None),
+            "max_response_bytes": self.max_response_mb << 20,
+            **self._engine_options(args),
         }
         if args.record:
             options["recording"] = Recording.for_writing(args.record)
@@ -388,6 +480,46 @@ class SysmonMagics(Magics):
                 args.target, appkey, overrides=self.region_urls, name=args.name, **options
             )
         return client, client.base_url
+
+    @staticmethod
+    def _engine_options(args: Namespace) -> dict[str, Any]:
+        """--header, --header-env, --param and --max-points as the client's options."""
+        headers: dict[str, str] = {}
+        secret: dict[str, str] = {}
+        params: dict[str, str] = {}
+
+        def add(into: dict[str, str], name: str, value: str, what: str) -> None:
+            if name in into:
+                raise SysmonUsageError(f"The {what} {name} is given twice: give it once.")
+            into[name] = value
+
+        for text in args.header or []:
+            name, colon, value = text.partition(":")
+            if not colon or not name.strip():
+                raise SysmonUsageError(f"--header takes 'NAME: VALUE' (as curl -H), not {text!r}.")
+            add(headers, name.strip(), value, "header")
+        for text in args.header_env or []:
+            # The text is never quoted back: it may be the secret, typed where VAR belongs.
+            name, equals, variable = (part.strip() for part in text.partition("="))
+            if not equals or not name or not variable.isidentifier():
+                raise SysmonUsageError(
+                    "--header-env takes NAME=VAR: a header name and the environment variable "
+                    "that holds its value (letters, digits, _), so that the value is never in "
+                    "the notebook."
+                )
+            value = os.environ.get(variable)
+            if not value:
+                raise SysmonUsageError(f"${variable} is not set: put the value of {name} in it.")
+            add(secret, name, value, "header")
+        for text in args.param or []:
+            name, equals, value = text.partition("=")  # extra_label=team=a: the first = splits
+            if not equals or not name.strip():
+                raise SysmonUsageError(f"--param takes NAME=VALUE, e.g. dedup=false, not {text!r}.")
+            add(params, name.strip(), value, "parameter")
+        options: dict[str, Any] = {"headers": headers, "secret_headers": secret, "params": params}
+        if args.max_points_per_series is not None:
+            options["max_points_per_series"] = args.max_points_per_series
+        return options
 
     def _demo_client(self, args: Namespace, options: dict[str, Any]) -> tuple[Client, str]:
         from . import demo
@@ -494,6 +626,13 @@ class SysmonMagics(Magics):
                 else client.base_url,
                 "appkey": client.masked_appkey,
                 "clock": "now" if client.pinned_now is None else format_time(client.pinned_now),
+                # A secret header by its name only, as the appkey is never shown whole.
+                "headers": ", ".join(
+                    [f"{header}: {value}" for header, value in client.headers.items()]
+                    + [f"{header}: ****" for header in client.secret_header_names]
+                ),
+                "params": ", ".join(f"{param}={value}" for param, value in client.params.items()),
+                "max points per series": client.max_points_per_series,
             }
             for name, client in self.connections.items()
         ]
@@ -612,6 +751,7 @@ class SysmonMagics(Magics):
                 end=args.end,
                 step=step,
                 min_step=scrape,
+                max_points_per_series=client.max_points_per_series,
             )
             query = self._template(body, end - start, step, scrape)
             self._show_query(query, args.show_query)
@@ -749,6 +889,9 @@ class SysmonMagics(Magics):
         """Where a result came from: connection, window (UTC and local), step, size, live/replayed."""
         info = frame.attrs.get("promql", {})
         parts = [f"{client.name} ({self._where.get(client.name, client.base_url)})"]
+        # What else decided the answer: a tenant header, engine parameters (never a secret).
+        parts += [f"{name}: {value}" for name, value in info.get("headers", {}).items()]
+        parts += [f"{name}={value}" for name, value in info.get("params", {}).items()]
         if "start" in info:
             window = f"{format_time(info['start'])} to {format_time(info['end'])}"
             if self.timezone != "UTC":

@@ -311,6 +311,7 @@ def resolve_window(
     end: str | float | None = None,
     step: float | None = None,
     min_step: float = 0.0,
+    max_points_per_series: int = PROMETHEUS_MAX_POINTS,
 ) -> tuple[float, float, float]:
     """Turn the options of a range query into an absolute ``(start, end, step)``.
 
@@ -326,5 +327,6 @@ def resolve_window(
         shift = end_s - math.floor(end_s / chosen) * chosen
         start_s, end_s = start_s - shift, end_s - shift
         _check_start(start_s, end_s)
-    split_range(start_s, end_s, chosen)  # refuses what even a split cannot fetch
+    # Refuses what even a split into the server's windows cannot fetch.
+    split_range(start_s, end_s, chosen, max_points_per_series)
     return start_s, end_s, chosen

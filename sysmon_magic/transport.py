@@ -364,7 +364,9 @@ class _Watch:
         self._connection: HTTPConnection | None = None
         self._aborted = False
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        # Never past threading's own limit: the longest --timeout (292 years) would overflow it.
+        wait = min(max(0.0, deadline - time.monotonic()), threading.TIMEOUT_MAX)
+        self._timer = threading.Timer(wait, self._expire)
         self._timer.daemon = True
 
     def __enter__(self) -> _Watch:
@@ -385,8 +387,16 @@ class _Watch:
         return self.cancel is not None and self.cancel.cancelled
 
     def attach(self, connection: HTTPConnection) -> None:
+        """The connection a request is about to go out on (from this watch's thread)."""
         with self._lock:
             self._connection = connection
+            aborted = self._aborted
+        if aborted:  # cancelled (or past the deadline) before it was even sent
+            raise Cancelled if self.cancelled else _Expired
+
+    def connected(self, connection: HTTPConnection) -> None:
+        """The connection's socket now exists: shut it if the watch fired while it opened."""
+        with self._lock:
             aborted = self._aborted
         if aborted:
             _shut(connection)
@@ -417,6 +427,12 @@ class _WatchedHTTPConnection(HTTPConnection):
             watch.attach(self)
         super().request(*args, **kwargs)
 
+    def connect(self) -> None:
+        super().connect()
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connected(self)
+
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
@@ -424,6 +440,12 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         if watch is not None:
             watch.attach(self)
         super().request(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        watch = getattr(_current, "watch", None)
+        if watch is not None:
+            watch.connected(self)
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
@@ -568,7 +590,7 @@ class HTTPTransport:
             headers["User-Agent"] = USER_AGENT
         if self._appkey is not None:
             headers[APPKEY_HEADER] = self._appkey.header()
-        remaining = deadline - time.monotonic()
+        remaining = min(deadline - time.monotonic(), threading.TIMEOUT_MAX)
         if remaining <= 0:
             raise self._deadline(request.timeout)
         with _Watch(deadline, cancel) as watch:
@@ -600,6 +622,8 @@ class HTTPTransport:
                 if watch.expired:
                     raise self._deadline(request.timeout) from None
                 raise self._classify(exc, request.timeout) from None
+            except _Expired:
+                raise self._deadline(request.timeout) from None
             except (OSError, urllib3.exceptions.HTTPError):
                 # A socket shut by the watch can surface as a bare OSError or urllib3 error.
                 if watch.cancelled:
@@ -620,7 +644,7 @@ class HTTPTransport:
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise self._too_large(f"declares {int(declared):,} bytes")
+            raise self._too_large(f"declares {int(declared):,} bytes, more")
         stream = response.raw
         pieces: list[bytes] = []
         size = 0
@@ -630,7 +654,7 @@ class HTTPTransport:
                 break
             size += len(piece)
             if size > limit or stream.tell() > limit:
-                raise self._too_large("is larger")
+                raise self._too_large("is larger")  # an endless body, or a gzip bomb
             pieces.append(piece)
             if watch.expired or watch.cancelled:  # a session of the caller's: between reads
                 raise requests.exceptions.ConnectionError("aborted")
@@ -719,6 +743,10 @@ class HTTPTransport:
                 "compress=False to ask for uncompressed answers."
             )
         return ResponseFormatError(message)
+
+
+class _Expired(Exception):
+    """The deadline passed before a request went out (turned into a DeadlineError)."""
 
 
 class _Retryable(Exception):

@@ -12,10 +12,17 @@ closes, as HTTP/1.0 does).
 ``badbyte:<hex>`` puts that byte (default ``ff``, not UTF-8) in the middle of the good body.
 Compressed answers, sent whatever the client asked for, as a misbehaving server or proxy would:
 ``gzip`` (a good one), ``gzip-bad`` (plain JSON labelled gzip), ``gzip-cut`` (half the stream).
+
+Answers that never end, or take forever: ``trickle:<seconds>`` (the good answer, a byte every
+<seconds>), ``trickle-head:<seconds>`` (even its status line and headers a byte at a time),
+``endless`` (a chunked body that never ends), ``huge`` (a Content-Length of a terabyte),
+``bomb:<MiB>`` (a small gzip body that inflates to <MiB> of zeros). ``early:<steps>`` answers a
+range query with samples from <steps> steps before the window asked for (as a buggy engine).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import socket
@@ -23,8 +30,9 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 GOOD: dict[str, object] = {
     "status": "success",
@@ -175,11 +183,53 @@ class FaultServer:
             self.send(
                 handler, 200, packed[: len(packed) // 2], headers={"Content-Encoding": "gzip"}
             )
+        elif kind == "trickle":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(good)))
+            handler.end_headers()
+            self.trickle(handler, good, float(argument or 1))
+        elif kind == "trickle-head":
+            # The whole answer, status line and headers too, a byte at a time.
+            handler.close_connection = True
+            self.trickle(handler, _response_bytes(200, good), float(argument or 1))
+        elif kind == "endless":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            chunk = b"[" * 65536
+            with _until_the_client_leaves():
+                while True:
+                    handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        elif kind == "huge":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(10**12))
+            handler.end_headers()
+            with _until_the_client_leaves():
+                handler.wfile.write(good)
+                time.sleep(30)
+        elif kind == "bomb":
+            packed = _zeros_gzip(int(argument or 64))
+            self.send(handler, 200, packed, headers={"Content-Encoding": "gzip"})
+        elif kind == "early":
+            self.send(handler, 200, _early_matrix(handler.path, int(argument or 10)))
         elif kind == "500":
             body = {"status": "error", "errorType": "internal", "error": "storage failure"}
             self.send(handler, 500, json.dumps(body).encode())
         else:  # a bare status: 413, 502, 503, 504 as a gateway answers them
             self.send(handler, int(kind), f"{kind} {step}".encode(), "text/plain")
+
+    @staticmethod
+    def trickle(handler: BaseHTTPRequestHandler, data: bytes, every: float) -> None:
+        """Write ``data`` a byte at a time, until it is all sent or the client has gone."""
+        handler.close_connection = True
+        with _until_the_client_leaves():
+            for byte in data:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(every)
 
     @staticmethod
     def send(
@@ -232,3 +282,37 @@ class FailingWindowProxy:
     def running(self) -> Iterator[FailingWindowProxy]:
         with serving(self.httpd):
             yield self
+
+
+@contextmanager
+def _until_the_client_leaves() -> Iterator[None]:
+    """Write until the client closes the connection (a write then fails): how these end."""
+    with suppress(BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+        yield
+
+
+def _response_bytes(status: int, body: bytes) -> bytes:
+    """A whole HTTP/1.1 answer as bytes: status line, headers and body."""
+    head = (
+        f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+@functools.cache
+def _zeros_gzip(mebibytes: int) -> bytes:
+    return gzip.compress(b"0" * (mebibytes << 20), compresslevel=9)
+
+
+def _early_matrix(path: str, steps: int) -> bytes:
+    """A range answer whose samples start ``steps`` steps before the ``start`` asked for."""
+    query = parse_qs(urlsplit(path).query)
+    start, end, step = (float(query[name][0]) for name in ("start", "end", "step"))
+    count = round((end - start) / step) + 1 + steps
+    values = [[start + (i - steps) * step, f"{i}"] for i in range(count)]
+    answer = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [{"metric": {"i": "a"}, "values": values}]},
+    }
+    return json.dumps(answer, separators=(",", ":")).encode()

@@ -1,5 +1,5 @@
-"""Other engines on the same path (issue 12 §7), through the client: tenant headers through a
-header-checking proxy in front of the demo Prometheus, secret headers, engine parameters, the
+"""Other engines on the same path (issue 12 §7): tenant headers through a header-checking proxy
+in front of the demo Prometheus, secret headers that never show, engine parameters, the
 per-connection point limit, and VictoriaMetrics' ``isPartial`` (tests/test_victoriametrics.py
 has the same against the real VictoriaMetrics)."""
 
@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from collections.abc import Iterator
 from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from IPython.core.error import UsageError
 
 from sysmon_magic import AuthError, Client, SysmonError, SysmonUsageError, demo
 from sysmon_magic.envelope import PARTIAL_WARNING, Raw, Reader
@@ -20,6 +22,7 @@ from sysmon_magic.fastjson import FAST_PATH_MIN_BYTES
 from sysmon_magic.recording import FORMAT, Recording
 from sysmon_magic.timeparse import PROMETHEUS_MAX_POINTS, split_range
 from sysmon_magic.transport import Secret
+from tests.conftest import sysmon_magics
 from tests.faults import serving
 from tests.test_client import Literal
 from tests.test_magics import run
@@ -93,7 +96,105 @@ def proxy(demo_server) -> Iterator[TenantProxy]:
         yield tenant
 
 
+def one_line_error(shell, line: str, capsys) -> str:
+    """The error a cell with ``line`` shows: asserted to be one UsageError line, no traceback."""
+    result = shell.run_cell(line)
+    assert isinstance(result.error_in_exec, UsageError), result.error_in_exec
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
 # -- tenants ---------------------------------------------------------------------------------
+
+
+def test_a_tenant_header_reaches_the_server_and_is_shown(shell, proxy, capsys):
+    run(shell, f"sysmon_connect --url {proxy.url} --name mimir --header 'X-Scope-OrgID: team-a'")
+    frame = run(shell, f"promql {AT} count(node_uname_info)")
+    assert frame["value"].tolist() == [6.0]
+    assert all(headers.get("X-Scope-OrgID") == "team-a" for _, headers in proxy.seen)
+    out = capsys.readouterr().out
+    assert f"mimir ({proxy.url}) · X-Scope-OrgID: team-a · at 2026-11-08T12:00:00Z" in out
+    assert frame.attrs["promql"]["headers"] == TENANT
+    listing = run(shell, "sysmon_connect")
+    assert listing[["name", "headers", "params"]].values.tolist() == [
+        ["mimir", "X-Scope-OrgID: team-a", ""]
+    ]
+
+
+def test_without_the_tenant_the_error_is_one_line(shell, proxy, capsys):
+    err = one_line_error(shell, f"%sysmon_connect --url {proxy.url}", capsys)
+    assert f"{proxy.url.removeprefix('http://')} refused the request (HTTP 401: 'no org id" in err
+    assert "X-Scope-OrgID" in err  # the advice names the header
+    err = one_line_error(
+        shell, f"%sysmon_connect --url {proxy.url} --header 'X-Scope-OrgID: team-b'", capsys
+    )
+    assert "HTTP 401" in err
+    assert sysmon_magics(shell).connections == {}
+
+
+def walk(value: object, depth: int = 3) -> str:
+    """The reprs of an object and, to ``depth``, of every attribute of sysmon_magic's objects in
+    it: what a debugger, ``vars()`` or a traceback with locals shows."""
+    text = repr(value)
+    if depth and type(value).__module__.startswith("sysmon_magic") and hasattr(value, "__dict__"):
+        for attribute in vars(value).values():
+            text += walk(attribute, depth - 1)
+    if depth and isinstance(value, dict | list | tuple):
+        for item in value.values() if isinstance(value, dict) else value:
+            text += walk(item, depth - 1)
+    return text
+
+
+def assert_no_token(*texts: object) -> None:
+    for text in texts:
+        assert CANARY_TOKEN.split()[1] not in str(text)
+        assert CANARY_TOKEN[-5:] not in str(text)
+
+
+def test_a_secret_header_never_shows(shell, proxy, monkeypatch, capsys, tmp_path):
+    proxy.required["Authorization"] = CANARY_TOKEN
+    monkeypatch.setenv("TEAM_TOKEN", CANARY_TOKEN + "\n")  # as $(cat token.txt) leaves it
+    path = tmp_path / "tenant.promql.json"
+    run(
+        shell,
+        f"sysmon_connect --url {proxy.url} --name mimir --header 'X-Scope-OrgID: team-a' "
+        f"--header-env Authorization=TEAM_TOKEN --record {path}",
+    )
+    assert proxy.seen[-1][1]["Authorization"] == CANARY_TOKEN  # sent whole, newline removed
+    frames = [
+        run(shell, f"promql {AT} count(node_uname_info)"),
+        run(shell, "promql --start 2026-11-08T00:00:00Z --end 2026-11-08T01:00:00Z node_load1"),
+    ]
+    listing = run(shell, "sysmon_connect")
+    assert listing["headers"].tolist() == ["X-Scope-OrgID: team-a, Authorization: ****"]
+    client = sysmon_magics(shell).connections["mimir"]
+    printed = capsys.readouterr()
+    # The server refuses the next request and echoes the headers it got, the secret one too.
+    proxy.required["X-Scope-OrgID"] = "team-b"
+    error = one_line_error(shell, f"%promql {AT} up", capsys)
+    assert "****" in error
+    with pytest.raises(SysmonError) as caught:
+        client.query("up", 1794182400)
+    shown = "".join(
+        traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    )
+    shown += "".join(
+        repr(value)
+        for frame, _ in traceback.walk_tb(caught.value.__traceback__)
+        for value in frame.f_locals.values()
+    )
+    assert_no_token(
+        error,
+        str(caught.value),
+        shown,
+        printed,
+        listing.to_string(),
+        [frame.attrs for frame in frames],
+        walk(client),
+        walk(sysmon_magics(shell).connections),
+        path.read_text(),
+    )
 
 
 def test_headers_and_params_reach_the_server(proxy):
@@ -167,7 +268,68 @@ def test_a_bad_secret_header_value_is_never_quoted():
         Client("http://127.0.0.1:9090", headers=TENANT, secret_headers={"X-SCOPE-ORGID": "b"})
 
 
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ("--header X-Scope-OrgID", r"--header takes 'NAME: VALUE'"),
+        ("--header ': team-a'", r"--header takes 'NAME: VALUE'"),
+        ("--header 'X: a' --header 'X: b'", "The header X is given twice"),
+        ("--header-env 'Authorization: Bearer s3cr3t'", "--header-env takes NAME=VAR"),
+        ("--header-env 'Authorization=Bearer s3cr3t'", "--header-env takes NAME=VAR"),
+        ("--header-env Authorization=NOT_SET_ANYWHERE", r"\$NOT_SET_ANYWHERE is not set"),
+        ("--param dedup", "--param takes NAME=VALUE"),
+        ("--param step=1m", "The parameter step cannot be given"),
+        ("--param a=1 --param a=2", "The parameter a is given twice"),
+        ("--max-points 0", "(max_points_per_series=|--max-points) is the most points"),
+        ("--max-points many", "invalid int value"),
+    ],
+)
+def test_bad_engine_options_are_one_line(shell, demo_server, capsys, options, words):
+    err = one_line_error(shell, f"%sysmon_connect --url {demo_server.url} {options}", capsys)
+    assert re.search(words, err), err
+    assert "s3cr3t" not in err
+
+
 # -- engine parameters -----------------------------------------------------------------------
+
+
+def test_params_go_with_queries_into_provenance_and_the_recording(shell, proxy, capsys, tmp_path):
+    path = tmp_path / "thanos.promql.json"
+    run(
+        shell,
+        f"sysmon_connect --url {proxy.url} --name thanos --header 'X-Scope-OrgID: team-a' "
+        f"--param partial_response=false --param dedup=true --record {path}",
+    )
+    cells = [
+        ("promql --start 2026-11-08T00:00:00Z --end 2026-11-08T01:00:00Z", "node_load1"),
+        (f"promql {AT}", "count(node_uname_info)"),
+    ]
+    live = [run(shell, line, cell) for line, cell in cells]
+    for endpoint in ("query", "query_range"):
+        sent = proxy.params(endpoint)
+        assert sent and all(
+            p["partial_response"] == ["false"] and p["dedup"] == ["true"] for p in sent
+        )
+    assert all("dedup" not in p for p in proxy.params("label/__name__/values"))
+    shown = f"thanos ({proxy.url}) · X-Scope-OrgID: team-a · dedup=true · partial_response=false · "
+    assert capsys.readouterr().out.count(shown) == 2
+    listing = run(shell, "sysmon_connect")
+    assert listing["params"].tolist() == ["dedup=true, partial_response=false"]  # by name
+    document = json.loads(path.read_text())
+    assert document["connection"]["params"] == {"partial_response": "false", "dedup": "true"}
+    assert document["connection"]["headers"] == TENANT
+    keyed = [dict(e["request"]["params"]) for e in document["exchanges"]]
+    assert all(p["dedup"] == "true" for p in keyed if "query" in p)
+    # Offline, the replay asks with the same parameters (they are in the keys) and says so.
+    asked = len(proxy.seen)
+    run(shell, f"sysmon_connect --replay {path}")
+    replayed = [run(shell, line, cell) for line, cell in cells]
+    assert len(proxy.seen) == asked
+    for one, other in zip(live, replayed, strict=True):
+        assert one.equals(other)
+        assert {**one.attrs["promql"], "elapsed": 0, "replayed": True} == other.attrs["promql"]
+    out = capsys.readouterr().out
+    assert out.count(shown) == 2 and out.count(" · replayed\n") == 2
 
 
 def test_params_the_client_sets_or_that_are_not_text_are_refused():
@@ -215,6 +377,13 @@ def test_the_limit_sets_the_windows_and_a_replay_keeps_it(demo_server, tmp_path)
     with Client.from_recording(path) as replay:
         assert replay.max_points_per_series == 5_000
         assert replay.query_range(query, *DAY, 10).equals(live)
+
+
+def test_the_magic_takes_the_limit_per_connection(shell, demo_server):
+    run(shell, f"sysmon_connect --url {demo_server.url} --name small --max-points 5000")
+    run(shell, f"sysmon_connect --url {demo_server.url} --name default")
+    listing = run(shell, "sysmon_connect")
+    assert listing["max points per series"].tolist() == [5_000, PROMETHEUS_MAX_POINTS]
 
 
 @pytest.mark.parametrize(

@@ -452,9 +452,9 @@ def test_timestamps_beyond_datetime64_ns_fail_as_on_the_plain_path(fmt, grid):
     # pandas' OutOfBoundsDatetime rather than the plain path's ResponseFormatError.
     other = [[1, "1"], [1e10, "2"]] if grid == "shared" else [[2, "1"]]
     body = compact(matrix(({"a": "b"}, [[1, "1"], [1e10, "2"]]), ({"a": "c"}, other)))
-    with pytest.raises(ResponseFormatError, match="Out of bounds"):
+    with pytest.raises(ResponseFormatError, match="cannot hold"):
         plain(body, fmt)
-    with pytest.raises(ResponseFormatError, match="Out of bounds"), any_size():
+    with pytest.raises(ResponseFormatError, match="cannot hold"), any_size():
         frame_from_body(body, fmt)  # type: ignore[arg-type]
 
 

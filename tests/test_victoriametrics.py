@@ -19,6 +19,7 @@ import pytest
 from sysmon_magic import Client, QueryError
 from sysmon_magic.demo import data
 from tests.servers import VM_START, victoria_metrics
+from tests.test_magics import run
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_errors_are_query_errors_with_the_servers_message(vm):
     assert "unparsed data" in caught.value.server_message or "cannot parse" in str(caught.value)
 
 
-# -- issue 12 §7: the per-connection point limit --------------------------------------------------
+# -- issue 12 §7: the per-connection point limit, engine parameters -------------------------------
 
 DAY_AT_1S = ('node_load1{instance="web-01:9100"}', "now-1d", "now", "1s")  # 86,401 points
 
@@ -84,3 +85,24 @@ def test_its_limit_of_30000_points_means_fewer_windows_and_the_same_frame(vm):
         pytest.raises(QueryError, match="too many points"),
     ):
         client.query_range(*DAY_AT_1S)
+
+
+def test_engine_params_reach_it_and_are_honoured(vm, shell, capsys):
+    # extra_label adds a matcher to every selector on the server: one instance of six.
+    run(
+        shell,
+        f"sysmon_connect --url {vm.base_url} --name vm --now 2026-11-09T00:00:00Z "
+        "--scrape-interval 60s --max-points 30000 --param extra_label=instance=web-01:9100 "
+        "--param nocache=1",
+    )
+    frame = run(shell, "promql --instant count(node_uname_info)")
+    assert frame["value"].tolist() == [1.0]
+    assert frame.attrs["promql"]["params"] == {
+        "extra_label": "instance=web-01:9100",
+        "nocache": "1",
+    }
+    assert "· extra_label=instance=web-01:9100 · nocache=1 · " in capsys.readouterr().out
+    # A day at 1s: three windows of VictoriaMetrics' 30,000 points, each with the parameters.
+    frame = run(shell, "promql --range 1d --step 1s", "node_load1")
+    assert frame["instance"].unique().tolist() == ["web-01:9100"] and len(frame) == 86_401
+    assert "Fetching 3 windows" in capsys.readouterr().err
