@@ -640,16 +640,16 @@ class _Window(NamedTuple):
 def _within(frame: pd.DataFrame, window: tuple[float, float]) -> tuple[pd.DataFrame, int]:
     """The samples of a window's frame that lie in the window asked for (a server may send
     others: kept, they would be rows twice after the merge), and how many did not."""
-    first, last = (np.int64(round(t * 1000)) for t in window)
     if "timestamp" in frame.columns:
-        millis = pd.DatetimeIndex(frame["timestamp"]).as_unit("ms").asi8
+        times = pd.DatetimeIndex(frame["timestamp"], copy=False)
     elif isinstance(frame.index, pd.DatetimeIndex):
-        millis = frame.index.as_unit("ms").asi8
+        times = frame.index
     else:
         return frame, 0
-    if not len(millis) or (millis.min() >= first and millis.max() <= last):
-        return frame, 0  # the usual case, found without a copy
-    keep = (millis >= first) & (millis <= last)
+    first, last = (pd.Timestamp(round(t * 1000), unit="ms", tz="UTC") for t in window)
+    if not len(times) or (times.min() >= first and times.max() <= last):
+        return frame, 0  # the usual case: two passes over the times, no copy of them
+    keep = np.asarray((times >= first) & (times <= last))
     kept = frame[keep] if "timestamp" in frame.columns else frame.iloc[keep]
     kept.attrs = frame.attrs
     # A wide frame's dropped rows may hold several series' samples: count samples, not rows.

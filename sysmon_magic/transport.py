@@ -646,6 +646,10 @@ class HTTPTransport:
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large(f"declares {int(declared):,} bytes, more")
         stream = response.raw
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        fp = getattr(stream, "_fp", None)  # http.client's response, under urllib3's
+        if declared.isdigit() and encoding in ("", "identity") and hasattr(fp, "readinto"):
+            return self._read_into(fp, int(declared), watch)
         pieces: list[bytes] = []
         size = 0
         while True:
@@ -659,6 +663,28 @@ class HTTPTransport:
             if watch.expired or watch.cancelled:  # a session of the caller's: between reads
                 raise requests.exceptions.ConnectionError("aborted")
         return b"".join(pieces)
+
+    @staticmethod
+    def _read_into(fp: Any, length: int, watch: _Watch) -> bytes:
+        """A body of a known length read straight from the socket into one buffer: no piece is
+        copied, and no second buffer of the whole body is made (fresh memory is dear: a 24 MB
+        answer joined from pieces took twice as long as the transfer)."""
+        buffer = bytearray(length)
+        view = memoryview(buffer)
+        done = 0
+        while done < length:
+            try:
+                read = fp.readinto(view[done : done + _PIECE * 8])
+            except OSError as exc:  # shut by the watch, or reset
+                raise requests.exceptions.ChunkedEncodingError(exc) from None
+            if not read:
+                raise requests.exceptions.ChunkedEncodingError(
+                    f"the body ended after {done:,} of its {length:,} bytes"
+                )
+            done += read
+            if watch.expired or watch.cancelled:  # a session of the caller's: between reads
+                raise requests.exceptions.ConnectionError("aborted")
+        return buffer  # type: ignore[return-value]  # a bytearray reads as bytes do
 
     def _too_large(self, how: str) -> ResponseTooLargeError:
         limit = self.max_response_bytes
