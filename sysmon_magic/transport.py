@@ -421,6 +421,8 @@ def _shut(connection: HTTPConnection) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """A connection that tells the watch of its thread's request about itself."""
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         watch = getattr(_current, "watch", None)
         if watch is not None:
@@ -434,18 +436,8 @@ class _WatchedHTTPConnection(HTTPConnection):
             watch.connected(self)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.attach(self)
-        super().request(*args, **kwargs)
-
-    def connect(self) -> None:
-        super().connect()
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.connected(self)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The same over TLS (the methods above run before HTTPSConnection's, in its MRO)."""
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
