@@ -146,7 +146,7 @@ class Client:
     def __init__(
         self,
         base_url: str,
-        appkey: str | None = None,
+        appkey: str | Secret | None = None,
         *,
         name: str | None = None,
         now: float | None = None,
@@ -166,7 +166,12 @@ class Client:
         params: Mapping[str, str] | None = None,
         max_points_per_series: int = PROMETHEUS_MAX_POINTS,
     ) -> None:
-        appkey = checked_appkey(appkey)
+        # From here on only as a Secret (checked as one): no traceback's locals show it.
+        secret: Secret | None = Secret(appkey) if isinstance(appkey, str) and appkey else None
+        if isinstance(appkey, Secret):
+            secret = appkey
+        del appkey
+        secret = checked_appkey(secret)
         plain_headers, hidden_headers = checked_headers(headers, secret_headers)
         engine_params = _checked_params(params)
         if isinstance(max_points_per_series, bool) or not (
@@ -194,8 +199,8 @@ class Client:
                 f"Remove the user name and password from the URL of {hostname}: URLs are "
                 "shown and recorded; the appkey travels in its header instead."
             )
-        if (appkey or hidden_headers) and parts.scheme != "https" and not is_loopback(hostname):
-            what = "the appkey" if appkey else f"the secret header {next(iter(hidden_headers))}"
+        if (secret or hidden_headers) and parts.scheme != "https" and not is_loopback(hostname):
+            what = "the appkey" if secret else f"the secret header {next(iter(hidden_headers))}"
             raise SysmonUsageError(
                 f"Refusing to send {what} over plain http to {hostname}: use https "
                 "(plain http is allowed only to 127.0.0.1 / localhost)."
@@ -209,7 +214,7 @@ class Client:
         self.max_points_per_series = max_points_per_series
         self.max_parallel = max_parallel
         self.scrape_interval = scrape_interval
-        self._appkey = Secret(appkey) if appkey else None
+        self._appkey = secret
         # In name order: a recording keeps them so (sorted keys), and a replay shows them as
         # the live connection did.
         self._headers = dict(sorted(plain_headers.items()))
@@ -256,7 +261,7 @@ class Client:
     def for_region(
         cls,
         region: str,
-        appkey: str | None = None,
+        appkey: str | Secret | None = None,
         *,
         overrides: Mapping[str, str] | None = None,
         **options: Any,
@@ -340,7 +345,11 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client({self.base_url!r}, name={self.name!r}, appkey={self.masked_appkey!r})"
+        # getattr: a traceback showing locals may print a Client that failed half-way through
+        # __init__ (a refused URL), before its attributes were set.
+        base_url, name = getattr(self, "base_url", "?"), getattr(self, "name", "?")
+        appkey = self.masked_appkey if hasattr(self, "_appkey") else "(none)"
+        return f"Client({base_url!r}, name={name!r}, appkey={appkey!r})"
 
     def _call(
         self,

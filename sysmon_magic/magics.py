@@ -51,6 +51,7 @@ from .timeparse import (
 if TYPE_CHECKING:
     from .client import Client
     from .frames import FrameFormat
+    from .transport import Secret
 
 __all__ = ["SysmonMagics", "split_options"]
 
@@ -538,7 +539,7 @@ class SysmonMagics(Magics):
         assert appkey is not None
         if self._gateway is not None:
             self._gateway.stop()
-        self._gateway = Gateway(server.url, [appkey]).start()
+        self._gateway = Gateway(server.url, [appkey.reveal()]).start()
         client = Client(self._gateway.url + "/prometheus", appkey, name=name, **options)
         return client, "the local demo server, through an NHN-style gateway"
 
@@ -567,7 +568,10 @@ class SysmonMagics(Magics):
         required: bool,
         target: str | None,
         literal: str | None = None,
-    ) -> str | None:
+    ) -> Secret | None:
+        """The appkey, as a Secret from where it is read: no frame holds it as text."""
+        from .transport import Secret  # here, not at load: requests is slow to import
+
         if literal:
             print(
                 "Warning: an appkey typed into a cell is saved with the notebook (and its "
@@ -575,29 +579,27 @@ class SysmonMagics(Magics):
                 "or leave both unset to be prompted.",
                 file=sys.stderr,
             )
-            return literal
+            return Secret(literal)
         if variable is not None:
-            value = os.environ.get(variable)
-            if not value:
+            if not os.environ.get(variable):
                 raise SysmonUsageError(f"${variable} is not set: put the project's appkey in it.")
-            return value
+            return Secret(os.environ[variable])
         if not required:
             return None
         if target != "demo":  # check the region before asking for a key it would not need
             region_api_root(target or "", self.region_urls)
-        value = os.environ.get(self.appkey_env)
-        if value:
-            return value
+        if os.environ.get(self.appkey_env):
+            return Secret(os.environ[self.appkey_env])
         try:
-            value = getpass.getpass(f"Appkey for {target} (console: URL & Appkey): ")
+            typed = Secret(getpass.getpass(f"Appkey for {target} (console: URL & Appkey): "))
         except (StdinNotImplementedError, EOFError, OSError):
-            value = ""
-        if not value:
+            typed = Secret("")
+        if not typed.reveal():
             raise SysmonUsageError(
                 f"No appkey: set ${self.appkey_env} (or --appkey-env VAR) to the project's appkey "
                 "from the console (Compute > System Monitoring > URL & Appkey)."
             )
-        return value
+        return typed
 
     def _remember(self, client: Client, where: str, note: str = "") -> None:
         previous = self.connections.pop(client.name, None)

@@ -109,30 +109,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def checked_appkey(appkey: str | None) -> str | None:
-    """The appkey without surrounding whitespace; refused if what is left cannot be one.
+def checked_appkey(appkey: str | Secret | None) -> Secret | None:
+    """The appkey as a :class:`Secret`, without surrounding whitespace; refused if what is
+    left cannot be one.
 
     A key pasted from a file or set from ``$(cat key.txt)`` often keeps its newline, which
     requests refuses as a header value (and reports as a connection failure). Inside the key, a
     space or control character is a paste error, and a non-ASCII character (an em dash, a
-    zero-width space) cannot travel in an HTTP header at all. The messages never quote the key.
+    zero-width space) cannot travel in an HTTP header at all. The messages never quote the key,
+    and no frame of a traceback holds it as text once this has begun: a traceback that prints
+    locals (``pytest -l``, ``%xmode Verbose``) shows the secret masked.
     """
-    if not appkey:
+    secret = appkey if isinstance(appkey, Secret) else Secret(appkey) if appkey else None
+    del appkey
+    if secret is None:
         return None
-    key = appkey.strip()
-    if not key:
-        raise SysmonUsageError(
-            "The appkey is blank (only whitespace): copy it again from the console (Compute > "
-            "System Monitoring > URL & Appkey)."
-        )
-    for char in key:
-        if "!" <= char <= "~":  # printable ASCII, as appkeys are
-            continue
-        raise SysmonUsageError(
-            f"The appkey has {_kind_of(char)} inside it, which no appkey has: copy it again from "
-            "the console (Compute > System Monitoring > URL & Appkey), as one word."
-        )
-    return key
+    return secret.stripped_appkey()
 
 
 def _kind_of(char: str) -> str:
@@ -257,6 +249,23 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def stripped_appkey(self) -> Secret:
+        """This secret without surrounding whitespace, checked to be an appkey (see
+        :func:`checked_appkey`); its locals hold one character at most."""
+        if not self._value.strip():
+            raise SysmonUsageError(
+                "The appkey is blank (only whitespace): copy it again from the console (Compute "
+                "> System Monitoring > URL & Appkey)."
+            )
+        for char in self._value.strip():
+            if "!" <= char <= "~":  # printable ASCII, as appkeys are
+                continue
+            raise SysmonUsageError(
+                f"The appkey has {_kind_of(char)} inside it, which no appkey has: copy it again "
+                "from the console (Compute > System Monitoring > URL & Appkey), as one word."
+            )
+        return Secret(self._value.strip())
 
     def header(self) -> str:
         """The value for the header: sent as itself, shown masked in any frame's locals."""

@@ -277,3 +277,38 @@ def test_connect_options_are_read_as_a_shell_reads_them(shell, faults):
     assert "a b" in sysmon_magics(shell).connections
     with pytest.raises(UsageError, match="close the quote"):
         run(shell, "sysmon_connect --url 'http://127.0.0.1:9")
+
+
+def _shown_with_locals(error: BaseException | None) -> str:
+    """What a traceback that prints every local shows of the package's frames, in ``error`` and
+    the errors it chains (the test's own frames hold the key it passed, of course)."""
+    shown = ""
+    while error is not None:
+        shown += "".join(
+            repr(value)
+            for frame, _ in traceback.walk_tb(error.__traceback__)
+            if "/sysmon_magic/" in frame.f_code.co_filename
+            for value in frame.f_locals.values()
+        )
+        error = error.__cause__ or error.__context__
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("url", "appkey"),
+    [
+        ("http://example.invalid", CANARY_APPKEY),  # refused: plain http elsewhere than loopback
+        ("http://127.0.0.1:9", f"{CANARY_APPKEY} x"),  # refused: a space inside
+    ],
+)
+def test_a_refused_connection_holds_no_appkey_in_its_locals(url, appkey):
+    with pytest.raises(SysmonError) as caught:
+        Client(url, appkey)
+    assert CANARY_APPKEY not in _shown_with_locals(caught.value)
+
+
+def test_the_magic_holds_no_appkey_in_its_locals(shell, canary_env):
+    sysmon_magics(shell).region_urls = {"kr1": "http://example.invalid"}
+    with pytest.raises(UsageError) as caught:
+        run(shell, "sysmon_connect kr1")
+    assert CANARY_APPKEY not in _shown_with_locals(caught.value)
