@@ -222,20 +222,17 @@ class Client:
         self._params = dict(sorted(engine_params.items()))
         self._reader = Reader(self.host, self._appkey, secrets=hidden_headers.values())
         # The live transport: what a health check and a measurement use, never recorded.
-        self._live: Transport | None = transport
-        if transport is None:
-            self._live = HTTPTransport(
-                self.base_url,
-                self._appkey,
-                verify=verify,
-                connect_timeout=connect_timeout,
-                compress=compress,
-                max_response_bytes=max_response_bytes,
-                session=session,
-                headers=plain_headers,
-                secret_headers=hidden_headers,
-            )
-        assert self._live is not None
+        self._live: Transport = transport or HTTPTransport(
+            self.base_url,
+            self._appkey,
+            verify=verify,
+            connect_timeout=connect_timeout,
+            compress=compress,
+            max_response_bytes=max_response_bytes,
+            session=session,
+            headers=plain_headers,
+            secret_headers=hidden_headers,
+        )
         self.transport: Transport = self._live
         if recording is not None:
             # What a replay needs to ask the same requests (the params are in their keys, the

@@ -1,8 +1,9 @@
 """The explorer: label pickers and a time-range slider feeding a matplotlib plot.
 
 :class:`Explorer` builds one ipywidgets tree and never displays it; Jupyter shows it as the value
-of a cell (``_repr_mimebundle_``), with a static PNG of its first state beside the live widget so
-that a saved notebook, nbconvert's HTML and GitHub still show the plot. It talks to a server only
+of a cell; with the extension loaded, as two outputs (``magics.show_explorer``): a static PNG of
+its first state, which nbconvert's HTML shows offline, then the live widget, whose style hides
+that picture while it is there. It talks to a server only
 through the :class:`~sysmon_magic.client.Client` it is given, and only for the range buttons.
 
 One figure is kept and drawn into again on every change, so that its axes keep their tick artists
@@ -55,8 +56,8 @@ _STYLE = """<style>
 }
 .sysmon-time-slider .widget-readout { max-width: none; min-width: 16em; overflow: visible; }
 .sysmon-range .sysmon-range-active { font-weight: bold; }
-/* The static picture shown in the output just before the explorer's (for nbconvert, GitHub and
-   a notebook opened without its kernel): hidden while the live explorer is there. */
+/* The static picture in the output just before the explorer's (for nbconvert's HTML): hidden
+   while the live explorer is there. */
 .jp-OutputArea-child:has(> .jp-RenderedImage):has(+ .jp-OutputArea-child .sysmon-explorer),
 .output_area:has(> .output_png):has(+ .output_area .sysmon-explorer) { display: none; }
 </style>"""
@@ -382,7 +383,8 @@ class Explorer:
                 legend=self.legend,
                 timezone=self.timezone,
                 max_series=self.max_series,
-                query=self.original_query,
+                # The picks as matchers: a lone series is titled by the query that gives it.
+                query=self.query,
                 unit=self.unit,
             )
         else:
@@ -453,7 +455,8 @@ class Explorer:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        # The first state as a static image: what a saved notebook, nbconvert and GitHub show.
+        # The first state as a static image too, for a frontend that cannot show the widget view
+        # (the extension's display hook also publishes it as an output of its own).
         bundle["image/png"] = self.png
         bundle["text/plain"] = repr(self)
         return bundle

@@ -1087,8 +1087,8 @@ def show_explorer(explorer: Any) -> None:
 
     nbconvert's HTML shows one mimetype per output and prefers a widget view whose state was
     saved (nbclient always saves it), which then needs the widget manager from a CDN; JupyterLab
-    says "model not found" once the kernel is gone. A PNG output of its own shows in both, and on
-    GitHub; while the widget is live, its style hides that picture.
+    says "model not found" once the kernel is gone. A PNG output of its own shows in nbconvert's
+    HTML (tests/test_html_export.py); while the widget is live, its style hides that picture.
     """
     from IPython.display import display
 

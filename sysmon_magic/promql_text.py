@@ -11,10 +11,8 @@ from collections.abc import Mapping, Sequence
 
 __all__ = [
     "add_matchers",
-    "blank_strings_and_matchers",
     "escape_regex",
     "escape_string",
-    "metric_name",
     "metric_names",
     "regex_literal",
     "selectors",
@@ -51,11 +49,6 @@ _NOT_METRICS = frozenset(
 def _blank(query: str) -> str:
     """The query with strings blanked (same length), so positions still index the query."""
     return _STRING.sub(lambda m: " " * len(m.group(0)), query)
-
-
-def blank_strings_and_matchers(query: str) -> str:
-    """The query with strings and ``{...}`` blanked: its operators and names stay in place."""
-    return _BRACES.sub(lambda m: " " * len(m.group(0)), _blank(query))
 
 
 def _inside_grouping(bare: str, position: int) -> bool:
@@ -102,11 +95,6 @@ def metric_names(query: str) -> list[str]:
     """The metrics a query selects by name, each once, in the order they appear."""
     names = (query[start:end].split("{")[0].strip() for start, end, _ in selectors(query))
     return list(dict.fromkeys(name for name in names if name))
-
-
-def metric_name(query: str) -> str | None:
-    """The first metric a query selects by name (``None`` if none)."""
-    return next(iter(metric_names(query)), None)
 
 
 def regex_literal(value: str) -> str:

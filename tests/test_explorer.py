@@ -172,8 +172,9 @@ def test_pickers_leave_out_labels_that_add_nothing(client):
     assert list(explorer.pickers) == ["instance", "openmetrics_id"]
     assert explorer.pickers["instance"].value == ("web-01:9100",)  # the pick survives
     assert explorer.summary.value.startswith("1 / 6 series shown")
-    legend = explorer.figure.axes[0].get_legend()
-    assert legend is None  # one series: named in the title, not a legend
+    axes = explorer.figure.axes[0]
+    assert axes.get_legend() is None  # one series: named in the title, not a legend
+    assert axes.get_title(loc="left") == 'node_load1{instance="web-01:9100"}'  # what it shows
 
 
 def test_a_capped_plot_and_the_summary_agree():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sysmon_magic.promql_text import add_matchers, escape_regex, metric_name
+from sysmon_magic.promql_text import add_matchers, escape_regex, metric_names
 
 
 @pytest.mark.parametrize(
@@ -24,8 +24,12 @@ from sysmon_magic.promql_text import add_matchers, escape_regex, metric_name
         ('label_replace(up, "dst", "$1", "src", "(.*)")', "up"),
     ],
 )
-def test_metric_name(query, name):
-    assert metric_name(query) == name
+def test_the_first_metric_a_query_names(query, name):
+    assert (metric_names(query) or [None])[0] == name
+
+
+def test_every_metric_a_query_names_once():
+    assert metric_names("rate(a_total[5m]) / rate(b_total[5m]) + a_total") == ["a_total", "b_total"]
 
 
 @pytest.mark.parametrize(
