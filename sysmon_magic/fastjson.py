@@ -169,9 +169,8 @@ def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
     if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
         # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
         raise _Unrecognised
-    if fmt == "wide":
-        return BodyFrame(_wide(layout.labels, timestamps, values, counts), envelope)
-    return BodyFrame(_tidy(layout.labels, timestamps, values, counts), envelope)
+    build = frames.wide_frame if fmt == "wide" else frames.tidy_frame
+    return BodyFrame(build(layout.labels, timestamps, values, counts), envelope)
 
 
 def _layout(body: bytes) -> _Layout:
@@ -429,67 +428,3 @@ def _read_csv(
     if len(table) != chunks.counts.sum():
         raise _Unrecognised
     return table["t"].to_numpy(), table["v"].to_numpy(), chunks.counts
-
-
-def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
-    """:func:`frames._timestamps` of whole (int64) or fractional seconds, in a third of the time."""
-    if seconds.dtype.kind == "i":
-        nanos = seconds * 1_000_000_000
-    else:
-        nanos = np.round(seconds * 1000).astype(np.int64) * 1_000_000
-    return pd.DatetimeIndex(nanos.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
-
-
-def _tidy(
-    labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
-) -> pd.DataFrame:
-    """The tidy frame, as :func:`frames.frame_from_data` builds it."""
-    columns: dict[str, Any] = {"timestamp": _timestamps(timestamps)}
-    for name in frames.label_columns(labels):
-        columns[name] = _label_column([label_set.get(name) for label_set in labels], counts)
-    # The values of one thread's reading are a read-only view of the CSV reader's table (pandas'
-    # copy-on-write): copy those, so that the frame can be written to as the plain path's can.
-    # All other columns are new arrays, which the constructor would copy for nothing.
-    columns["value"] = values if values.flags.writeable else values.copy()
-    return pd.DataFrame(columns, copy=False)
-
-
-def _label_column(per_series: list[str | None], counts: np.ndarray) -> pd.Categorical:
-    categories = sorted({value for value in per_series if value is not None})
-    code = {value: number for number, value in enumerate(categories)}
-    # pandas' own choice of code width, which from_codes would apply anyway: repeated at that
-    # width rather than at int64, the codes take a few bytes of memory traffic instead of 16.
-    width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
-    codes = np.array([-1 if value is None else code[value] for value in per_series], dtype=width)
-    return pd.Categorical.from_codes(
-        np.repeat(codes, counts), categories=pd.Index(categories, dtype=object)
-    )
-
-
-def _wide(
-    labels: list[dict[str, str]], timestamps: np.ndarray, values: np.ndarray, counts: np.ndarray
-) -> pd.DataFrame:
-    """The wide frame; without a sort when all series have the same timestamps (range queries)."""
-    first = timestamps[: counts[0]]
-    if not (
-        (counts == counts[0]).all()
-        and (np.diff(first) > 0).all()
-        and (timestamps.reshape(len(counts), -1) == first).all()
-    ):
-        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        timestamps = timestamps.astype(np.float64)  # what json.loads gives, as float() does
-        return frames._wide(
-            [
-                frames._Series(label_set, timestamps[a:b], values[a:b], [])
-                for label_set, a, b in zip(labels, bounds[:-1], bounds[1:], strict=True)
-            ]
-        )
-    names = frames.label_columns(labels)
-    if names:
-        columns = pd.MultiIndex.from_tuples(
-            [tuple(label_set.get(name, "") for name in names) for label_set in labels], names=names
-        )
-    else:
-        columns = pd.MultiIndex.from_tuples([("{}",)] * len(labels), names=[frames.NO_LABELS_LEVEL])
-    index = _timestamps(first).rename("timestamp")
-    return pd.DataFrame(values.reshape(len(counts), -1).T, index=index, columns=columns, copy=True)
