@@ -14,31 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .promql_text import metric_names
+from .promql_text import FUNCTIONS, KEYWORDS, metric_names
 
 if TYPE_CHECKING:
     from .client import Client
 
 __all__ = ["FUNCTIONS", "Names", "complete", "unknown_metrics"]
 
-#: PromQL functions and aggregation operators (Prometheus 2.x/3.x, experimental ones included).
-FUNCTIONS = tuple(
-    sorted(
-        """abs absent absent_over_time acos acosh asin asinh atan atanh avg avg_over_time bottomk
-        ceil changes clamp clamp_max clamp_min cos cosh count count_over_time count_values
-        day_of_month day_of_week day_of_year days_in_month deg delta deriv
-        double_exponential_smoothing exp first_over_time floor group histogram_avg
-        histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
-        histogram_sum holt_winters hour idelta increase info irate label_join label_replace
-        last_over_time limit_ratio limitk ln log10 log2 mad_over_time max max_over_time min
-        min_over_time minute month pi predict_linear present_over_time quantile
-        quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_by_label
-        sort_by_label_desc sort_desc sqrt stddev stddev_over_time stdvar stdvar_over_time sum
-        sum_over_time tan tanh time timestamp topk ts_of_last_over_time ts_of_max_over_time
-        ts_of_min_over_time vector year""".split()  # noqa: SIM905
-    )
-)
-_KEYWORDS = ("by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool")
 
 # A label matcher whose quoted value is still open at the cursor ("...", '...' or `...`).
 _STRING_VALUE = re.compile(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)\s*([\"'`])((?:(?!\2)[^\\]|\\.)*)$")
@@ -123,7 +105,7 @@ def complete(text: str, names: Names) -> tuple[str, list[tuple[str, str]]]:
     return partial, [
         *_starting(partial, names.metrics(), "metric"),
         *_starting(partial, FUNCTIONS, "function"),
-        *_starting(partial, _KEYWORDS, "keyword"),
+        *_starting(partial, KEYWORDS, "keyword"),
     ]
 
 

@@ -23,7 +23,7 @@ from pygments.token import (
     Whitespace,
 )
 
-from .completion import FUNCTIONS
+from .promql_text import FUNCTIONS, KEYWORDS
 
 __all__ = ["PromQLLexer"]
 
@@ -31,7 +31,6 @@ _AGGREGATIONS = (
     "avg", "bottomk", "count", "count_values", "group", "limit_ratio", "limitk", "max", "min",
     "quantile", "stddev", "stdvar", "sum", "topk",
 )  # fmt: skip
-_KEYWORDS = ("bool", "by", "group_left", "group_right", "ignoring", "offset", "on", "without")
 _DURATION = r"(?:\d+(?:ms|[smhdwy]))+"
 _NUMBER = r"(?i:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|nan)\b"
 _STRING = r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`'
@@ -51,7 +50,7 @@ class PromQLLexer(RegexLexer):
             (r"#.*$", Comment.Single),
             (_VARIABLE, Name.Variable),
             (_STRING, String),
-            (words(_KEYWORDS, suffix=r"\b"), Keyword),
+            (words(KEYWORDS, suffix=r"\b"), Keyword),
             (words(("and", "or", "unless", "atan2"), suffix=r"\b"), Operator.Word),
             (words(_AGGREGATIONS, suffix=r"\b(?=\s*(?:\(|by\b|without\b))"), Keyword),
             (words(FUNCTIONS, suffix=r"\b(?=\s*\()"), Name.Function),

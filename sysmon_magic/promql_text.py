@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "FUNCTIONS",
+    "KEYWORDS",
     "add_matchers",
     "escape_regex",
     "escape_string",
@@ -30,19 +32,29 @@ _REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
 _STRING_ESCAPES = {
     quote: str.maketrans({"\\": "\\\\", quote: "\\" + quote, "\n": "\\n"}) for quote in "\"'"
 }
-# Words of PromQL that look like metric names: functions, aggregations, keywords.
+#: PromQL functions and aggregation operators (Prometheus 2.x/3.x, experimental ones included).
+FUNCTIONS = tuple(
+    sorted(
+        """abs absent absent_over_time acos acosh asin asinh atan atanh avg avg_over_time bottomk
+        ceil changes clamp clamp_max clamp_min cos cosh count count_over_time count_values
+        day_of_month day_of_week day_of_year days_in_month deg delta deriv
+        double_exponential_smoothing exp first_over_time floor group histogram_avg
+        histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
+        histogram_sum holt_winters hour idelta increase info irate label_join label_replace
+        last_over_time limit_ratio limitk ln log10 log2 mad_over_time max max_over_time min
+        min_over_time minute month pi predict_linear present_over_time quantile
+        quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_by_label
+        sort_by_label_desc sort_desc sqrt stddev stddev_over_time stdvar stdvar_over_time sum
+        sum_over_time tan tanh time timestamp topk ts_of_last_over_time ts_of_max_over_time
+        ts_of_min_over_time vector year""".split()  # noqa: SIM905
+    )
+)
+#: PromQL's keywords: grouping, vector matching, modifiers.
+KEYWORDS = ("bool", "by", "group_left", "group_right", "ignoring", "offset", "on", "without")
+# Words of PromQL that look like metric names: functions and aggregations, keywords, the
+# set and atan2 operators, the number literals and the @ modifier's start() and end().
 _NOT_METRICS = frozenset(
-    """abs absent absent_over_time acos acosh and asin asinh atan atanh atan2 avg avg_over_time
-    bool bottomk by ceil changes clamp clamp_max clamp_min cos cosh count count_over_time
-    count_values day_of_month day_of_week day_of_year days_in_month deg delta deriv exp floor
-    group group_left group_right histogram_avg histogram_count histogram_fraction
-    histogram_quantile histogram_stddev histogram_stdvar histogram_sum holt_winters hour idelta
-    ignoring increase inf irate label_join label_replace last_over_time limitk limit_ratio ln
-    log10 log2 mad_over_time max max_over_time min min_over_time minute month nan offset on or
-    pi predict_linear present_over_time quantile quantile_over_time rad rate resets round scalar
-    sgn sin sinh sort sort_by_label sort_by_label_desc sort_desc sqrt start end stddev
-    stddev_over_time stdvar stdvar_over_time sum sum_over_time tan tanh time timestamp topk
-    unless vector without year""".split()  # noqa: SIM905 (a word list reads better)
+    (*FUNCTIONS, *KEYWORDS, "and", "or", "unless", "atan2", "inf", "nan", "start", "end")
 )
 
 
