@@ -820,12 +820,13 @@ class Dashboard:
         raise SysmonUsageError(f"No panel titled {title!r} in {self.title!r}.{hint}")
 
     def summary(self) -> pd.DataFrame:
-        """A row per panel: row, title, type, unit, targets, and how it is drawn (or why not)."""
+        """A row per panel: row, title (variables filled in), type, unit, targets, and how it is
+        drawn (or why not)."""
         return pd.DataFrame(
             [
                 {
                     "row": p.row,
-                    "title": p.title,
+                    "title": p.shown_title,
                     "type": p.type,
                     "unit": p.unit,
                     "targets": len(p.visible_targets),

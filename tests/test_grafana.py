@@ -87,6 +87,12 @@ def test_query_variables_of_every_kind(client):
     assert nothing.note == "no values on the server: the value saved in the dashboard"
     # A named group: the number of each web host, sorted numerically, descending.
     assert dash.variable("hostnum").values == ["04", "03", "02", "01"]
+    assert dash.variable("jobs").values == ["api", "node"]  # label_values(label)
+    # A selector: its series, as name{labels}; the g flag takes every match of each.
+    assert dash.variable("unamelabels").values == [
+        "domainname", "instance", "job", "machine", "nodename", "openmetrics_id", "release",
+        "sysname", "version",
+    ]  # fmt: skip
 
 
 # -- panels ---------------------------------------------------------------------------------------
