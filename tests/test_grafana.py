@@ -287,6 +287,9 @@ def test_writing_says_what_grafana_would_show_differently(client):
     one = client.query_range("node_load5", "2026-11-05T05:00:00Z", "2026-11-05T06:00:30Z", 60)
     with pytest.warns(UserWarning, match=r"'node_load5' covers 2026-11-05T05:00:00Z to 2026-11-0"):
         to_dashboard([six, one], title="t")
+    fine = client.query_range('node_load1{instance="web-01:9100"}', "now-7d", "now", 30)
+    with pytest.warns(UserWarning, match=r"step of 30s, finer than Grafana sends for 7d"):
+        to_dashboard([fine], title="t")
     with pytest.raises(SysmonUsageError, match="Item 1 is a str"):
         to_dashboard(["node_load1"], title="t")
     with pytest.raises(SysmonUsageError, match="Item 1 has no query"):
