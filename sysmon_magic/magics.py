@@ -766,6 +766,8 @@ class SysmonMagics(Magics):
                 fmt=fmt,
                 progress=self._progress(client.max_parallel),
             )
+        if args.legend is not None or args.unit:  # kept for a dashboard made of this result
+            frame.attrs["promql"].update(legend=args.legend, unit=args.unit)
         self._show_warnings(frame)
         about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
         if self.provenance and not args.output:
@@ -1025,6 +1027,33 @@ class SysmonMagics(Magics):
         """
         args, metric = self._parse(self.promql_metadata, line, None)
         return self._client(args.conn).metadata(metric or None)
+
+    @no_var_expand
+    @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
+    @argument("path", nargs="*", help="the dashboard's JSON file (Grafana's export)")
+    @argument("--var", action="append", default=[], metavar="NAME=VALUE", help="choose a value")
+    @argument("--conn", metavar="NAME", help="use this connection")
+    @line_magic
+    @_usage_errors
+    def promql_dashboard(self, line: str) -> Any:
+        """Open a Grafana dashboard: its variables as dropdowns, its panels as frames and plots.
+
+        Examples: dash = %promql_dashboard node-exporter.json --var job=node, then
+        dash.panel("CPU busy").frame(range="6h") or .plot(range="6h").
+        """
+        from .grafana import Dashboard, parse_assignments
+
+        args, path = self._parse(self.promql_dashboard, line, None)
+        if not path:
+            raise SysmonUsageError("Give the dashboard's JSON file: %promql_dashboard PATH.json")
+        return Dashboard.load(
+            _unquote(path),
+            self._client(args.conn),
+            parse_assignments(args.var),
+            timezone=self.timezone,
+            max_series=self.max_plot_series,
+        )
 
     def _metadata_window(self, client: Client, args: Namespace) -> tuple[float, float]:
         # A window is always sent: without one a server scans all it holds (a year here).

@@ -16,7 +16,7 @@ import itertools
 import math
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ __all__ = [
     "legend_names",
     "plot",
     "unit_for",
+    "value_formatter",
 ]
 
 # matplotlib's default colours; each is drawn solid first, then dashed, dotted, dash-dotted.
@@ -248,6 +249,7 @@ def plot(
     max_series: int = 30,
     query: str | None = None,
     unit: str | None = None,
+    limits: tuple[float | None, float | None] = (None, None),
 ) -> Axes:
     """Draw a query result as one line per series and return the Axes.
 
@@ -270,6 +272,9 @@ def plot(
     unit
         One of Grafana's unit ids (``"percent"``, ``"bytes"``, ``"bps"``, ...) for the y axis;
         default: the unit of the query's result, or none when it cannot be known.
+    limits
+        The y axis' ``(min, max)`` in the values' own unit (a Grafana panel's min and max);
+        ``None`` for either end: fitted to the data.
 
     Examples
     --------
@@ -313,7 +318,7 @@ def plot(
         line.set_color(_COLOURS[number % len(_COLOURS)])
         line.set_linestyle(_STYLES[number // len(_COLOURS)])
     _time_axis(ax, timezone)
-    _value_axis(ax, shown_unit, values, zone)
+    _value_axis(ax, shown_unit, values, zone, limits)
     ax.grid(True, alpha=0.3)
     if title is not None:
         ax.set_title(title, loc="left", fontsize=10)
@@ -374,11 +379,32 @@ def _time_axis(ax: Axes, timezone: str) -> None:
     ax.set_xlabel(f"time ({timezone})")
 
 
-def _value_axis(ax: Axes, unit: Unit | None, values: np.ndarray, zone: ZoneInfo) -> None:
+def value_formatter(unit: Unit, largest: float) -> Callable[[float, float | None], str]:
+    """How values up to ``largest`` are written in ``unit``: ``2.5 GiB``, ``120 ms``, ``45 %``."""
+    scale, symbol = unit.ticks(largest)
+
+    def shown(value: float, _position: float | None = None) -> str:
+        number = value / scale
+        text = f"{number:.3g}" if abs(number) < 1e4 else f"{number:,.0f}"
+        return f"{text} {symbol}".rstrip()
+
+    return shown
+
+
+def _value_axis(
+    ax: Axes,
+    unit: Unit | None,
+    values: np.ndarray,
+    zone: ZoneInfo,
+    limits: tuple[float | None, float | None] = (None, None),
+) -> None:
     import matplotlib.ticker as mticker
 
     finite = np.abs(values[np.isfinite(values)])
     largest = float(finite.max()) if finite.size else 0.0
+    if limits != (None, None):
+        ax.autoscale_view()
+        ax.set_ylim(*limits)  # before the ticks, which are placed within the limits
     if unit is None:
         ax.yaxis.set_major_locator(mticker.AutoLocator())
         ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
@@ -396,14 +422,8 @@ def _value_axis(ax: Axes, unit: Unit | None, values: np.ndarray, zone: ZoneInfo)
         )
         ax.set_ylabel(unit.label)
         return
-    scale, symbol = unit.ticks(largest)
-
-    def shown(value: float, _position: float | None = None) -> str:
-        number = value / scale
-        text = f"{number:.3g}" if abs(number) < 1e4 else f"{number:,.0f}"
-        return f"{text} {symbol}".rstrip()
-
-    ax.yaxis.set_major_formatter(mticker.FuncFormatter(shown))
+    scale, _ = unit.ticks(largest)
+    ax.yaxis.set_major_formatter(mticker.FuncFormatter(value_formatter(unit, largest)))
     # Ticks at round numbers of the shown unit (1 GiB, 2 GiB), not of the raw one.
     ax.autoscale_view()
     low, high = ax.get_ylim()

@@ -1,5 +1,6 @@
 """Expand Grafana's template syntax in a query: ``$var``, ``${var}``, ``${var:format}``, the old
-``[[var]]`` / ``[[var:format]]``, and the macros ``$__range``, ``$__interval``, ``$__rate_interval``.
+``[[var]]`` / ``[[var:format]]``, and the macros ``$__range``, ``$__interval``, ``$__rate_interval``
+(and their ``_ms`` / ``_s`` forms, ``$__from``, ``$__to``).
 
 Dashboard queries paste as they are; ``$$`` is a literal ``$``. Nothing else in the query is
 touched: ``{job="x"}`` is PromQL, never a Python expression.
@@ -27,10 +28,19 @@ from .errors import SysmonUsageError
 from .promql_text import escape_string, regex_literal
 from .timeparse import format_duration
 
-__all__ = ["expand", "grafana_macros", "rate_interval"]
+__all__ = ["Verbatim", "expand", "grafana_macros", "rate_interval", "references"]
 
 #: A variable's value as the formats see it: a ``str`` is a single value, a list a multi value.
 Value = str | list[str]
+
+
+class Verbatim(str):
+    """A value that every format leaves as it is: Grafana's custom "All" value (``.*``).
+
+    Grafana writes a variable's ``allValue`` into the query unformatted, whichever format the
+    reference asks for; here it is still escaped as the PromQL string it lands in needs.
+    """
+
 
 # ``$$`` (escape), ``${name}``, ``${name:format}``, ``$name``, ``[[name]]``, ``[[name:format]]``:
 # Grafana's own grammar (scenes' VARIABLE_REGEX), except that a name starts with a letter or
@@ -63,16 +73,44 @@ def rate_interval(step: float, scrape_interval: float) -> float:
     return max(step + scrape_interval, 4 * scrape_interval)
 
 
-def grafana_macros(*, range_seconds: float, step: float, scrape_interval: float) -> dict[str, str]:
-    """The values of Grafana's global macros for a window and a step."""
-    return {
+def grafana_macros(
+    *,
+    range_seconds: float,
+    step: float,
+    scrape_interval: float,
+    interval: float | None = None,
+    start: float | None = None,
+    end: float | None = None,
+) -> dict[str, str]:
+    """The values of Grafana's global macros for a window and a step.
+
+    ``interval`` is the query interval ``$__rate_interval`` adds the scrape interval to
+    (Grafana's frontend interval; default: the step). With ``start`` and ``end``, also
+    ``$__from`` and ``$__to`` (milliseconds, as Grafana gives them).
+    """
+    rate = rate_interval(step if interval is None else interval, scrape_interval)
+    macros = {
         "__range": format_duration(range_seconds),
         "__range_s": str(round(range_seconds)),
         "__range_ms": str(round(range_seconds * 1000)),
         "__interval": format_duration(step),
         "__interval_ms": str(round(step * 1000)),
-        "__rate_interval": format_duration(rate_interval(step, scrape_interval)),
+        "__rate_interval": format_duration(rate),
+        "__rate_interval_ms": str(round(rate * 1000)),
     }
+    if start is not None and end is not None:
+        macros["__from"], macros["__to"] = str(round(start * 1000)), str(round(end * 1000))
+    return macros
+
+
+def references(query: str) -> list[str]:
+    """The names of the variables and macros ``query`` refers to, once each, in order."""
+    names = (
+        match["braced"] or match["bare"] or match["old"]
+        for match in _REFERENCE_RE.finditer(query)
+        if not match["dollar"]
+    )
+    return list(dict.fromkeys(names))
 
 
 def expand(
@@ -163,6 +201,8 @@ def _as_value(value: Any) -> Value:
 
 def _render(reference: str, value: Value, spec: str | None, place: _Place) -> str:
     """The text that replaces ``reference``, formatted by ``spec`` and written for ``place``."""
+    if isinstance(value, Verbatim):
+        return _write_in_string(reference, value, place.quote)
     if isinstance(value, list) and not value:
         raise SysmonUsageError(
             f"{reference}: the template variable holds an empty list: give it at least one value."

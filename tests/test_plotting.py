@@ -20,7 +20,9 @@ from sysmon_magic.plotting import (
     legend_names,
     plot,
     unit_for,
+    value_formatter,
 )
+from sysmon_magic.units import unit_from_grafana
 
 T0 = 1793923200  # 2026-11-06T00:00:00Z
 
@@ -100,6 +102,22 @@ def test_a_grafana_unit_id_overrides_the_expression():
     assert unit_for(frame, "x", "bytes").label == "bytes"
     with pytest.raises(SysmonUsageError, match=r"Unknown unit 'furlongs'.*percent"):
         plot(frame, ax=axes(), unit="furlongs")
+
+
+def test_limits_fix_the_value_axis_and_its_ticks_stay_inside():
+    frame = matrix("x", 1, values=[[0.2, 0.4, 0.3]], query="x")
+    ax = plot(frame, ax=axes(), unit="percentunit", limits=(0, 1))
+    assert ax.get_ylim() == (0, 1)
+    assert tick_labels(ax)[0] == "0 %" and tick_labels(ax)[-1] == "100 %"
+    ax = plot(frame, ax=axes(), limits=(0, None))
+    assert ax.get_ylim()[0] == 0 and 0.4 <= ax.get_ylim()[1] < 0.5
+
+
+def test_value_formatter_writes_values_in_the_unit():
+    gib = 1024**3
+    shown = value_formatter(unit_from_grafana("bytes"), 4 * gib)
+    assert shown(1.5 * gib, None) == "1.5 GiB"
+    assert value_formatter(unit_from_grafana("percentunit"), 0.5)(0.25, None) == "25 %"
 
 
 def test_binary_ticks_fall_on_round_numbers_of_the_unit():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sysmon_magic.errors import SysmonUsageError
 from sysmon_magic.promql_text import escape_regex
-from sysmon_magic.templating import expand, grafana_macros, rate_interval
+from sysmon_magic.templating import Verbatim, expand, grafana_macros, rate_interval, references
 
 
 def test_variables_bare_and_braced():
@@ -51,6 +51,28 @@ def test_grafana_macros():
     assert macros["__rate_interval"] == "4m"  # max(30 + 60, 4 * 60)
     query = "rate(x[$__rate_interval]) * $__range_s / ${__interval_ms}"
     assert expand(query, {"__range": "shadowed"}, macros) == "rate(x[4m]) * 21600 / 30000"
+
+
+def test_grafana_macros_with_a_query_interval_and_a_window():
+    macros = grafana_macros(
+        range_seconds=3600, step=60, scrape_interval=15, interval=20, start=1000.5, end=4600.5
+    )
+    assert macros["__interval"] == "1m"
+    assert macros["__rate_interval"] == "1m" and macros["__rate_interval_ms"] == "60000"
+    assert (macros["__from"], macros["__to"]) == ("1000500", "4600500")
+
+
+def test_references_lists_each_name_once():
+    query = 'rate(x{a="$a", b=~"${b:csv}"}[$__rate_interval]) + [[a]] + $$c + label_replace($1)'
+    assert references(query) == ["a", "b", "__rate_interval"]
+
+
+def test_a_verbatim_value_ignores_the_format_but_not_the_string():
+    values = {"all": Verbatim(".*"), "odd": Verbatim('a"b')}
+    assert expand('x{a=~"${all:regex}", b=~"$all"} or ${all:csv}', values) == (
+        'x{a=~".*", b=~".*"} or .*'
+    )
+    assert expand('x{a=~"$odd"}', values) == 'x{a=~"a\\"b"}'  # escaped for the string
 
 
 def test_rate_interval():
