@@ -25,6 +25,7 @@ import pandas as pd
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
     Magics,
+    cell_magic,
     line_cell_magic,
     line_magic,
     magics_class,
@@ -792,6 +793,64 @@ class SysmonMagics(Magics):
             print(empty)
         if args.plot:  # after -o's line about the frame, before the table (the cell's value)
             self._plot(frame, args.legend, args.unit)
+        return result
+
+    @no_var_expand
+    @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
+    @argument("--for", dest="for_", metavar="DUR", default="0s", help="the rule's for: (0s)")
+    @argument("--keep-firing-for", metavar="DUR", default="0s", help="the rule's keep_firing_for:")
+    @argument("--every", metavar="DUR", help="evaluation interval (default: the scrape interval)")
+    @argument("--range", dest="range_", metavar="DUR", help="window ending now, e.g. 7d")
+    @argument("--start", metavar="T", help="window start (the first evaluation)")
+    @argument("--end", metavar="T", help="window end (default: now)")
+    @argument("-o", "--output", metavar="NAME", help="store the alerts in NAME, show a summary")
+    @argument("--plot", action="store_true", help="shade pending and firing over the expression")
+    @argument("--legend", metavar="FORMAT", help="legend of --plot, as in %%promql")
+    @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
+    @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    @cell_magic
+    @_usage_errors
+    def promql_alert(self, line: str, cell: str) -> Any:
+        """Backtest an alerting rule: a row per alert episode over the window.
+
+        The cell is the rule's expr; it is evaluated as Prometheus' rule manager does, every
+        --every, and each alert has the series' labels, active_at, firing_at (after --for) and
+        resolved_at (NaT if still active at the end). See sysmon_magic.alerts.backtest.
+
+        Example
+        -------
+            %%promql_alert --for 10m --start 2026-11-02T00:00:00Z --end 2026-11-09T00:00:00Z --plot
+            predict_linear(node_memory_MemAvailable_bytes[1h], 4 * 3600) < 0
+        """
+        from . import alerts
+
+        args, body = self._parse(self.promql_alert, line, cell)  # IPython refuses an empty body
+        client = self._client(args.conn)
+        start, end = resolve_span(
+            now=client.now(),
+            default_range=parse_duration(self.default_range),
+            range_seconds=parse_duration(args.range_) if args.range_ else None,
+            start=args.start,
+            end=args.end,
+        )
+        every = parse_duration(args.every) if args.every else client.scrape_interval
+        scrape = client.scrape_interval or ASSUMED_SCRAPE_INTERVAL
+        expr = self._template(body, end - start, every or scrape, scrape)
+        found = alerts.backtest(
+            client, expr, for_=args.for_, keep_firing_for=args.keep_firing_for,
+            every=every or scrape, start=start, end=end,
+            timeout=parse_duration(args.timeout) if args.timeout else None,
+        )  # fmt: skip
+        result = self._deliver(found, args.output, alerts.describe(found))
+        if not args.output:
+            print(alerts.describe(found))
+        if args.plot:
+            from IPython.display import display
+
+            display(
+                PlotImage(alerts.figure(client, found, timezone=self.timezone, legend=args.legend))
+            )
         return result
 
     def _no_series(self, query: str, frame: pd.DataFrame, client: Client) -> str:
