@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from .client import Client, TimeLike
+    from .plotting import Events
 
 __all__ = ["Episode", "backtest", "describe", "draw", "episodes", "figure", "firing_at", "frame_of"]
 
@@ -323,6 +324,7 @@ def draw(
     timezone: str = "UTC",
     legend: str | None = None,
     max_series: int = 30,
+    events: Events | None = None,
 ) -> Axes:
     """Plot a backtest's expression over its window and shade each alert's pending (amber) and
     firing (red) periods. A comparison with a number (``x < 0``) is drawn as its left side with
@@ -333,9 +335,9 @@ def draw(
     split = _threshold(rule["expr"])
     query = split[0] if split else rule["expr"]
     values = client.query_range(query, rule["start"], rule["end"], rule["every"])
-    plot(values, ax=ax, legend=legend, timezone=timezone, max_series=max_series)
+    plot(values, ax=ax, legend=legend, timezone=timezone, max_series=max_series, events=events)
     if split:
-        ax.axhline(split[1], color="#555", linestyle="--", linewidth=0.9, label="threshold")
+        ax.axhline(split[1], color="#555", linestyle="--", linewidth=0.9)
     import matplotlib.dates as mdates
 
     from .timeparse import parse_zone

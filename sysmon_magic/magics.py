@@ -676,6 +676,8 @@ class SysmonMagics(Magics):
         help="legend as Grafana's: '{{instance}} {{mode}}', __auto, or '' (full series names)",
     )
     @argument("--unit", metavar="ID", help="y axis unit, a Grafana unit id: percent, bytes, bps")
+    @argument("--events", metavar="NAME", help="mark the events of NAME, {time: label}, on --plot")
+    @argument("--log", action="store_true", help="--plot on a log scale (a p99, say)")
     @argument("--explore", action="store_true", help="label pickers + time slider + plot")
     @argument("--explain", action="store_true", help="the query's tree, with series per node")
     @argument("--show-query", action="store_true", help="show the query as sent, highlighted")
@@ -792,7 +794,7 @@ class SysmonMagics(Magics):
         if empty:  # after the line about the frame; the frame is still the cell's value
             print(empty)
         if args.plot:  # after -o's line about the frame, before the table (the cell's value)
-            self._plot(frame, args.legend, args.unit)
+            self._plot(frame, args.legend, args.unit, self._events(args.events), args.log)
         return result
 
     @no_var_expand
@@ -807,6 +809,7 @@ class SysmonMagics(Magics):
     @argument("-o", "--output", metavar="NAME", help="store the alerts in NAME, show a summary")
     @argument("--plot", action="store_true", help="shade pending and firing over the expression")
     @argument("--legend", metavar="FORMAT", help="legend of --plot, as in %%promql")
+    @argument("--events", metavar="NAME", help="mark the events of NAME on --plot")
     @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
     @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
     @cell_magic
@@ -848,9 +851,11 @@ class SysmonMagics(Magics):
         if args.plot:
             from IPython.display import display
 
-            display(
-                PlotImage(alerts.figure(client, found, timezone=self.timezone, legend=args.legend))
+            events = self._events(args.events)
+            drawn = alerts.figure(
+                client, found, timezone=self.timezone, legend=args.legend, events=events
             )
+            display(PlotImage(drawn))
         return result
 
     def _no_series(self, query: str, frame: pd.DataFrame, client: Client) -> str:
@@ -909,7 +914,21 @@ class SysmonMagics(Magics):
 
         return report
 
-    def _plot(self, frame: pd.DataFrame, legend: str | None, unit: str | None) -> None:
+    def _events(self, name: str | None) -> Any:
+        if name is None:
+            return None
+        if name not in self._user_ns:
+            raise SysmonUsageError(f"--events {name}: no variable {name!r}; assign it first.")
+        return self._user_ns[name]
+
+    def _plot(
+        self,
+        frame: pd.DataFrame,
+        legend: str | None,
+        unit: str | None,
+        events: Any = None,
+        log: bool = False,
+    ) -> None:
         from IPython.display import display
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -927,6 +946,8 @@ class SysmonMagics(Magics):
             timezone=self.timezone,
             max_series=self.max_plot_series,
             unit=unit,
+            events=events,
+            log=log,
         )
         figure.set_figheight(figure.get_figheight() + legend_height(ax))  # the plot keeps its own
         display(PlotImage(figure))
@@ -992,7 +1013,8 @@ class SysmonMagics(Magics):
         """Options from the line; the query from the cell, or from the rest of the line."""
         parser = magic.parser  # type: ignore[attr-defined]
         options, rest = split_options(line, parser)
-        args = parser.parse_args(options)
+        # $name in an option's value, as in the query: a report's parameters set its windows.
+        args = parser.parse_args([expand(o, self._user_ns) if "$" in o else o for o in options])
         if cell is None:
             return args, rest
         if rest:
@@ -1171,7 +1193,10 @@ class PlotImage:
         return self.png
 
     def __repr__(self) -> str:
-        lines = len(self.figure.axes[0].get_lines())
+        # Series only: event marks and thresholds are lines too, but unlabelled ("_...").
+        lines = sum(
+            not line.get_label().startswith("_") for line in self.figure.axes[0].get_lines()
+        )
         return f"<plot: {lines} series>" if lines else "<plot: no data>"
 
 
