@@ -24,6 +24,7 @@ __all__ = [
     "SysmonUsageError",
     "TransportError",
     "__version__",
+    "backtest",
     "explore",
     "load_ipython_extension",
     "plot",
@@ -42,11 +43,13 @@ _LAZY = {
     "SysmonError": "errors",
     "SysmonUsageError": "errors",
     "TransportError": "errors",
+    "backtest": "alerts",
     "explore": "explorer",
     "plot": "plotting",
 }
 
 if TYPE_CHECKING:
+    from .alerts import backtest
     from .client import Client
     from .errors import (
         APIError,

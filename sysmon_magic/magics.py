@@ -25,6 +25,7 @@ import pandas as pd
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import (
     Magics,
+    cell_magic,
     line_cell_magic,
     line_magic,
     magics_class,
@@ -675,6 +676,8 @@ class SysmonMagics(Magics):
         help="legend as Grafana's: '{{instance}} {{mode}}', __auto, or '' (full series names)",
     )
     @argument("--unit", metavar="ID", help="y axis unit, a Grafana unit id: percent, bytes, bps")
+    @argument("--events", metavar="NAME", help="mark the events of NAME, {time: label}, on --plot")
+    @argument("--log", action="store_true", help="--plot on a log scale (a p99, say)")
     @argument("--explore", action="store_true", help="label pickers + time slider + plot")
     @argument("--explain", action="store_true", help="the query's tree, with series per node")
     @argument("--show-query", action="store_true", help="show the query as sent, highlighted")
@@ -793,7 +796,68 @@ class SysmonMagics(Magics):
         if empty:  # after the line about the frame; the frame is still the cell's value
             print(empty)
         if args.plot:  # after -o's line about the frame, before the table (the cell's value)
-            self._plot(frame, args.legend, args.unit)
+            self._plot(frame, args.legend, args.unit, self._events(args.events), args.log)
+        return result
+
+    @no_var_expand
+    @magic_arguments()
+    @kwds(formatter_class=_PlainHelp)
+    @argument("--for", dest="for_", metavar="DUR", default="0s", help="the rule's for: (0s)")
+    @argument("--keep-firing-for", metavar="DUR", default="0s", help="the rule's keep_firing_for:")
+    @argument("--every", metavar="DUR", help="evaluation interval (default: the scrape interval)")
+    @argument("--range", dest="range_", metavar="DUR", help="window ending now, e.g. 7d")
+    @argument("--start", metavar="T", help="window start (the first evaluation)")
+    @argument("--end", metavar="T", help="window end (default: now)")
+    @argument("-o", "--output", metavar="NAME", help="store the alerts in NAME, show a summary")
+    @argument("--plot", action="store_true", help="shade pending and firing over the expression")
+    @argument("--legend", metavar="FORMAT", help="legend of --plot, as in %%promql")
+    @argument("--events", metavar="NAME", help="mark the events of NAME on --plot")
+    @argument("--conn", metavar="NAME", help="use this connection instead of the current one")
+    @argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    @cell_magic
+    @_usage_errors
+    def promql_alert(self, line: str, cell: str) -> Any:
+        """Backtest an alerting rule: a row per alert episode over the window.
+
+        The cell is the rule's expr; it is evaluated as Prometheus' rule manager does, every
+        --every, and each alert has the series' labels, active_at, firing_at (after --for) and
+        resolved_at (NaT if still active at the end). See sysmon_magic.alerts.backtest.
+
+        Example
+        -------
+            %%promql_alert --for 10m --start 2026-11-02T00:00:00Z --end 2026-11-09T00:00:00Z --plot
+            predict_linear(node_memory_MemAvailable_bytes[1h], 4 * 3600) < 0
+        """
+        from . import alerts
+
+        args, body = self._parse(self.promql_alert, line, cell)  # IPython refuses an empty body
+        client = self._client(args.conn)
+        start, end = resolve_span(
+            now=client.now(),
+            default_range=parse_duration(self.default_range),
+            range_seconds=parse_duration(args.range_) if args.range_ else None,
+            start=args.start,
+            end=args.end,
+        )
+        every = parse_duration(args.every) if args.every else client.scrape_interval
+        scrape = client.scrape_interval or ASSUMED_SCRAPE_INTERVAL
+        expr = self._template(body, end - start, every or scrape, scrape)
+        found = alerts.backtest(
+            client, expr, for_=args.for_, keep_firing_for=args.keep_firing_for,
+            every=every or scrape, start=start, end=end,
+            timeout=parse_duration(args.timeout) if args.timeout else None,
+        )  # fmt: skip
+        result = self._deliver(found, args.output, alerts.describe(found))
+        if not args.output:
+            print(alerts.describe(found))
+        if args.plot:
+            from IPython.display import display
+
+            events = self._events(args.events)
+            drawn = alerts.figure(
+                client, found, timezone=self.timezone, legend=args.legend, events=events
+            )
+            display(PlotImage(drawn))
         return result
 
     def _no_series(self, query: str, frame: pd.DataFrame, client: Client) -> str:
@@ -852,7 +916,21 @@ class SysmonMagics(Magics):
 
         return report
 
-    def _plot(self, frame: pd.DataFrame, legend: str | None, unit: str | None) -> None:
+    def _events(self, name: str | None) -> Any:
+        if name is None:
+            return None
+        if name not in self._user_ns:
+            raise SysmonUsageError(f"--events {name}: no variable {name!r}; assign it first.")
+        return self._user_ns[name]
+
+    def _plot(
+        self,
+        frame: pd.DataFrame,
+        legend: str | None,
+        unit: str | None,
+        events: Any = None,
+        log: bool = False,
+    ) -> None:
         from IPython.display import display
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -870,6 +948,8 @@ class SysmonMagics(Magics):
             timezone=self.timezone,
             max_series=self.max_plot_series,
             unit=unit,
+            events=events,
+            log=log,
         )
         figure.set_figheight(figure.get_figheight() + legend_height(ax))  # the plot keeps its own
         display(PlotImage(figure))
@@ -935,7 +1015,8 @@ class SysmonMagics(Magics):
         """Options from the line; the query from the cell, or from the rest of the line."""
         parser = magic.parser  # type: ignore[attr-defined]
         options, rest = split_options(line, parser)
-        args = parser.parse_args(options)
+        # $name in an option's value, as in the query: a report's parameters set its windows.
+        args = parser.parse_args([expand(o, self._user_ns) if "$" in o else o for o in options])
         if cell is None:
             return args, rest
         if rest:
@@ -1141,7 +1222,10 @@ class PlotImage:
         return self.png
 
     def __repr__(self) -> str:
-        lines = len(self.figure.axes[0].get_lines())
+        # Series only: event marks and thresholds are lines too, but unlabelled ("_...").
+        lines = sum(
+            not line.get_label().startswith("_") for line in self.figure.axes[0].get_lines()
+        )
         return f"<plot: {lines} series>" if lines else "<plot: no data>"
 
 

@@ -8,6 +8,8 @@
   smallest set of labels that tells the series apart; ``legend=`` takes Grafana's forms.
 - Past ``max_series`` series the ones with the largest values are drawn, and the plot says how
   many of how many; a result with no data draws its window with "No data" on it.
+- ``events=`` marks moments (a deploy, an outage) with labelled dotted lines; ``log=True`` draws
+  the values on a log scale (a p99 beside healthy hosts), and says how many values it cannot draw.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_DISTINCT_SERIES",
     "as_wide",
     "distinguishing_labels",
+    "event_times",
     "informative_labels",
     "legend_height",
     "legend_names",
@@ -250,6 +253,8 @@ def plot(
     query: str | None = None,
     unit: str | None = None,
     limits: tuple[float | None, float | None] = (None, None),
+    events: Events | None = None,
+    log: bool = False,
 ) -> Axes:
     """Draw a query result as one line per series and return the Axes.
 
@@ -275,11 +280,18 @@ def plot(
     limits
         The y axis' ``(min, max)`` in the values' own unit (a Grafana panel's min and max);
         ``None`` for either end: fitted to the data.
+    events
+        Moments to mark, ``{time: label}`` or ``[(time, label), ...]``; a time is RFC 3339, unix
+        seconds or a ``datetime``. Events outside the plotted window are left out.
+    log
+        A logarithmic value axis; values of 0 or less cannot be drawn on it, and the plot says
+        how many there were.
 
     Examples
     --------
     >>> df = %promql rate(node_network_receive_bytes_total[5m])  # doctest: +SKIP
-    >>> sysmon_magic.plot(df, legend="{{instance}} {{device}}", timezone="Asia/Seoul")
+    >>> sysmon_magic.plot(df, legend="{{instance}} {{device}}", timezone="Asia/Seoul",
+    ...                   events={"2026-11-05T06:31:00Z": "crash"})
     """
     if not 1 <= max_series <= MAX_DISTINCT_SERIES:
         raise SysmonUsageError(
@@ -318,20 +330,26 @@ def plot(
         line.set_color(_COLOURS[number % len(_COLOURS)])
         line.set_linestyle(_STYLES[number // len(_COLOURS)])
     _time_axis(ax, timezone)
-    _value_axis(ax, shown_unit, values, zone, limits)
+    if log:
+        ax.set_yscale("log")
+    _value_axis(ax, shown_unit, values, zone, limits, log=log)
     ax.grid(True, alpha=0.3)
+    if events:
+        _mark_events(ax, events, zone, (float(times.min()), float(times.max())))
+    notes = []
     if title is not None:
         ax.set_title(title, loc="left", fontsize=10)
     if total > max_series:
-        ax.text(
-            0.0,
-            1.02,
+        notes.append(
             f"Showing {max_series} of {total:,} series (those with the largest values): narrow "
-            "the query with a label matcher, or topk().",
-            transform=ax.transAxes,
-            fontsize=8,
-            color="#a33",
+            "the query with a label matcher, or topk()."
         )
+    hidden = int((values[np.isfinite(values)] <= 0).sum()) if log else 0
+    if hidden:
+        values_are = "value of 0 or less is" if hidden == 1 else "values of 0 or less are"
+        notes.append(f"{hidden:,} {values_are} not drawn on the log scale.")
+    if notes:
+        ax.text(0.0, 1.02, " ".join(notes), transform=ax.transAxes, fontsize=8, color="#a33")
     names = legend_names(wide.columns, legend, query)
     for line, name in zip(lines, names, strict=True):
         line.set_label(name)  # for get_label(); the legend below gets its labels explicitly
@@ -391,12 +409,57 @@ def value_formatter(unit: Unit, largest: float) -> Callable[[float, float | None
     return shown
 
 
+#: Events: ``{time: label}`` or ``[(time, label), ...]``.
+Events = Mapping[Any, str] | Sequence[tuple[Any, str]]
+
+
+def event_times(events: Events) -> list[tuple[float, str]]:
+    """Events as ``(unix seconds, label)``, in time order."""
+    from .timeparse import parse_time
+
+    pairs = list(events.items()) if isinstance(events, Mapping) else list(events)
+    try:
+        return sorted((parse_time(moment, 0.0), str(label)) for moment, label in pairs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, SysmonUsageError):
+            raise
+        raise SysmonUsageError(
+            "events= takes {time: label} or [(time, label), ...], e.g. "
+            '{"2026-11-05T06:31:00Z": "crash"}.'
+        ) from None
+
+
+def _mark_events(ax: Axes, events: Events, zone: ZoneInfo, span: tuple[float, float]) -> None:
+    import matplotlib.dates as mdates
+
+    for seconds, label in event_times(events):
+        moment = pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(zone).tz_localize(None)
+        x = float(mdates.date2num(moment))
+        if not span[0] <= x <= span[1]:
+            continue
+        ax.axvline(x, color="#333", linestyle=":", linewidth=1.0, zorder=1.5)
+        ax.annotate(
+            label,
+            xy=(x, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(-2, -3),
+            textcoords="offset points",
+            rotation=90,
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="#333",
+        )
+
+
 def _value_axis(
     ax: Axes,
     unit: Unit | None,
     values: np.ndarray,
     zone: ZoneInfo,
     limits: tuple[float | None, float | None] = (None, None),
+    *,
+    log: bool = False,
 ) -> None:
     import matplotlib.ticker as mticker
 
@@ -406,9 +469,10 @@ def _value_axis(
         ax.autoscale_view()
         ax.set_ylim(*limits)  # before the ticks, which are placed within the limits
     if unit is None:
-        ax.yaxis.set_major_locator(mticker.AutoLocator())
-        ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
-        ax.set_ylabel("")
+        if not log:  # a log axis keeps its own locator and formatter
+            ax.yaxis.set_major_locator(mticker.AutoLocator())
+            ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
+        ax.set_ylabel("log scale" if log else "")
         return
     if unit.base == "timestamp":  # points in time (node_boot_time_seconds): show them as dates
         times = values[np.isfinite(values)]
@@ -424,6 +488,11 @@ def _value_axis(
         return
     scale, _ = unit.ticks(largest)
     ax.yaxis.set_major_formatter(mticker.FuncFormatter(value_formatter(unit, largest)))
+    if log:  # decades, and 2 and 5 between them: 0.1 s, 0.2 s, 0.5 s, 1 s
+        ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.set_ylabel(f"{unit.label} (log scale)")
+        return
     # Ticks at round numbers of the shown unit (1 GiB, 2 GiB), not of the raw one.
     ax.autoscale_view()
     low, high = ax.get_ylim()

@@ -287,3 +287,39 @@ def test_an_empty_result_shows_its_window_with_no_data(fmt):
     )
     assert [t.get_text() for t in ax.texts] == ["No data"]
     assert not ax.get_lines() and not len(ax.get_yticks())
+
+
+# -- events and log scale ----------------------------------------------------------------------
+
+
+def test_events_in_the_window_are_marked_with_their_labels():
+    events = {T0 + 60: "deploy", "2026-11-06T00:02:00Z": "crash", T0 + 3600: "after the window"}
+    ax = plot(matrix("node_load1", 2), ax=axes(), events=events, timezone="Asia/Seoul")
+    marks = [
+        line
+        for line in ax.get_lines()
+        if line.get_linestyle() == ":" and line.get_color() == "#333"
+    ]
+    assert [mdates.num2date(m.get_xdata()[0]).replace(tzinfo=None) for m in marks] == [
+        pd.Timestamp("2026-11-06T09:01:00"),  # in the plot's zone, as the lines are
+        pd.Timestamp("2026-11-06T09:02:00"),
+    ]
+    assert [text.get_text() for text in ax.texts] == ["deploy", "crash"]
+
+
+def test_events_in_another_form_are_refused_with_the_form_to_use():
+    with pytest.raises(SysmonUsageError, match=r"events= takes \{time: label\}"):
+        plot(matrix("node_load1", 1), ax=axes(), events=[T0])
+
+
+def test_a_log_scale_shows_small_and_large_values_and_counts_what_it_cannot_draw():
+    frame = matrix(
+        "http_request_duration_seconds",
+        2,
+        values=[[0.4, 0.45, 0.42], [0.0, 2.5, 10.0]],
+        query="histogram_quantile(0.99, x)",
+    )
+    ax = plot(frame, ax=axes(), log=True, unit="s")
+    assert ax.get_yscale() == "log" and ax.get_ylabel().endswith("(log scale)")
+    assert "1 value of 0 or less is not drawn on the log scale." in ax.texts[0].get_text()
+    assert {"0.5 s", "1 s", "10 s"} <= set(tick_labels(ax))

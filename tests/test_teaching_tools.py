@@ -33,13 +33,18 @@ def test_explain_tree_meanings_and_series_counts(connected):
     assert "<table>" in explanation._repr_html_() and "aggregation" in repr(explanation)
 
 
-def test_explain_catches_syntax_errors_before_sending(shell, gateway, canary_env):
+def test_explain_syntax_errors_keep_the_servers_position(shell, gateway, canary_env):
     sysmon_magics(shell).region_urls = {"kr1": gateway.url}
     run(shell, "sysmon_connect kr1")
     gateway.requests.clear()  # a bounded log: its length alone stops changing once full
-    with pytest.raises(UsageError, match=r"PromQL syntax error: .*nothing was sent"):
+    with pytest.raises(
+        UsageError,
+        match=r"^PromQL syntax error at line 1, column 16: unclosed left parenthesis: "
+        r"sum\(rate\(x\[5m\]\)⟨here⟩$",
+    ):
         run(shell, "promql --explain", "sum(rate(x[5m])")
-    assert not gateway.requests
+    # The server is the authority on syntax: the query was asked once, whole, and nothing else.
+    assert [path for _, path in gateway.requests] == ["/prometheus/api/v1/query"]
 
 
 def test_the_servers_message_shows_when_it_disagrees(demo_server):
