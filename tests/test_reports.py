@@ -205,6 +205,9 @@ def test_no_notebook_leaks_the_appkey(
     original = nbformat.read(notebook, as_version=4)
     recordings = record_every_connection(original)
     nbformat.write(original, copy)
+    # The dashboards a notebook opens are part of it (they hold queries, never a key).
+    for dashboard in notebook.parent.glob("*.dashboard.json"):
+        shutil.copy(dashboard, copy.parent)
     # Through the NHN-style gateway, which checks the canary appkey. A fresh IPython profile:
     # no user startup file can add output or hide it.
     # TMPDIR inside the searched folder: files a notebook writes to a temporary place count too.
