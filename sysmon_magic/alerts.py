@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .client import Client, TimeLike
     from .plotting import Events
+    from .query_client import QueryClient, TimeLike
 
 __all__ = ["Episode", "backtest", "describe", "draw", "episodes", "figure", "firing_at", "frame_of"]
 
@@ -120,7 +120,7 @@ def _s(milliseconds: int | None) -> float | None:
 
 
 def backtest(
-    client: Client,
+    client: QueryClient,
     expr: str,
     *,
     for_: float | str = 0.0,
@@ -187,13 +187,13 @@ def backtest(
     return result
 
 
-def _time(client: Client, value: TimeLike) -> float:
+def _time(client: QueryClient, value: TimeLike) -> float:
     from .timeparse import parse_time
 
     return parse_time(value, client.now())
 
 
-def _interval(client: Client, every: float | str | None) -> float:
+def _interval(client: QueryClient, every: float | str | None) -> float:
     if every is not None:
         step = _seconds(every, "every")
         if step <= 0:
@@ -317,7 +317,7 @@ def _threshold(expr: str) -> tuple[str, float] | None:
 
 
 def draw(
-    client: Client,
+    client: QueryClient,
     alerts: pd.DataFrame,
     ax: Axes,
     *,
@@ -367,7 +367,7 @@ def draw(
 
 
 def figure(
-    client: Client, alerts: pd.DataFrame, *, timezone: str = "UTC", **options: Any
+    client: QueryClient, alerts: pd.DataFrame, *, timezone: str = "UTC", **options: Any
 ) -> Figure:
     """A standalone figure of :func:`draw` (no pyplot state), sized for a notebook."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ import pandas as pd
 from . import frames
 from .envelope import Answer, Reader, strings
 from .errors import SysmonError, SysmonUsageError
+from .query_client import TimeLike
 from .recording import RecordingTransport, ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
 from .timeparse import (
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
-TimeLike = str | float | int | datetime
 
 # Functions whose result order is the point; other instant results are put in label order.
 _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .promql_text import FUNCTIONS, KEYWORDS, metric_names
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .query_client import QueryClient
 
 __all__ = ["FUNCTIONS", "Names", "complete", "unknown_metrics"]
 
@@ -32,7 +32,7 @@ _PARTIAL = re.compile(r"[A-Za-z_:][\w:]*$")
 class Names:
     """Metric, label and value names of one connection, cached for ``ttl`` seconds."""
 
-    def __init__(self, client: Client, *, ttl: float = 60.0, window: float = 6 * 3600) -> None:
+    def __init__(self, client: QueryClient, *, ttl: float = 60.0, window: float = 6 * 3600) -> None:
         self.client = client
         self.ttl = ttl
         self.window = window

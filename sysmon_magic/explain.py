@@ -28,7 +28,7 @@ from .errors import QueryError, SysmonError, SysmonUsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import Client
+    from .query_client import QueryClient
 
 __all__ = [
     "Explanation",
@@ -337,7 +337,9 @@ def syntax_error(query: str, server_message: str) -> SysmonUsageError | None:
 # -- explaining --------------------------------------------------------------------------------
 
 
-def explain(query: str, client: Client | None = None, time_: float | None = None) -> Explanation:
+def explain(
+    query: str, client: QueryClient | None = None, time_: float | None = None
+) -> Explanation:
     """Explain ``query``; with a ``client``, probe every sub-expression at ``time_``.
 
     Raises
@@ -369,7 +371,7 @@ def explain(query: str, client: Client | None = None, time_: float | None = None
     return Explanation(query, nodes, format_time(at))
 
 
-def _unparsed(query: str, reason: str, client: Client, time_: float | None) -> Explanation:
+def _unparsed(query: str, reason: str, client: QueryClient, time_: float | None) -> Explanation:
     """A query ``promql-parser`` refuses: the server decides, and gives a position if wrong."""
     from .timeparse import format_time
 
@@ -391,7 +393,7 @@ def _unparsed(query: str, reason: str, client: Client, time_: float | None) -> E
     return Explanation(query, [node], format_time(at))
 
 
-def _probe(node: Node, client: Client, at: float, *, raise_errors: bool = False) -> None:
+def _probe(node: Node, client: QueryClient, at: float, *, raise_errors: bool = False) -> None:
     started = time.perf_counter()
     try:
         frame = client.query(node.probe or node.promql, at)
@@ -432,7 +434,7 @@ def _label_sets(frame: pd.DataFrame) -> list[dict[str, str]]:
 class _Metadata:
     """The server's TYPE and HELP of metrics, asked once per metric."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: QueryClient) -> None:
         self.client = client
         self.known: dict[str, tuple[str, str] | None] = {}
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .client import Client
+    from .query_client import QueryClient
 
 __all__ = ["RANGES", "Explorer", "explore"]
 
@@ -109,7 +109,7 @@ class Explorer:
         self,
         frame: pd.DataFrame,
         *,
-        client: Client | None = None,
+        client: QueryClient | None = None,
         legend: str | None = None,
         timezone: str = "UTC",
         max_series: int = 30,
@@ -467,7 +467,7 @@ class Explorer:
 
 def explore(
     frame_or_query: pd.DataFrame | str,
-    client: Client | None = None,
+    client: QueryClient | None = None,
     **options: Any,
 ) -> Explorer:
     """An :class:`Explorer` of a result frame, or of a query run over the last hour on ``client``."""

@@ -51,7 +51,7 @@ from .timeparse import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .client import Client
+    from .query_client import QueryClient
     from .units import Unit
 
 __all__ = [
@@ -649,7 +649,7 @@ class Dashboard:
     def __init__(
         self,
         data: Mapping[str, Any],
-        client: Client,
+        client: QueryClient,
         variables: Mapping[str, str | Sequence[str]] | None = None,
         *,
         source: str | None = None,
@@ -684,7 +684,7 @@ class Dashboard:
     def load(
         cls,
         path: str | os.PathLike[str],
-        client: Client,
+        client: QueryClient,
         variables: Mapping[str, str | Sequence[str]] | None = None,
         **options: Any,
     ) -> Dashboard:
@@ -1090,7 +1090,7 @@ def _custom_options(query: str) -> list[tuple[str, str]]:
     return options
 
 
-def _query_values(client: Client, query: str, start: float, end: float) -> list[str]:
+def _query_values(client: QueryClient, query: str, start: float, end: float) -> list[str]:
     """What a query variable's query finds: label values, label names, metric names, query
     results or series, written as Grafana writes them."""
     if match := _LABEL_VALUES.match(query):
