@@ -10,9 +10,11 @@ layout::
 
 (without the line breaks). :func:`frame_from_body` finds the series with byte searches, parses
 the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
-and all samples with pandas' C CSV reader, which reads them a chunk of about 256 KiB at a time
-after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line ``,t,v``;
-on two cores or more, two threads share the samples.
+and all samples with the C reader of ``samples.c``, which holds no lock while it reads, so that
+windows fetched in parallel convert on every core. Where the package was built without a C
+compiler, pandas' C CSV reader stands in (:data:`ENGINE`), reading a chunk of about 256 KiB at a
+time after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line
+``,t,v``. On two cores or more, two threads share the samples.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
@@ -31,7 +33,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,12 +42,22 @@ from . import frames
 from .errors import SysmonUsageError
 from .frames import FrameFormat
 
+try:
+    from . import samples as native_samples  # samples.c, built where a C compiler was at hand
+except ImportError:  # pragma: no cover - a build without a compiler: the CSV reader stands in
+    native_samples = None  # type: ignore[assignment]
+
 __all__ = ["BodyFrame", "frame_from_body"]
 
 #: Smaller bodies take the plain path, which is faster for them.
 FAST_PATH_MIN_BYTES = 65_536
 #: From this many bytes of samples on, two threads parse them (given two cores or more).
 PARALLEL_MIN_BYTES = 2_000_000
+#: What reads the samples: ``"native"``, the C reader of ``samples.c``, which holds no lock
+#: while it parses (so windows fetched in parallel convert on every core), or ``"csv"``, pandas'
+#: CSV reader, where the package was built without a C compiler. Both read exactly what
+#: json.loads reads (tests/test_fastjson.py runs each).
+ENGINE: Literal["native", "csv"] = "native" if native_samples is not None else "csv"
 
 
 class BodyFrame(NamedTuple):
@@ -266,26 +278,52 @@ def _samples(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Timestamps and values of all samples, all series in a row, and samples per series."""
-    # pandas' CSV reader and numpy let go of the GIL, so two threads share the series: with a
-    # second core idle, in about 70% of the time (bytes.translate holds the GIL, but one half's
-    # translation of a chunk overlaps the other's reading); with every core busy, in about the
-    # same time.
+    # Both readers let go of the GIL (the CSV one in part: bytes.translate holds it, but one
+    # half's translation of a chunk overlaps the other's reading), so two threads share the
+    # series: with a second core idle, in half the time (the CSV reader: in about 70%).
+    read = _read_native if ENGINE == "native" else _read_samples
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
     if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
         middle = bisect.bisect_left(spans, (spans[0][0] + size // 2, 0), 1, len(spans) - 1)
         halves = [spans[:middle], spans[middle:]]
     if len(halves) == 1:
-        return _read_samples(body, spans)
+        return read(body, spans)
     with ThreadPoolExecutor(2, thread_name_prefix="sysmon-fastjson") as pool:
-        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: _read_samples(body, half), halves)
+        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: read(body, half), halves)
+    if t1.dtype != t2.dtype:  # one half has fractional seconds
+        t1, t2 = t1.astype(np.float64), t2.astype(np.float64)
     return np.concatenate([t1, t2]), np.concatenate([v1, v2]), np.concatenate([c1, c2])
+
+
+def _read_native(
+    body: bytes, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse the samples of some series with the C reader: timestamps, values, counts."""
+    assert native_samples is not None
+    # Room for every sample: none is shorter than `[0,"0"],`. Pages of it never written to
+    # cost no memory, and the arrays shrink to the samples read (counting them first, with
+    # bytes.count, would take most of the time the parsing takes, and hold the GIL).
+    room = sum((end - start + 1) // 8 for start, end in spans)
+    millis = np.empty(room, dtype=np.int64)
+    values = np.empty(room, dtype=np.float64)
+    counts = np.empty(len(spans), dtype=np.int64)
+    read = native_samples.parse(body, np.array(spans, dtype=np.int64), millis, values, counts)
+    if read is None:  # not the compact layout after all: the plain path judges
+        raise _Unrecognised
+    total, fractional = read
+    millis.resize(total, refcheck=False)  # in place: nothing else refers to them yet
+    values.resize(total, refcheck=False)
+    # Seconds as the CSV reader gives them, whole (int64) unless some have a fraction; dividing
+    # milliseconds is exact after the rounding to milliseconds that frames.timestamp_index does.
+    seconds = millis / 1000 if fractional else millis // 1000
+    return seconds, values, counts
 
 
 def _read_samples(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the samples of some series: timestamps, values, samples per series."""
+    """Parse the samples of some series with pandas' CSV reader: timestamps, values, counts."""
     # Integer timestamps (the usual: steps of whole seconds) parse faster as such, and exactly.
     first = spans[0][0] + 1
     if body[first : body.find(b",", first)].lstrip(b"-").isdigit():
