@@ -47,7 +47,7 @@ try:
 except ImportError:  # pragma: no cover - a build without a compiler: the CSV reader stands in
     native_samples = None  # type: ignore[assignment]
 
-__all__ = ["BodyFrame", "frame_from_body"]
+__all__ = ["BodyFrame", "BodyRuns", "frame_from_body", "runs_from_body"]
 
 #: Smaller bodies take the plain path, which is faster for them.
 FAST_PATH_MIN_BYTES = 65_536
@@ -67,6 +67,16 @@ class BodyFrame(NamedTuple):
     frame: pd.DataFrame | None
     #: The JSON body without ``data.result`` (status, data.resultType, warnings, infos,
     #: errorType, error, and whatever else the server sent); None if the body is not JSON.
+    envelope: Any
+
+
+class BodyRuns(NamedTuple):
+    """What :func:`runs_from_body` found in a body."""
+
+    #: The series of a vector or matrix; None unless the envelope is ``status: success`` with
+    #: the ``data`` of a vector or matrix.
+    runs: frames.Runs | None
+    #: As :attr:`BodyFrame.envelope`.
     envelope: Any
 
 
@@ -105,20 +115,41 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     return _plain(body, fmt)
 
 
+def runs_from_body(body: bytes) -> BodyRuns:
+    """Read the body of a ``/query`` or ``/query_range`` answer as :func:`frame_from_body`
+    does, up to its series: what the windows of a range query are merged as.
+
+    Raises ResponseFormatError as :func:`frame_from_body` does.
+    """
+    if len(body) >= FAST_PATH_MIN_BYTES:
+        try:
+            return _fast_runs(body)
+        except _Unrecognised:
+            pass
+    envelope, data = _plain_data(body)
+    return BodyRuns(None if data is None else frames.runs_from_data(data), envelope)
+
+
 def _plain(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    envelope, data = _plain_data(body)
+    return BodyFrame(None if data is None else frames.frame_from_data(data, fmt), envelope)
+
+
+def _plain_data(body: bytes) -> tuple[Any, Any]:
+    """json.loads: the envelope (without ``data.result``) and the ``data`` of a success."""
     try:
         envelope = json.loads(body)
     except ValueError:  # not JSON, or not UTF-8
-        return BodyFrame(None, None)
+        return None, None
     if not (isinstance(envelope, dict) and envelope.get("status") == "success"):
-        return BodyFrame(None, envelope)
+        return envelope, None
     if "data" not in envelope:
-        return BodyFrame(None, envelope)
+        return envelope, None
     data = envelope["data"]
-    frame = frames.frame_from_data(data, fmt)
     # The same envelope as the fast path's, which never decodes the result.
-    envelope["data"] = {key: value for key, value in data.items() if key != "result"}
-    return BodyFrame(frame, envelope)
+    if isinstance(data, dict):
+        envelope["data"] = {key: value for key, value in data.items() if key != "result"}
+    return envelope, data
 
 
 class _Unrecognised(Exception):
@@ -172,17 +203,22 @@ class _Layout(NamedTuple):
 
 
 def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    runs, envelope = _fast_runs(body)
+    assert runs is not None
+    return BodyFrame(frames.frame_from_runs(runs, fmt), envelope)
+
+
+def _fast_runs(body: bytes) -> BodyRuns:
     layout = _layout(body)
     envelope = _envelope(layout)
     if not layout.labels:
-        empty = frames.frame_from_data({"resultType": layout.result_type, "result": []}, fmt)
-        return BodyFrame(empty, envelope)
+        empty = frames.Runs([], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        return BodyRuns(empty, envelope)
     timestamps, values, counts = _samples(body, layout.spans)
     if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
         # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
         raise _Unrecognised
-    build = frames.wide_frame if fmt == "wide" else frames.tidy_frame
-    return BodyFrame(build(layout.labels, timestamps, values, counts), envelope)
+    return BodyRuns(frames.Runs(layout.labels, timestamps, values, counts), envelope)
 
 
 def _layout(body: bytes) -> _Layout:
