@@ -288,6 +288,51 @@ class SysmonMagics(Magics):
         self._gateway: Any = None  # the demo's gateway, when demo_gateway asks for one
         self._names: dict[str, Any] = {}  # connection name -> completion.Names (its cache)
         self.current: str | None = None
+        if shell is not None:
+            self._register(shell)
+
+    # -- lifecycle (storemagic's shape: the instance registers and unregisters itself) ----
+
+    def _register(self, shell: Any) -> None:
+        # Magics.__init__ has put it in shell.configurables (for %config SysmonMagics) already.
+        from IPython.core.completer import context_matcher
+
+        @context_matcher(identifier="sysmon_magic.promql")
+        def complete(context: Any) -> Any:
+            return self.complete_promql(context)
+
+        self._matcher = complete
+        shell.Completer.custom_matchers.append(complete)
+        # By name: importing the explorer (and ipywidgets) waits until an explorer is shown.
+        shell.display_formatter.ipython_display_formatter.for_type_by_name(
+            "sysmon_magic.explorer", "Explorer", show_explorer
+        )
+
+    def close(self) -> None:
+        """Close the connections and the demo's gateway; take back all the shell was given."""
+        for client in self.connections.values():
+            client.close()
+        self.connections.clear()
+        self.current = None
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        shell: Any = self.shell
+        if shell is None:
+            return
+        if self in shell.configurables:
+            shell.configurables.remove(self)
+        matchers = shell.Completer.custom_matchers
+        if getattr(self, "_matcher", None) in matchers:
+            matchers.remove(self._matcher)
+        formatter = shell.display_formatter.ipython_display_formatter
+        formatter.pop("sysmon_magic.explorer.Explorer", None)
+
+    @classmethod
+    def unload(cls, shell: Any) -> None:
+        """``%unload_ext``: close every instance registered in ``shell``."""
+        for magics in [c for c in shell.configurables if isinstance(c, cls)]:
+            magics.close()
 
     # -- connections -----------------------------------------------------------------------
 

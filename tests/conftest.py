@@ -53,8 +53,8 @@ def _shell() -> InteractiveShell:
 def shell(_shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     """The session's shell with no connections, default options, and no appkey in the env."""
     monkeypatch.delenv("SYSMON_APPKEY", raising=False)
-    magics = sysmon_magics(_shell)
     yield _shell
+    magics = sysmon_magics(_shell)  # after the test: a test may have reloaded the extension
     for client in magics.connections.values():
         client.close()
     magics.connections.clear()
