@@ -36,6 +36,7 @@ from traitlets import Bool, Dict, Enum, Int, TraitError, Unicode, validate
 
 from .errors import SysmonError, SysmonUsageError
 from .plotting import MAX_DISTINCT_SERIES
+from .provenance import Provenance, describe_window, provenance_line, series_count, summarize
 from .regions import REGIONS, region_api_root
 from .templating import expand, grafana_macros
 from .timeparse import (
@@ -817,7 +818,10 @@ class SysmonMagics(Magics):
         if args.legend is not None or args.unit:  # kept for a dashboard made of this result
             frame.attrs["promql"].update(legend=args.legend, unit=args.unit)
         self._show_warnings(frame)
-        about = self._provenance_line(frame, client) if self.provenance else summarize(frame)
+        about = summarize(frame)
+        if self.provenance:
+            where = self._where.get(client.name, client.base_url)
+            about = provenance_line(frame, client.name, where, timezone=self.timezone)
         if self.provenance and not args.output:
             print(about)
         empty = self._no_series(query, frame, client) if series_count(frame) == 0 else None
@@ -907,12 +911,13 @@ class SysmonMagics(Magics):
 
     def _no_series(self, query: str, frame: pd.DataFrame, client: Client) -> str:
         """The line that says a result is empty, and which metric names do not exist."""
-        info = frame.attrs.get("promql", {})
-        if "start" in info:
-            start, end = info["start"], info["end"]
-            when, then = f"from {format_time(start)} to {format_time(end)}", "in that window"
+        provenance = Provenance.of(frame)
+        if provenance.start is not None and provenance.end is not None:
+            start, end = provenance.start, provenance.end
+            when = f"from {describe_window(provenance, step=False)}"
+            then = "in that window"
         else:
-            end = info.get("time", client.now())
+            end = client.now() if provenance.time is None else provenance.time
             start = end - 300  # Prometheus' lookback: an instant query sees the last 5 minutes
             when, then = f"at {format_time(end)}", "at that time"
         line = f"No series: the query matched nothing {when}."
@@ -1014,36 +1019,10 @@ class SysmonMagics(Magics):
     def _user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
-    def _provenance_line(self, frame: pd.DataFrame, client: Client) -> str:
-        """Where a result came from: connection, window (UTC and local), step, size, live/replayed."""
-        info = frame.attrs.get("promql", {})
-        parts = [f"{client.name} ({self._where.get(client.name, client.base_url)})"]
-        # What else decided the answer: a tenant header, engine parameters (never a secret).
-        parts += [f"{name}: {value}" for name, value in info.get("headers", {}).items()]
-        parts += [f"{name}={value}" for name, value in info.get("params", {}).items()]
-        if "start" in info:
-            window = f"{format_time(info['start'])} to {format_time(info['end'])}"
-            if self.timezone != "UTC":
-                local = [
-                    pd.Timestamp(info[k], unit="s", tz="UTC").tz_convert(self.timezone)
-                    for k in ("start", "end")
-                ]
-                window += (
-                    f" ({local[0]:%Y-%m-%d %H:%M} to {local[1]:%Y-%m-%d %H:%M} {self.timezone})"
-                )
-            parts += [window, f"step {format_duration(info['step'])}"]
-        elif "time" in info:
-            parts.append(f"at {format_time(info['time'])}")
-        parts.append(summarize_size(frame))
-        parts.append(
-            "replayed" if info.get("replayed") else f"live, {info.get('elapsed', 0):.2f} s"
-        )
-        return " · ".join(parts)
-
     @staticmethod
     def _show_warnings(frame: pd.DataFrame) -> None:
-        provenance = frame.attrs.get("promql", {})
-        for message in provenance.get("warnings", []) + provenance.get("infos", []):
+        provenance = Provenance.of(frame)
+        for message in provenance.warnings + provenance.infos:
             print(f"Server: {message}", file=sys.stderr)
 
     def _deliver(self, result: Any, output: str | None, about: str) -> Any:
@@ -1190,41 +1169,6 @@ class SysmonMagics(Magics):
             start=args.start,
             end=args.end,
         )
-
-
-def series_count(frame: pd.DataFrame) -> int:
-    """How many series a tidy or wide result holds."""
-    if isinstance(frame.columns, pd.MultiIndex):
-        return int(frame.shape[1])
-    from .frames import NOT_LABELS
-
-    labels = [c for c in frame.columns if c not in NOT_LABELS]
-    if not len(frame):
-        return 0
-    return len(frame.drop_duplicates(subset=labels)) if labels else 1
-
-
-def summarize_size(frame: pd.DataFrame) -> str:
-    """``N series, M samples`` of a tidy or wide result."""
-    if isinstance(frame.columns, pd.MultiIndex):
-        samples = int(frame.notna().to_numpy().sum())
-    else:
-        samples = len(frame)
-    return f"{series_count(frame):,} series, {samples:,} sample{'' if samples == 1 else 's'}"
-
-
-def summarize(frame: pd.DataFrame) -> str:
-    """One line about a result: series, samples, window and step."""
-    info = frame.attrs.get("promql", {})
-    parts = [summarize_size(frame)]
-    if "start" in info:
-        parts.append(
-            f"{format_time(info['start'])} to {format_time(info['end'])}, "
-            f"step {format_duration(info['step'])}"
-        )
-    elif "time" in info:
-        parts.append(f"at {format_time(info['time'])}")
-    return "; ".join(parts)
 
 
 def _promql_before_cursor(context: Any) -> str | None:
