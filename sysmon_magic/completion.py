@@ -19,7 +19,7 @@ from .promql_text import FUNCTIONS, KEYWORDS, metric_names
 if TYPE_CHECKING:
     from .query_client import QueryClient
 
-__all__ = ["FUNCTIONS", "Names", "complete", "unknown_metrics"]
+__all__ = ["FUNCTIONS", "Names", "complete", "promql_before_cursor", "unknown_metrics"]
 
 
 # A label matcher whose quoted value is still open at the cursor ("...", '...' or `...`).
@@ -111,3 +111,12 @@ def complete(text: str, names: Names) -> tuple[str, list[tuple[str, str]]]:
 
 def _starting(prefix: str, candidates: Iterable[str], kind: str) -> list[tuple[str, str]]:
     return [(name, kind) for name in candidates if name.startswith(prefix)]
+
+
+def promql_before_cursor(full_text: str, cursor_line: int, text_until_cursor: str) -> str | None:
+    """The PromQL before the cursor if it is in a %%promql cell's body or after %promql."""
+    lines = full_text.split("\n")
+    if lines and lines[0].lstrip().startswith("%%promql") and cursor_line > 0:
+        return "\n".join([*lines[1:cursor_line], text_until_cursor])
+    start = text_until_cursor.find("%promql ")
+    return text_until_cursor[start + len("%promql ") :] if start >= 0 else None

@@ -55,10 +55,7 @@ def shell(_shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.delenv("SYSMON_APPKEY", raising=False)
     yield _shell
     magics = sysmon_magics(_shell)  # after the test: a test may have reloaded the extension
-    for client in magics.connections.values():
-        client.close()
-    magics.connections.clear()
-    magics.current = None
+    magics.connections.clear()  # closes them
     for trait in ("region_urls", "default_range", "max_points", "default_format", "timeout"):
         magics.set_trait(trait, magics.trait_defaults(trait))
     for name in [n for n in _shell.user_ns if n.startswith("t_")]:

@@ -36,7 +36,7 @@ def test_unload_closes_the_connections_and_a_reload_completes_for_the_new_one(sh
     shell.run_line_magic("sysmon_connect", "demo")
     before = sysmon_magics(shell)
     shell.run_line_magic("reload_ext", "sysmon_magic")
-    assert not before.connections and before.current is None
+    assert not before.connections and before.connections.current is None
     assert sysmon_magics(shell) is not before
     shell.run_line_magic("sysmon_connect", "demo")
     with provisionalcompleter():
