@@ -25,6 +25,7 @@ from IPython.core.error import StdinNotImplementedError
 
 from .errors import SysmonError, SysmonUsageError
 from .regions import REGIONS, region_api_root
+from .settings import Settings
 from .timeparse import format_duration, format_time, parse_duration, parse_time
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ __all__ = [
     "ASSUMED_SCRAPE_INTERVAL",
     "Connection",
     "Connections",
-    "Settings",
     "connect",
     "connections_of",
     "current_client",
@@ -187,20 +187,6 @@ def current_client(name: str | None = None) -> Client:
             "pass connection=Client(...)."
         )
     return _OF_SHELL[shell].client(name)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The SysmonMagics options a new connection reads."""
-
-    timeout: float = 60.0
-    max_points: int = 1000
-    max_parallel: int = 4
-    max_response_bytes: int = 1024 << 20
-    region_urls: Mapping[str, str] = field(default_factory=dict)
-    appkey_env: str = "SYSMON_APPKEY"
-    demo_gateway: bool = False
-    replay: bool = False
 
 
 def connect(args: Namespace, settings: Settings, connections: Connections) -> Connection:

@@ -10,12 +10,11 @@ query templated once per cell. Every :class:`~sysmon_magic.errors.SysmonError` b
 from __future__ import annotations
 
 import functools
-import os
 import shlex
 import sys
 from argparse import Namespace
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pandas as pd
 from IPython.core.error import UsageError
@@ -27,28 +26,18 @@ from IPython.core.magic import (
     magics_class,
     no_var_expand,
 )
-from traitlets import Bool, Dict, Enum, Int, TraitError, Unicode, default, validate
 
 from . import display, lineparse
-from .connections import (
-    ASSUMED_SCRAPE_INTERVAL,
-    Connections,
-    Settings,
-    connect,
-    connections_of,
-    forget,
-)
+from .connections import ASSUMED_SCRAPE_INTERVAL, Connections, connect, connections_of, forget
 from .errors import SysmonError, SysmonUsageError
 from .lineparse import OptionParser, check_identifier, magic_terms, split_options, unquote
-from .plotting import MAX_DISTINCT_SERIES
-from .provenance import Provenance, describe_window, provenance_line, series_count, summarize
+from .provenance import Provenance, no_series_line, provenance_line, series_count, summarize
+from .settings import MagicOptions, seconds
 from .templating import expand, grafana_macros
 from .timeparse import (
     auto_step,
-    format_time,
     parse_duration,
     parse_time,
-    parse_zone,
     resolve_span,
     resolve_window,
 )
@@ -62,156 +51,29 @@ __all__ = ["SysmonMagics", "split_options"]
 _Magic = TypeVar("_Magic", bound=Callable[..., Any])
 
 
-def _usage_errors(method: _Magic) -> _Magic:
-    """Show library errors as IPython's one-line ``UsageError`` instead of a traceback."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except SysmonError as exc:
-            raise UsageError(magic_terms(str(exc))) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-class _Decorator(Protocol):
-    def __call__(self, method: _Magic, /) -> _Magic: ...
-
-
-def _options(parser: OptionParser) -> _Decorator:
-    """Give a magic its parser, and the parser's help as its docstring (what %magic? shows)."""
+def _options(parser: OptionParser) -> Callable[[_Magic], _Magic]:
+    """A magic parsed by ``parser``: its help is the docstring (what %magic? shows), and library
+    errors become IPython's one-line ``UsageError`` instead of a traceback."""
 
     def decorate(method: _Magic) -> _Magic:
+        @functools.wraps(method)
+        def magic(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except SysmonError as exc:
+                raise UsageError(magic_terms(str(exc))) from exc
+
         parser.description = method.__doc__
-        method.parser = parser  # type: ignore[attr-defined]
-        method.__doc__ = parser.format_help()
-        return method
+        magic.parser = parser  # type: ignore[attr-defined]
+        magic.__doc__ = parser.format_help()
+        return magic  # type: ignore[return-value]
 
     return decorate
 
 
-class Seconds(str):
-    """A duration option as given (``"60s"``) that carries its seconds: parsed once, when set."""
-
-    seconds: float
-
-    def __new__(cls, text: str, seconds: float | None = None) -> Seconds:
-        made = super().__new__(cls, text)
-        made.seconds = parse_duration(text) if seconds is None else seconds
-        return made
-
-
-class Duration(Unicode):  # type: ignore[type-arg]
-    """A duration trait (``90s``, ``1h30m``), refused when set if it does not parse."""
-
-    def validate(self, obj: Any, value: Any) -> Seconds:
-        text = super().validate(obj, value)
-        try:
-            return Seconds(text, parse_duration(text))
-        except SysmonUsageError as exc:
-            raise TraitError(f"{self.name}: {exc}") from None
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
-
-
 @magics_class
-class SysmonMagics(Magics):
+class SysmonMagics(Magics, MagicOptions):
     """Magics for Prometheus-compatible APIs: NHN Cloud System Monitoring, any Prometheus, a demo."""
-
-    default_range = Duration(
-        "1h", help="Window of a range query when neither --range nor --start is given."
-    ).tag(config=True)
-    max_points = Int(
-        1000, help="Points per series an automatic step aims at (the step is rounded up)."
-    ).tag(config=True)
-    default_format = Enum(
-        ["tidy", "wide"], "tidy", help="Shape of result DataFrames when --format is not given."
-    ).tag(config=True)
-    max_response_mb = Int(
-        1024, help="The largest answer read, in MiB (compressed or not); past it, an error."
-    ).tag(config=True)
-    timeout = Duration("60s", help="How long to wait for an answer (--timeout overrides).").tag(
-        config=True
-    )
-    appkey_env = Unicode(
-        "SYSMON_APPKEY", help="Environment variable read for the appkey of a region connection."
-    ).tag(config=True)
-    timezone = Unicode(
-        "UTC", help="IANA time zone of plots' time axes and the explorer, e.g. Asia/Seoul."
-    ).tag(config=True)
-    max_plot_series = Int(
-        30,
-        help=f"Plots draw at most this many series (those with the largest values), at most "
-        f"{MAX_DISTINCT_SERIES}: beyond that two lines would look alike.",
-    ).tag(config=True)
-    replay = Bool(
-        help="Answer every %sysmon_connect ... --record FILE from FILE (default: $SYSMON_REPLAY).",
-    ).tag(config=True)
-    demo_gateway = Bool(
-        help="Put an NHN-style gateway that checks the appkey in front of the demo server "
-        "(default: $SYSMON_DEMO_GATEWAY); the appkey is read as for a region.",
-    ).tag(config=True)
-    provenance = Bool(
-        True, help="Print a provenance line (source, window, step, counts, live/replayed)."
-    ).tag(config=True)
-    max_parallel = Int(
-        4,
-        help="Windows of a long range query (past the server's points per series) fetched at once.",
-    ).tag(config=True)
-    region_urls = Dict(
-        {}, help='Base URLs that replace a region\'s, e.g. {"kr1": "http://127.0.0.1:8080"}.'
-    ).tag(config=True)
-
-    # Read when an instance is made, not when this module is imported.
-    @default("replay")
-    def _replay_from_env(self) -> bool:
-        return _env_flag("SYSMON_REPLAY")
-
-    @default("demo_gateway")
-    def _demo_gateway_from_env(self) -> bool:
-        return _env_flag("SYSMON_DEMO_GATEWAY")
-
-    @validate("max_response_mb")
-    def _valid_max_response_mb(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if value < 1:
-            raise TraitError("max_response_mb must be at least 1 (MiB).")
-        return value
-
-    @validate("max_plot_series")
-    def _valid_max_plot_series(self, proposal: dict[str, Any]) -> int:
-        value = int(proposal["value"])
-        if not 1 <= value <= MAX_DISTINCT_SERIES:
-            raise TraitError(
-                f"max_plot_series must be 1 to {MAX_DISTINCT_SERIES}: beyond that, two lines "
-                "would share a colour and a line style."
-            )
-        return value
-
-    # Refused when set, so that a bad value is one line at %config, not an error at every query.
-    @validate("timezone")
-    def _valid_timezone(self, proposal: dict[str, Any]) -> str:
-        value: str = proposal["value"]
-        try:
-            parse_zone(value)
-        except SysmonUsageError as exc:
-            raise TraitError(f"timezone: {exc}") from None
-        return value
-
-    @validate("region_urls")
-    def _valid_region_urls(self, proposal: dict[str, Any]) -> dict[str, str]:
-        urls = proposal["value"]
-        for code, url in urls.items():
-            if not (isinstance(code, str) and isinstance(url, str)):
-                raise TraitError(
-                    f"region_urls maps region codes to base URLs as strings, e.g. "
-                    f'{{"kr1": "http://127.0.0.1:8080"}}; not {code!r}: {url!r}.'
-                )
-        # Regions are looked up in lower case: "KR1" would never be used.
-        return {code.strip().lower(): url for code, url in urls.items()}
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)  # Magics puts it in shell.configurables
@@ -257,24 +119,10 @@ class SysmonMagics(Magics):
         for magics in [c for c in shell.configurables if isinstance(c, cls)]:
             magics.close()
 
-    def settings(self) -> Settings:
-        """The options a new connection reads."""
-        return Settings(
-            timeout=_seconds(self.timeout),
-            max_points=self.max_points,
-            max_parallel=self.max_parallel,
-            max_response_bytes=self.max_response_mb << 20,
-            region_urls=dict(self.region_urls),
-            appkey_env=self.appkey_env,
-            demo_gateway=self.demo_gateway,
-            replay=self.replay,
-        )
-
     # -- connections -----------------------------------------------------------------------
 
     @_options(lineparse.CONNECT)
     @line_magic
-    @_usage_errors
     def sysmon_connect(self, line: str) -> pd.DataFrame | None:
         """Connect to NHN Cloud System Monitoring, a Prometheus, or the local demo server.
 
@@ -318,7 +166,6 @@ class SysmonMagics(Magics):
     @_options(lineparse.PROMQL)
     @no_var_expand
     @line_cell_magic
-    @_usage_errors
     def promql(self, line: str, cell: str | None = None) -> Any:
         """Run PromQL and return a pandas DataFrame.
 
@@ -379,7 +226,9 @@ class SysmonMagics(Magics):
             about = provenance_line(frame, client.name, connection.where, timezone=self.timezone)
             if not args.output:
                 print(about)
-        empty = self._no_series(query, frame, connection) if series_count(frame) == 0 else None
+        empty = None
+        if series_count(frame) == 0:
+            empty = no_series_line(query, frame, connection.names, client.name, client.now())
         if args.explore:
             from .explorer import Explorer
 
@@ -423,7 +272,7 @@ class SysmonMagics(Magics):
         range_s = parse_duration(args.range_) if args.range_ else None
         step = parse_duration(args.step) if args.step else None
         if args.explain or args.instant:
-            span = range_s or _seconds(self.default_range)  # for $__range and $__interval
+            span = range_s or seconds(self.default_range)  # for $__range and $__interval
             macro_step = step or auto_step(span, self.max_points, scrape)
             at = parse_time(args.time, now) if args.time else now
             return self._template(body, span, macro_step, scrape), None, at
@@ -431,7 +280,7 @@ class SysmonMagics(Magics):
             raise SysmonUsageError("--time is for --instant queries; use --start/--end.")
         start, end, step = resolve_window(
             now=now,
-            default_range=_seconds(self.default_range),
+            default_range=seconds(self.default_range),
             max_points=self.max_points,
             range_seconds=range_s,
             start=args.start,
@@ -445,7 +294,6 @@ class SysmonMagics(Magics):
     @_options(lineparse.ALERT)
     @no_var_expand
     @cell_magic
-    @_usage_errors
     def promql_alert(self, line: str, cell: str) -> Any:
         """Backtest an alerting rule: a row per alert episode over the window.
 
@@ -462,13 +310,7 @@ class SysmonMagics(Magics):
 
         args, body = self._parse(lineparse.ALERT, line, cell)  # IPython refuses an empty body
         client = self.connections.client(args.conn)
-        start, end = resolve_span(
-            now=client.now(),
-            default_range=_seconds(self.default_range),
-            range_seconds=parse_duration(args.range_) if args.range_ else None,
-            start=args.start,
-            end=args.end,
-        )
+        start, end = self._span(client, args)
         every = parse_duration(args.every) if args.every else client.scrape_interval
         scrape = client.scrape_interval or ASSUMED_SCRAPE_INTERVAL
         expr = self._template(body, end - start, every or scrape, scrape)
@@ -487,30 +329,6 @@ class SysmonMagics(Magics):
             )
             display.show_figure(drawn)
         return result
-
-    def _no_series(self, query: str, frame: pd.DataFrame, connection: Any) -> str:
-        """The line that says a result is empty, and which metric names do not exist."""
-        client = connection.client
-        provenance = Provenance.of(frame)
-        if provenance.start is not None and provenance.end is not None:
-            start, end = provenance.start, provenance.end
-            when = f"from {describe_window(provenance, step=False)}"
-            then = "in that window"
-        else:
-            end = client.now() if provenance.time is None else provenance.time
-            start = end - 300  # Prometheus' lookback: an instant query sees the last 5 minutes
-            when, then = f"at {format_time(end)}", "at that time"
-        line = f"No series: the query matched nothing {when}."
-        from .completion import unknown_metrics
-
-        try:
-            missing = unknown_metrics(query, connection.names, start, end)
-        except SysmonError:
-            return line  # the names could not be listed: say what is known
-        for name, close in missing.items():
-            line += f" There is no metric {name} on {client.name} {then}"
-            line += f": did you mean {' or '.join(close)}?" if close else "."
-        return line
 
     def _events(self, name: str | None) -> Any:
         if name is None:
@@ -558,22 +376,20 @@ class SysmonMagics(Magics):
 
     def complete_promql(self, context: Any) -> dict[str, Any]:
         """IPython Matcher (API v2): PromQL names in a %%promql cell or after %promql."""
-        from .completion import complete, promql_before_cursor
-
-        text = promql_before_cursor(
-            context.full_text, context.cursor_line, context.text_until_cursor
-        )
-        if text is None or self.connections.current is None:
-            return {"completions": [], "suppress": False}
         from IPython.core.completer import SimpleCompletion
 
-        try:
-            fragment, offers = complete(text, self.connections.connection().names)
-        except SysmonError:
-            fragment, offers = "", []  # a completion must never raise; offer nothing instead
+        from .completion import complete_cell
+
+        current = self.connections.current
+        names = self.connections[current].names if current is not None else None
+        found = complete_cell(
+            context.full_text, context.cursor_line, context.text_until_cursor, names
+        )
+        if found is None:
+            return {"completions": [], "suppress": False}
         return {
-            "completions": [SimpleCompletion(name, type=kind) for name, kind in offers],
-            "matched_fragment": fragment,
+            "completions": [SimpleCompletion(name, type=kind) for name, kind in found[1]],
+            "matched_fragment": found[0],
             "suppress": True,  # Python names are never PromQL
         }
 
@@ -582,7 +398,6 @@ class SysmonMagics(Magics):
     @_options(lineparse.SERIES)
     @no_var_expand
     @line_magic
-    @_usage_errors
     def promql_series(self, line: str) -> pd.DataFrame:
         """The series matching a selector: a row per series, a column per label.
 
@@ -592,13 +407,12 @@ class SysmonMagics(Magics):
         if not selector:
             raise SysmonUsageError('Give a selector, e.g. %promql_series up{job="node"}.')
         client = self.connections.client(args.conn)
-        start, end = self._metadata_window(client, args)
+        start, end = self._span(client, args)
         return client.series(selector, start, end)
 
     @_options(lineparse.LABELS)
     @no_var_expand
     @line_magic
-    @_usage_errors
     def promql_labels(self, line: str) -> list[str]:
         """Label names, or the values of one label.
 
@@ -606,7 +420,7 @@ class SysmonMagics(Magics):
         """
         args, label = self._parse(lineparse.LABELS, line, None)
         client = self.connections.client(args.conn)
-        start, end = self._metadata_window(client, args)
+        start, end = self._span(client, args)
         if label:
             return client.label_values(label, args.match, start, end)
         return client.labels(args.match, start, end)
@@ -614,7 +428,6 @@ class SysmonMagics(Magics):
     @_options(lineparse.METADATA)
     @no_var_expand
     @line_magic
-    @_usage_errors
     def promql_metadata(self, line: str) -> pd.DataFrame:
         """Type, help and unit of the metrics: columns metric, type, help, unit.
 
@@ -626,7 +439,6 @@ class SysmonMagics(Magics):
     @_options(lineparse.DASHBOARD)
     @no_var_expand
     @line_magic
-    @_usage_errors
     def promql_dashboard(self, line: str) -> Any:
         """Open a Grafana dashboard: its variables as dropdowns, its panels as frames and plots.
 
@@ -646,17 +458,13 @@ class SysmonMagics(Magics):
             max_series=self.max_plot_series,
         )
 
-    def _metadata_window(self, client: Client, args: Namespace) -> tuple[float, float]:
-        # A window is always sent: without one a server scans all it holds (a year here).
+    def _span(self, client: Client, args: Namespace) -> tuple[float, float]:
+        """The window of --range/--start/--end (metadata: without one a server scans all it
+        holds, a year here)."""
         return resolve_span(
             now=client.now(),
-            default_range=_seconds(self.default_range),
+            default_range=seconds(self.default_range),
             range_seconds=parse_duration(args.range_) if args.range_ else None,
             start=args.start,
             end=args.end,
         )
-
-
-def _seconds(duration: str) -> float:
-    """A Duration trait's seconds (parsed when it was set)."""
-    return duration.seconds if isinstance(duration, Seconds) else parse_duration(duration)

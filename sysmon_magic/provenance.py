@@ -13,14 +13,18 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .errors import SysmonError
 from .timeparse import format_duration, format_time, parse_zone
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .completion import Names
+
 __all__ = [
     "Provenance",
     "describe_window",
+    "no_series_line",
     "provenance_line",
     "series_count",
     "summarize",
@@ -138,3 +142,31 @@ def provenance_line(frame: pd.DataFrame, name: str, where: str, *, timezone: str
     parts.append(summarize_size(frame))
     parts.append("replayed" if provenance.replayed else f"live, {provenance.elapsed:.2f} s")
     return " · ".join(parts)
+
+
+def no_series_line(query: str, frame: pd.DataFrame, names: Names, source: str, now: float) -> str:
+    """The line that says a result is empty, and which of its metrics ``source`` lacks.
+
+    ``names`` are the connection's (completion's cache); ``now`` its clock, for an instant
+    query that says no time.
+    """
+    from .completion import unknown_metrics
+
+    provenance = Provenance.of(frame)
+    if provenance.start is not None and provenance.end is not None:
+        start, end = provenance.start, provenance.end
+        when = f"from {describe_window(provenance, step=False)}"
+        then = "in that window"
+    else:
+        end = now if provenance.time is None else provenance.time
+        start = end - 300  # Prometheus' lookback: an instant query sees the last 5 minutes
+        when, then = f"at {format_time(end)}", "at that time"
+    line = f"No series: the query matched nothing {when}."
+    try:
+        missing = unknown_metrics(query, names, start, end)
+    except SysmonError:
+        return line  # the names could not be listed: say what is known
+    for name, close in missing.items():
+        line += f" There is no metric {name} on {source} {then}"
+        line += f": did you mean {' or '.join(close)}?" if close else "."
+    return line
