@@ -488,22 +488,9 @@ def _current_client(connection: Client | str | None) -> Client:
 
     if isinstance(connection, Client):
         return connection
-    from IPython import get_ipython
+    from .connections import current_client
 
-    shell = get_ipython()
-    magics = shell.magics_manager.registry.get("SysmonMagics") if shell is not None else None
-    if magics is None:
-        raise SysmonUsageError(
-            "check() needs a connection: run `%load_ext sysmon_magic` and `%sysmon_connect demo` "
-            "first, or pass connection=Client(...)."
-        )
-    name = connection if connection is not None else magics.current
-    if name is None:
-        raise SysmonUsageError("Not connected: run `%sysmon_connect demo` first.")
-    if name not in magics.connections:
-        raise SysmonUsageError(f"No connection named {name!r}: see `%sysmon_connect`.")
-    client: Client = magics.connections[name]
-    return client
+    return current_client(connection)
 
 
 @dataclass(frozen=True)
