@@ -91,6 +91,8 @@ class QueryShape:
     uses_bool: bool = False
     #: The query is a range vector (a selector with ``[5m]``, or a subquery).
     range_vector: bool = False
+    #: ``rate()`` (or ``irate``/``increase``) of a subquery of a ``sum``: the sum's resets.
+    rate_of_sum: bool = False
     #: The functions and aggregation operators the query uses, by name.
     functions: frozenset[str] = frozenset()
 
@@ -106,10 +108,11 @@ def shape_of(query: str | None) -> QueryShape:
         return QueryShape()
     import promql_parser as pp
 
-    matching, functions, uses_bool = [], set(), False
+    matching, functions, uses_bool, rate_of_sum = [], set(), False, False
     for node in _walk(top):
         if isinstance(node, pp.Call):
             functions.add(node.func.name)
+            rate_of_sum = rate_of_sum or _is_rate_of_sum(node)
         if isinstance(node, pp.AggregateExpr):
             functions.add(str(node.op))
         if isinstance(node, pp.BinaryExpr) and node.modifier is not None:
@@ -121,9 +124,24 @@ def shape_of(query: str | None) -> QueryShape:
         one_to_one_matching=tuple(matching),
         absent=isinstance(top, pp.Call) and top.func.name in ("absent", "absent_over_time"),
         uses_bool=uses_bool,
+        rate_of_sum=rate_of_sum,
         range_vector=isinstance(top, (pp.MatrixSelector, pp.SubqueryExpr)),
         functions=frozenset(functions),
     )
+
+
+def _is_rate_of_sum(call: Any) -> bool:
+    import promql_parser as pp
+
+    if call.func.name not in ("rate", "irate", "increase") or not call.args:
+        return False
+    inner = call.args[0]
+    if not isinstance(inner, pp.SubqueryExpr):
+        return False
+    inner = inner.expr
+    while isinstance(inner, pp.ParenExpr):
+        inner = inner.expr
+    return isinstance(inner, pp.AggregateExpr) and str(inner.op) == "sum"
 
 
 def _parsed(query: str | None) -> Any:
@@ -224,6 +242,12 @@ _SWAPPED_FUNCTIONS: tuple[tuple[str, str, str], ...] = (
 
 def function_hint(mine: QueryShape, expected: QueryShape) -> str:
     """A hint when the learner's functions differ from the exercise's in a telling way."""
+    if mine.rate_of_sum and not expected.rate_of_sum:
+        return (
+            "Yours takes `rate()` of a sum: when any one counter in the sum resets, the sum "
+            "drops, and `rate()` takes that for a reset of the whole sum. Take `rate()` of each "
+            "counter first, then `sum` the rates."
+        )
     for theirs, wanted, why in _SWAPPED_FUNCTIONS:
         used = theirs in mine.functions and theirs not in expected.functions
         if used and wanted in expected.functions:

@@ -309,3 +309,15 @@ def test_an_empty_binary_operation_says_why(client, expected, time, answer, hint
     assert feedback.message.startswith("Not yet: your query returned no series")
     assert feedback.details[0].startswith(hint)
     assert "regex" not in str(feedback)
+
+
+def test_a_rate_of_a_sum_is_named():
+    feedback = compare(
+        frame([{"value": 196243.26}]),
+        frame([{"value": 85.336667}]),
+        query="rate(sum(http_requests_total)[5m:1m])",
+        expected_query="sum(rate(http_requests_total[5m]))",
+    )
+    assert feedback.details[-1].startswith("Yours takes `rate()` of a sum")
+    assert shape_of("rate((sum by (i) (x))[5m:])").rate_of_sum
+    assert not shape_of("sum(rate(x[5m]))").rate_of_sum
