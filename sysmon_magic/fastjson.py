@@ -12,9 +12,8 @@ layout::
 the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
 and all samples with the C reader of ``samples.c``, which holds no lock while it reads, so that
 windows fetched in parallel convert on every core. Where the package was built without a C
-compiler, pandas' C CSV reader stands in (:data:`ENGINE`), reading a chunk of about 256 KiB at a
-time after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line
-``,t,v``. On two cores or more, two threads share the samples.
+compiler, pandas' C CSV reader stands in (:data:`ENGINE`, :mod:`~sysmon_magic.csv_samples`). On
+two cores or more, two threads share the samples.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
@@ -28,7 +27,6 @@ some samples).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import os
 import re
@@ -38,7 +36,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import frames
+from . import csv_samples, frames
+from .csv_samples import NotCompact
 from .errors import SysmonUsageError
 from .frames import FrameFormat
 
@@ -47,7 +46,7 @@ try:
 except ImportError:  # pragma: no cover - a build without a compiler: the CSV reader stands in
     native_samples = None  # type: ignore[assignment]
 
-__all__ = ["BodyFrame", "BodyRuns", "frame_from_body", "runs_from_body"]
+__all__ = ["BodyFrame", "BodyRuns", "NotCompact", "frame_from_body", "runs_from_body"]
 
 #: Smaller bodies take the plain path, which is faster for them.
 FAST_PATH_MIN_BYTES = 65_536
@@ -110,7 +109,7 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
             return _fast(body, fmt)
-        except _Unrecognised:
+        except NotCompact:
             pass
     return _plain(body, fmt)
 
@@ -124,7 +123,7 @@ def runs_from_body(body: bytes) -> BodyRuns:
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
             return _fast_runs(body)
-        except _Unrecognised:
+        except NotCompact:
             pass
     envelope, data = _plain_data(body)
     return BodyRuns(None if data is None else frames.runs_from_data(data), envelope)
@@ -152,10 +151,6 @@ def _plain_data(body: bytes) -> tuple[Any, Any]:
     return envelope, data
 
 
-class _Unrecognised(Exception):
-    """The body is not in the layout the fast path reads: take the plain path."""
-
-
 # Up to the result: members without nested values or escapes, so that the match stays in step
 # with the JSON structure. VictoriaMetrics adds "isPartial" before "data".
 _SCALAR = rb'(?:"[^"\\]*"|true|false|null|-?[0-9][0-9.eE+-]*)'
@@ -164,31 +159,6 @@ _HEAD = re.compile(
     rb"\{(?:" + _MEMBER + rb')*"data":\{"resultType":"(?P<type>matrix|vector)",'
     rb"(?:" + _MEMBER + rb')*"result":\['
 )
-
-# For bytes.translate: `,[t,"v"]` -> `,t,v\n`, brackets and quotes deleted. A byte that is not
-# part of a number becomes "x", which the CSV reader refuses: whitespace, a nested object, an
-# escape. _to_csv checks everything else.
-_NUMBER_BYTES = b"0123456789.eE+-NaInf"
-_TRANSLATE = bytes(
-    {ord(","): ord(","), ord("]"): ord("\n")}.get(byte, byte if byte in _NUMBER_BYTES else ord("x"))
-    for byte in range(256)
-)
-_DELETE = b'["'
-
-_COMMA, _OPEN, _CLOSE, _QUOTE, _MINUS, _DOT = b',[]"-.'
-_ZERO = np.uint8(ord("0"))
-
-
-def _pandas_before(major: int, minor: int) -> bool:
-    try:
-        return tuple(int(part) for part in pd.__version__.split(".")[:2]) < (major, minor)
-    except ValueError:
-        return False
-
-
-# Before 3.1, pandas' default float parser rounds some decimals to a neighbouring float;
-# "round_trip" (deprecated in 3.1, whose one parser rounds correctly) agrees with float().
-_CSV_PRECISION: dict[str, Any] = {"float_precision": "round_trip"} if _pandas_before(3, 1) else {}
 
 
 class _Layout(NamedTuple):
@@ -217,7 +187,7 @@ def _fast_runs(body: bytes) -> BodyRuns:
     timestamps, values, counts = _samples(body, layout.spans)
     if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
         # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
-        raise _Unrecognised
+        raise NotCompact
     return BodyRuns(frames.Runs(layout.labels, timestamps, values, counts), envelope)
 
 
@@ -225,7 +195,7 @@ def _layout(body: bytes) -> _Layout:
     """Find the series of a compact answer and parse their ``metric`` objects."""
     head = _HEAD.match(body)
     if head is None:
-        raise _Unrecognised
+        raise NotCompact
     # Matrix: `{"metric":{...},"values":[[t,"v"],...,[t,"v"]]}`; vector: `...,"value":[t,"v"]}`.
     if head["type"] == b"matrix":
         samples_key, next_series, last_series = b'},"values":[', b']]},{"metric":{', b"]]}]"
@@ -236,7 +206,7 @@ def _layout(body: bytes) -> _Layout:
     position = head.end()
     while body[position : position + 1] != b"]":
         if not body.startswith(b'{"metric":{', position):
-            raise _Unrecognised
+            raise NotCompact
         metric_start = position + len(b'{"metric":')
         # Every '"' inside a JSON string is escaped, so the bytes searched for here cannot be
         # part of a label value. Should a series lack samples or have other members, these
@@ -244,12 +214,12 @@ def _layout(body: bytes) -> _Layout:
         # which _metrics refuses, or the samples hold a byte out of place, which _samples finds.
         metric_end = body.find(samples_key, metric_start) + 1
         if metric_end <= 0:
-            raise _Unrecognised
+            raise NotCompact
         metrics.append(body[metric_start:metric_end])
         start = metric_end + len(samples_key) - 1
         # A slice, not an index: the body may end right here.
         if body[start : start + 1] != b"[":  # also a series without samples, as servers never send
-            raise _Unrecognised
+            raise NotCompact
         # A search for this many bytes skips ahead (several GB/s), unlike one for a `]`.
         end = body.find(next_series, start) + 1
         if end > 0:
@@ -257,7 +227,7 @@ def _layout(body: bytes) -> _Layout:
         else:
             end = body.find(last_series, start) + 1
             if end <= 0:
-                raise _Unrecognised
+                raise NotCompact
             position = end + len(last_series) - 2
         spans.append((start, end))
     return _Layout(
@@ -273,14 +243,14 @@ def _metrics(texts: list[bytes]) -> list[dict[str, str]]:
     try:
         labels = json.loads(b"[" + b",".join(texts) + b"]")
     except ValueError as exc:
-        raise _Unrecognised from exc
+        raise NotCompact from exc
     # Each text starts with `{` and ends with `}`: any of them that is not one object (with
     # strings as values) shows as another count of objects or as a value that is not a string.
     if len(labels) != len(texts) or not all(
         type(label_set) is dict and all(type(value) is str for value in label_set.values())
         for label_set in labels
     ):
-        raise _Unrecognised
+        raise NotCompact
     return labels
 
 
@@ -289,7 +259,7 @@ def _envelope(layout: _Layout) -> dict[str, Any]:
     try:
         envelope = json.loads(layout.envelope_bytes, object_pairs_hook=_unique_members)
     except ValueError as exc:  # truncated, or not JSON after all
-        raise _Unrecognised from exc
+        raise NotCompact from exc
     data = envelope.get("data") if isinstance(envelope, dict) else None
     if not (
         isinstance(data, dict)
@@ -297,7 +267,7 @@ def _envelope(layout: _Layout) -> dict[str, Any]:
         and data.get("resultType") == layout.result_type
         and data.get("result") == []
     ):
-        raise _Unrecognised
+        raise NotCompact
     del data["result"]
     return envelope
 
@@ -306,7 +276,7 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # json.loads keeps the last of repeated members: a second "data" or "result" would win.
     members = dict(pairs)
     if len(members) != len(pairs):
-        raise _Unrecognised
+        raise NotCompact
     return members
 
 
@@ -317,7 +287,7 @@ def _samples(
     # Both readers let go of the GIL (the CSV one in part: bytes.translate holds it, but one
     # half's translation of a chunk overlaps the other's reading), so two threads share the
     # series: with a second core idle, in half the time (the CSV reader: in about 70%).
-    read = _read_native if ENGINE == "native" else _read_samples
+    read = _read_native if ENGINE == "native" else csv_samples.read_samples
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
     if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
@@ -346,7 +316,7 @@ def _read_native(
     counts = np.empty(len(spans), dtype=np.int64)
     read = native_samples.parse(body, np.array(spans, dtype=np.int64), millis, values, counts)
     if read is None:  # not the compact layout after all: the plain path judges
-        raise _Unrecognised
+        raise NotCompact
     total, fractional = read
     millis.resize(total, refcheck=False)  # in place: nothing else refers to them yet
     values.resize(total, refcheck=False)
@@ -354,151 +324,3 @@ def _read_native(
     # milliseconds is exact after the rounding to milliseconds that frames.timestamp_index does.
     seconds = millis / 1000 if fractional else millis // 1000
     return seconds, values, counts
-
-
-def _read_samples(
-    body: bytes, spans: list[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the samples of some series with pandas' CSV reader: timestamps, values, counts."""
-    # Integer timestamps (the usual: steps of whole seconds) parse faster as such, and exactly.
-    first = spans[0][0] + 1
-    if body[first : body.find(b",", first)].lstrip(b"-").isdigit():
-        with contextlib.suppress(_Unrecognised):
-            return _read_csv(_Chunks(body, spans), np.int64)
-    return _read_csv(_Chunks(body, spans), np.float64)
-
-
-class _Chunks:
-    """The samples of some series as CSV, translated and checked a chunk at a time.
-
-    pandas' CSV reader calls :meth:`read` for about 256 KiB at a time. Each chunk is built,
-    checked, translated and parsed while it is in the CPU's cache, without a copy of all the
-    samples (twice: joined, then translated) in memory; and the work that holds the GIL
-    (``bytes.join``, ``bytes.translate``) comes in small pieces, which the other thread's reader
-    interleaves with its own.
-    """
-
-    def __init__(self, body: bytes, spans: list[tuple[int, int]]) -> None:
-        self._body = body
-        self._view = memoryview(body)
-        self._spans = spans
-        self._index = 0  # the series being read
-        self._position = spans[0][0]  # where in it
-        #: Samples per series, counted as they are read.
-        self.counts = np.zeros(len(spans), dtype=np.int64)
-
-    def read(self, size: int = -1) -> bytes:
-        """The next whole samples, about ``size`` bytes of them, as CSV lines; b"" at the end."""
-        room = size if size > 0 else 2**62
-        # `,[t,"v"],...,[t,"v"]`: the rest of the current series up to a sample's end (the last
-        # `]` that fits, or the first one at all), then whole series while they fit.
-        pieces: list[bytes | memoryview] = []
-        ends: list[int] = []  # where each series' piece ends in the chunk
-        series: list[int] = []  # and which series it is
-        length = 0
-        while room > 0 and self._index < len(self._spans):
-            start, end = self._spans[self._index]
-            position = self._position
-            if position == start:
-                pieces.append(b",")  # the separator a series' first sample lacks
-                length += 1
-            stop = end
-            if end - position > room:
-                stop = self._body.rfind(b"]", position, position + room) + 1
-                if stop <= position:  # a sample longer than the room
-                    stop = self._body.find(b"]", position, end) + 1
-            pieces.append(self._view[position:stop])
-            length += stop - position
-            room -= stop - position
-            ends.append(length)
-            series.append(self._index)
-            if stop < end:
-                self._position = stop
-                break
-            self._index += 1
-            if self._index < len(self._spans):
-                self._position = self._spans[self._index][0]
-        if not pieces:
-            return b""
-        text = b"".join(pieces)
-        csv, closes = _to_csv(text)
-        # Samples per series: the `]` before the end of each series' piece.
-        self.counts[series] += np.diff(np.searchsorted(closes, ends), prepend=0)
-        return csv
-
-
-def _to_csv(text: bytes) -> tuple[bytes, np.ndarray]:
-    """``text`` as CSV lines, and where each sample ends in it (its `]`), if every sample is
-    `,[t,"v"]` as JSON writes it.
-
-    Anything else raises _Unrecognised, for the CSV reader reads more than JSON does: `,[1,-"4"]`
-    as `,1,-4`, a timestamp `05`, `+5`, `.5`, `5.` or `Inf`, a sample with a third element (whose
-    field it drops). What these checks leave it refuses: a value that is empty or no number, and
-    every byte translated to "x".
-    """
-    data = np.frombuffer(text, dtype=np.uint8)
-    quotes = np.flatnonzero(data == _QUOTE)
-    lines = len(quotes) // 2
-    opening, closes = quotes[0::2], quotes[1::2] + 1
-    # Each sample is `,[`, a timestamp, `,"`, a value, `"]`, right after the one before.
-    if not (
-        lines
-        and len(quotes) == 2 * lines
-        and text.startswith(b",[")
-        and closes[-1] == len(text) - 1
-        and (data[closes] == _CLOSE).all()
-        and (data[closes[:-1] + 1] == _COMMA).all()
-        and (data[closes[:-1] + 2] == _OPEN).all()
-        and (data[opening - 1] == _COMMA).all()
-    ):
-        raise _Unrecognised
-    csv = text.translate(_TRANSLATE, _DELETE)
-    # And none of JSON's structure elsewhere: the brackets and quotes deleted, and the commas,
-    # add up to these (a `]` elsewhere would start a line of its own, which the row count finds).
-    if (
-        len(text) - len(csv) != 3 * lines
-        or np.count_nonzero(np.frombuffer(csv, dtype=np.uint8) == _COMMA) != 2 * lines
-    ):
-        raise _Unrecognised
-    # The timestamps. Of what the CSV reader takes as a number (in the bytes that are not "x":
-    # `[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?`, "Inf", "NaN"; as an int64 too, if its
-    # value is whole), a JSON number starts with a digit, or a minus and a digit; has no leading
-    # zero; and no dot without a digit after it (`5.`, `5.e3`: looked for in values too, which
-    # servers never write so, and then take the plain path). One ending in e, + or - the CSV
-    # reader refuses.
-    first = np.concatenate(([2], closes[:-1] + 3))
-    first += data[first] == _MINUS
-    if not (
-        _is_digit(data[first]).all()
-        and not ((data[first] == _ZERO) & _is_digit(data[first + 1])).any()
-        and not ((data[:-1] == _DOT) & ~_is_digit(data[1:])).any()
-    ):
-        raise _Unrecognised
-    return csv, closes
-
-
-def _is_digit(codes: np.ndarray) -> np.ndarray:
-    return codes - _ZERO < 10  # uint8 wraps around below "0"
-
-
-def _read_csv(
-    chunks: _Chunks, timestamp_type: type[np.integer] | type[np.floating]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        table = pd.read_csv(
-            chunks,  # type: ignore[call-overload]  # pandas takes any object with read()
-            header=None,
-            names=["", "t", "v"],
-            usecols=["t", "v"],
-            dtype={"t": timestamp_type, "v": np.float64},
-            na_values={"v": ["NaN"]},
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-            **_CSV_PRECISION,
-        )
-    except (ValueError, OverflowError) as exc:  # ParserError and EmptyDataError are ValueErrors
-        raise _Unrecognised from exc
-    if len(table) != chunks.counts.sum():
-        raise _Unrecognised
-    return table["t"].to_numpy(), table["v"].to_numpy(), chunks.counts
