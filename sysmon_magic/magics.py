@@ -32,7 +32,7 @@ from .connections import ASSUMED_SCRAPE_INTERVAL, Connections, connect, connecti
 from .errors import SysmonError, SysmonUsageError
 from .lineparse import OptionParser, check_identifier, magic_terms, split_options, unquote
 from .provenance import Provenance, no_series_line, provenance_line, series_count, summarize
-from .settings import MagicOptions, seconds
+from .settings import MagicOptions, refused_options, seconds
 from .templating import expand, grafana_macros
 from .timeparse import (
     auto_step,
@@ -76,6 +76,12 @@ class SysmonMagics(Magics, MagicOptions):
     """Magics for Prometheus-compatible APIs: NHN Cloud System Monitoring, any Prometheus, a demo."""
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        config = getattr(shell, "config", None)
+        for section in ("SysmonMagics", "MagicOptions"):
+            if config is not None and section in config:
+                for name, reason in refused_options(config[section]).items():
+                    del config[section][name]
+                    print(f"sysmon_magic: {section}.{name} ignored: {reason}", file=sys.stderr)
         super().__init__(shell=shell, **kwargs)  # Magics puts it in shell.configurables
         self.connections = connections_of(shell) if shell is not None else Connections()
         self.matcher: Callable[[Any], Any] | None = None

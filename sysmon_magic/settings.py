@@ -20,7 +20,7 @@ from .errors import SysmonUsageError
 from .plotting import MAX_DISTINCT_SERIES
 from .timeparse import parse_duration, parse_zone
 
-__all__ = ["Duration", "MagicOptions", "Seconds", "Settings", "seconds"]
+__all__ = ["Duration", "MagicOptions", "Seconds", "Settings", "refused_options", "seconds"]
 
 
 class Seconds(str):
@@ -175,3 +175,23 @@ class MagicOptions(Configurable):
             demo_gateway=self.demo_gateway,
             replay=self.replay,
         )
+
+
+def refused_options(section: Mapping[str, Any]) -> dict[str, str]:
+    """The options of a config section (``c.SysmonMagics``) that :class:`MagicOptions` refuses,
+    each with its one-line reason.
+
+    ``%config SysmonMagics.timezone = "Asia/Seol"`` is refused on the instance, but IPython has
+    kept the value in the shell's config by then, as a config file's bad value is kept: the next
+    ``%load_ext`` would fail on it. Whoever makes an instance drops these first.
+    """
+    probe = MagicOptions()
+    names = set(probe.trait_names(config=True))
+    refused: dict[str, str] = {}
+    for name, value in section.items():
+        if name in names:
+            try:
+                setattr(probe, name, value)
+            except TraitError as exc:
+                refused[name] = str(exc)
+    return refused

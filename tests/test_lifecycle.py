@@ -42,3 +42,14 @@ def test_unload_closes_the_connections_and_a_reload_completes_for_the_new_one(sh
     with provisionalcompleter():
         found = shell.Completer.completions("%promql node_load", len("%promql node_load"))
         assert [c.text for c in found] == ["node_load1", "node_load15", "node_load5"]
+
+
+def test_a_refused_config_value_does_not_stop_a_reload(shell, capsys):
+    # IPython keeps a %config value in the shell's config even when the instance refuses it.
+    shell.run_line_magic("config", "SysmonMagics.timezone = 'Asia/Seol'")
+    shell.run_line_magic("reload_ext", "sysmon_magic")
+    assert "SysmonMagics.timezone ignored: timezone: Unknown time zone 'Asia/Seol'" in (
+        capsys.readouterr().err
+    )
+    assert sysmon_magics(shell).timezone == "UTC"
+    assert "timezone" not in shell.config.SysmonMagics
