@@ -241,9 +241,12 @@ def compare(
         return not_yet(
             "your query returned no series; the expected result has "
             f"{_plural(len(reference.series), 'series')}.",
-            "An empty result is not an error, so nothing says why: check the metric name and "
-            "each matcher (label values are case-sensitive, and a `=~` regex must match the whole "
-            "value: `web.*`, not `web`), then what each function returns when it finds nothing.",
+            hints.ABSENT_FOUND_SAMPLES
+            if shape.absent
+            else "An empty result is not an error, so nothing says why: check the metric name "
+            "and each matcher (label values are case-sensitive, and a `=~` regex must match the "
+            "whole value: `web.*`, not `web`), then what each function returns when it finds "
+            "nothing.",
         )
     if mine.series and not reference.series:
         return not_yet(
