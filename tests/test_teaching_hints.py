@@ -336,3 +336,16 @@ def test_an_empty_absent_says_its_selector_found_a_sample():
         "and `absent(v)` finds one up to 5 minutes back through the lookback, on data without "
         "staleness markers such as the demo's.",
     )
+
+
+def test_a_rate_of_a_sum_that_happens_to_match_is_still_wrong():
+    result = frame([{"instance": "web-02:8080", "value": 18.85}])
+    feedback = compare(
+        result,
+        result,
+        query="rate(sum by (instance) (http_requests_total)[5m:1m])",
+        expected_query="sum by (instance) (rate(http_requests_total[5m]))",
+    )
+    assert not feedback
+    assert feedback.message.startswith("Not yet: your numbers match here, but only by luck")
+    assert compare(result, result, query="sum by (instance) (rate(x[5m]))")
