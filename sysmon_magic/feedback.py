@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import hints
-from .errors import SysmonUsageError
-from .frames import NOT_LABELS
+from .results import Namer, Result, SeriesKey, read_result
 from .timeparse import format_time
 
 __all__ = ["ATOL", "RTOL", "Feedback", "compare", "not_yet"]
@@ -31,9 +30,6 @@ _MAX_LISTED = 3
 #: differ in the last bits of a double, never by a part in a billion.
 RTOL = 1e-9
 ATOL = 1e-12
-
-_SeriesKey = tuple[tuple[str, str], ...]
-
 
 # -- feedback --------------------------------------------------------------------------------
 
@@ -86,112 +82,6 @@ def not_yet(message: str, *details: str) -> Feedback:
     return Feedback(False, f"Not yet: {message}", tuple(d for d in details if d))
 
 
-# -- normalised results ----------------------------------------------------------------------
-
-
-@dataclass
-class _Result:
-    """A frame as series: label set -> samples (timestamp -> value), and the label names used."""
-
-    series: dict[_SeriesKey, pd.Series]
-    label_names: frozenset[str]
-
-    @property
-    def timestamps(self) -> set[pd.Timestamp]:
-        return {t for s in self.series.values() for t in s.index}
-
-
-def _as_tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is.
-
-    A wide frame cannot tell a NaN sample from a missing one; both are dropped.
-    """
-    if "value" in frame.columns and frame.index.name == "timestamp":
-        return frame.reset_index()  # a scalar in wide form: its time is the index
-    if "value" in frame.columns or not isinstance(frame.index, pd.DatetimeIndex):
-        return frame
-    names = [str(n) for n in frame.columns.names]
-    # A wide frame of label-less series has one level, "series", valued "{}" (frames.py).
-    no_labels = names == ["series"] and all(c in ("{}", ("{}",)) for c in frame.columns)
-    pieces = []
-    for column in frame.columns:
-        values = frame[column].dropna()
-        piece = pd.DataFrame({"timestamp": values.index, "value": values.to_numpy()})
-        if not no_labels:
-            label_values = column if isinstance(column, tuple) else (column,)
-            for name, value in zip(names, label_values, strict=True):
-                if value != "":  # "" marks a label this series does not have
-                    piece[name] = value
-        pieces.append(piece)
-    if not pieces:
-        return pd.DataFrame({"timestamp": [], "value": []})
-    return pd.concat(pieces, ignore_index=True)
-
-
-def _result(frame: pd.DataFrame) -> _Result:
-    frame = _as_tidy(frame)
-    if "value" not in frame.columns or "timestamp" not in frame.columns:
-        raise SysmonUsageError(
-            "check() takes PromQL or a frame from %%promql (with `timestamp` and `value` columns)."
-        )
-    labels = [str(c) for c in frame.columns if c not in NOT_LABELS]
-    samples: dict[_SeriesKey, list[tuple[Any, Any]]] = {}
-    label_rows = frame[labels].astype(object).itertuples(index=False, name=None)
-    for row, timestamp, value in zip(label_rows, frame["timestamp"], frame["value"], strict=True):
-        # A tidy frame has a column per label of any series; NaN marks the ones a row lacks.
-        key = tuple((n, str(v)) for n, v in zip(labels, row, strict=True) if not pd.isna(v))
-        samples.setdefault(key, []).append((timestamp, value))
-    series = {
-        key: pd.Series([v for _, v in pairs], index=[t for t, _ in pairs]).sort_index()
-        for key, pairs in samples.items()
-    }
-    names = frozenset(name for key in series for name, _ in key)
-    return _Result(series, names)
-
-
-def _series_name(key: _SeriesKey) -> str:
-    """``name{a="b", c="d"}``, as Prometheus writes a series."""
-    labels = dict(key)
-    name = labels.pop("__name__", "")
-    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}"
-
-
-class _Namer:
-    """Names series by the labels that tell them apart, so that a feedback stays readable.
-
-    A label with the same value in every series (``job="node"``) says nothing, and one that only
-    mirrors a label already shown (``openmetrics_id`` next to ``instance``) adds length, not
-    information; ``…`` marks what was left out. Names stay unique: a left-out label either never
-    varies or follows one that is shown.
-    """
-
-    def __init__(self, keys: Iterable[_SeriesKey]) -> None:
-        rows = [dict(k) for k in keys]
-        names = sorted({n for row in rows for n in row})
-        self.shown: list[str] = []
-        for name in names:
-            if len({row.get(name, "") for row in rows}) < 2:
-                continue
-            if not any(_mirrors(rows, shown, name) for shown in self.shown):
-                self.shown.append(name)
-
-    def __call__(self, key: _SeriesKey) -> str:
-        if not self.shown:  # one series, or all alike: nothing to tell apart, show it whole
-            return _series_name(key)
-        kept = tuple((n, v) for n, v in key if n in self.shown)
-        name = _series_name(kept)
-        if len(kept) == len(key):
-            return name
-        return f"{name[:-1]}, …}}" if not name.endswith("{}") else f"{name[:-1]}…}}"
-
-
-def _mirrors(rows: list[dict[str, str]], a: str, b: str) -> bool:
-    """Whether labels ``a`` and ``b`` determine each other across ``rows``."""
-    pairs = {(row.get(a, ""), row.get(b, "")) for row in rows}
-    return len(pairs) == len({x for x, _ in pairs}) == len({y for _, y in pairs})
-
-
 def _code_list(names: Iterable[str]) -> str:
     return ", ".join(f"`{n}`" for n in sorted(names))
 
@@ -234,16 +124,19 @@ def compare(
     feedback name causes that only the query shows; with ``expected_query`` too, a function
     used in place of another (``irate`` for ``rate``).
     """
-    mine, reference = _result(answer), _result(expected)
-    shape = hints.shape_of(query)
-    swapped = hints.function_hint(shape, hints.shape_of(expected_query)) if query else ""
+    mine, reference = read_result(answer), read_result(expected)
+    shape, reference_shape = hints.shape_of(query), hints.shape_of(expected_query)
+    swapped = hints.function_hint(shape, reference_shape) if query else ""
     if not mine.series and reference.series:
         return not_yet(
             "your query returned no series; the expected result has "
             f"{_plural(len(reference.series), 'series')}.",
-            "An empty result is not an error, so nothing says why: check the metric name and "
-            "each matcher (label values are case-sensitive, and a `=~` regex must match the whole "
-            "value: `web.*`, not `web`), then what each function returns when it finds nothing.",
+            hints.ABSENT_FOUND_SAMPLES
+            if shape.absent
+            else "An empty result is not an error, so nothing says why: check the metric name "
+            "and each matcher (label values are case-sensitive, and a `=~` regex must match the "
+            "whole value: `web.*`, not `web`), then what each function returns when it finds "
+            "nothing.",
         )
     if mine.series and not reference.series:
         return not_yet(
@@ -261,10 +154,18 @@ def compare(
         feedback = step()
         if feedback is not None:
             return feedback
+    if shape.rate_of_sum and not reference_shape.rate_of_sum:
+        # The one wrong formulation that can give the right numbers: while no counter in a sum
+        # resets alone (a host's counters all restart together), the rate of the sum is right.
+        return not_yet(
+            "your numbers match here, but only by luck: `rate()` of a sum takes any one "
+            "counter's reset for a reset of the whole sum, and counts nearly all of it as new.",
+            "Take `rate()` of each counter first, then `sum` the rates: `sum by (...) (rate(...))`.",
+        )
     return _correct(reference)
 
 
-def _correct(reference: _Result) -> Feedback:
+def _correct(reference: Result) -> Feedback:
     if len(reference.series) == 1:
         (samples,) = reference.series.values()
         if len(samples) == 1:
@@ -276,7 +177,7 @@ def _correct(reference: _Result) -> Feedback:
     )
 
 
-def _compare_kind(mine: _Result, reference: _Result) -> Feedback | None:
+def _compare_kind(mine: Result, reference: Result) -> Feedback | None:
     """A range vector (several samples per series) handed in for an instant exercise."""
     times = reference.timestamps
     if len(times) != 1 or any(len(s) != 1 for s in reference.series.values()):
@@ -294,7 +195,7 @@ def _compare_kind(mine: _Result, reference: _Result) -> Feedback | None:
     )
 
 
-def _compare_labels(mine: _Result, reference: _Result, shape: hints.QueryShape) -> Feedback | None:
+def _compare_labels(mine: Result, reference: Result, shape: hints.QueryShape) -> Feedback | None:
     extra = mine.label_names - reference.label_names
     missing = reference.label_names - mine.label_names
     if not extra and not missing:
@@ -350,7 +251,7 @@ def _compare_labels(mine: _Result, reference: _Result, shape: hints.QueryShape) 
     return not_yet(found[0], *(_capitalized(h) for h in found[1:]), shapes)
 
 
-def _shape(result: _Result) -> str:
+def _shape(result: Result) -> str:
     count = _plural(len(result.series), "series")
     if not result.label_names:
         return f"{count} with no labels"
@@ -369,8 +270,8 @@ def _them(names: frozenset[str]) -> str:
     return "it" if len(names) == 1 else "them"
 
 
-def _compare_series(mine: _Result, reference: _Result, shape: hints.QueryShape) -> Feedback | None:
-    namer = _Namer([*mine.series, *reference.series])
+def _compare_series(mine: Result, reference: Result, shape: hints.QueryShape) -> Feedback | None:
+    namer = Namer([*mine.series, *reference.series])
     missing = [k for k in reference.series if k not in mine.series]
     extra = [k for k in mine.series if k not in reference.series]
     if not missing and not extra:
@@ -399,7 +300,7 @@ def _compare_series(mine: _Result, reference: _Result, shape: hints.QueryShape) 
     )
 
 
-def _listing(what: str, keys: list[_SeriesKey], namer: _Namer) -> str:
+def _listing(what: str, keys: list[SeriesKey], namer: Namer) -> str:
     if not keys:
         return ""
     names = sorted(namer(k) for k in keys)
@@ -409,14 +310,14 @@ def _listing(what: str, keys: list[_SeriesKey], namer: _Namer) -> str:
 
 
 def _compare_samples(
-    mine: _Result,
-    reference: _Result,
+    mine: Result,
+    reference: Result,
     shape: hints.QueryShape,
     swapped: str,
     rtol: float,
     atol: float,
 ) -> Feedback | None:
-    namer = _Namer(reference.series)
+    namer = Namer(reference.series)
     for key, expected in sorted(reference.series.items()):
         yours = mine.series[key]
         if not yours.index.equals(expected.index):

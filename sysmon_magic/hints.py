@@ -16,7 +16,14 @@ from typing import Any
 
 from .explain import is_scalar, shown
 
-__all__ = ["QueryShape", "binary_sides", "empty_binary_hint", "shape_of", "value_hint"]
+__all__ = [
+    "ABSENT_FOUND_SAMPLES",
+    "QueryShape",
+    "binary_sides",
+    "empty_binary_hint",
+    "shape_of",
+    "value_hint",
+]
 
 # A whole factor between two values, and what it usually means.
 _FACTOR_HINTS: Mapping[int, str] = {
@@ -259,6 +266,15 @@ def function_hint(mine: QueryShape, expected: QueryShape) -> str:
             "first, then take `histogram_quantile()` once."
         )
     return ""
+
+
+#: Why ``absent()``/``absent_over_time()`` returned nothing.
+ABSENT_FOUND_SAMPLES = (
+    "`absent()` and `absent_over_time()` return nothing when their selector finds a sample: "
+    "`absent_over_time(v[d])` finds one anywhere in its window (is it longer than the gap?), "
+    "and `absent(v)` finds one up to 5 minutes back through the lookback, on data without "
+    "staleness markers such as the demo's."
+)
 
 
 def absent_hint(listed: str) -> str:

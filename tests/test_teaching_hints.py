@@ -321,3 +321,31 @@ def test_a_rate_of_a_sum_is_named():
     assert feedback.details[-1].startswith("Yours takes `rate()` of a sum")
     assert shape_of("rate((sum by (i) (x))[5m:])").rate_of_sum
     assert not shape_of("sum(rate(x[5m]))").rate_of_sum
+
+
+def test_an_empty_absent_says_its_selector_found_a_sample():
+    expected = frame([{"instance": "web-03:9100", "value": 1.0}])
+    feedback = compare(
+        frame([]).reindex(columns=["timestamp", "value"]),
+        expected,
+        query='absent_over_time(node_load1{instance="web-03:9100"}[2m])',
+    )
+    assert feedback.details == (
+        "`absent()` and `absent_over_time()` return nothing when their selector finds a sample: "
+        "`absent_over_time(v[d])` finds one anywhere in its window (is it longer than the gap?), "
+        "and `absent(v)` finds one up to 5 minutes back through the lookback, on data without "
+        "staleness markers such as the demo's.",
+    )
+
+
+def test_a_rate_of_a_sum_that_happens_to_match_is_still_wrong():
+    result = frame([{"instance": "web-02:8080", "value": 18.85}])
+    feedback = compare(
+        result,
+        result,
+        query="rate(sum by (instance) (http_requests_total)[5m:1m])",
+        expected_query="sum by (instance) (rate(http_requests_total[5m]))",
+    )
+    assert not feedback
+    assert feedback.message.startswith("Not yet: your numbers match here, but only by luck")
+    assert compare(result, result, query="sum by (instance) (rate(x[5m]))")
