@@ -27,7 +27,15 @@ NAME = "sysmon-magic-promql"
 BUILT = LABEXTENSION / "dist" / NAME
 INSTALL_DIR = Path("share/jupyter/labextensions") / NAME
 # What the built extension is made from: a change to any of them makes it stale.
-SOURCES = ["src", "style", "install.json", "package.json", "package-lock.json", "tsconfig.json"]
+SOURCES = [
+    "src",
+    "style",
+    "build.js",
+    "install.json",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+]
 
 
 def _newest_source() -> float:
