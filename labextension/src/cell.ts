@@ -6,6 +6,7 @@
 import { syntaxHighlighting } from '@codemirror/language';
 import { linter } from '@codemirror/lint';
 import { Compartment, EditorState, Extension, Prec, Text } from '@codemirror/state';
+import { ViewPlugin } from '@codemirror/view';
 
 import { promqlCellLanguage, promqlClasses } from './language';
 import { lintCell } from './lint';
@@ -35,19 +36,38 @@ export function isPromqlDoc(doc: Text): boolean {
   return splitPromqlCell(head) !== null;
 }
 
-/** The extension for one editor whose text starts as `initial`. */
-export function promqlCells(initial: string): Extension {
+/** What the extension needs to know of the editor's model (a cell's, a console prompt's). */
+export interface EditorModel {
+  /** The model's text when the editor is made. */
+  initial: string;
+  /** Whether the editor holds IPython code now (not Markdown, raw text or another language). */
+  isIPython(): boolean;
+  /** Call `listener` when that may have changed; returns how to stop. */
+  onLanguageChange(listener: () => void): () => void;
+}
+
+/** The extension for one editor: PromQL while its text is a `%%promql` cell of IPython code. */
+export function promqlCells(model: EditorModel): Extension {
   const mode = new Compartment();
-  const modeFor = (on: boolean): Extension => (on ? promqlMode : []);
+  const wanted = (doc: Text): boolean => model.isIPython() && isPromqlDoc(doc);
+  const switchTo = (state: EditorState, on: boolean) =>
+    on === (mode.get(state) === promqlMode)
+      ? null
+      : { effects: mode.reconfigure(on ? promqlMode : []) };
   return [
-    mode.of(modeFor(splitPromqlCell(initial) !== null)),
-    EditorState.transactionExtender.of(tr => {
-      if (!tr.docChanged) {
-        return null;
-      }
-      const on = isPromqlDoc(tr.newDoc);
-      const was = mode.get(tr.startState) === promqlMode;
-      return on === was ? null : { effects: mode.reconfigure(modeFor(on)) };
+    mode.of(wanted(Text.of(model.initial.split('\n'))) ? promqlMode : []),
+    EditorState.transactionExtender.of(tr =>
+      tr.docChanged ? switchTo(tr.startState, wanted(tr.newDoc)) : null
+    ),
+    // A notebook learns its kernel's language after its cells are drawn: switch then, too.
+    ViewPlugin.define(view => {
+      const stop = model.onLanguageChange(() => {
+        const spec = switchTo(view.state, wanted(view.state.doc));
+        if (spec !== null) {
+          view.dispatch(spec);
+        }
+      });
+      return { destroy: stop };
     })
   ];
 }

@@ -21,11 +21,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     extensions.addExtension({
       name: 'sysmon-magic-promql:cells',
       factory: ({ model }) =>
-        IPYTHON_MIME.test(model.mimeType)
-          ? EditorExtensionRegistry.createImmutableExtension(
-              promqlCells(model.sharedModel.getSource())
-            )
-          : null
+        EditorExtensionRegistry.createImmutableExtension(
+          promqlCells({
+            initial: model.sharedModel.getSource(),
+            isIPython: () => IPYTHON_MIME.test(model.mimeType),
+            onLanguageChange: listener => {
+              model.mimeTypeChanged.connect(listener);
+              return () => model.mimeTypeChanged.disconnect(listener);
+            }
+          })
+        )
     });
   }
 };

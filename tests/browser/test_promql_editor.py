@@ -49,7 +49,7 @@ PYTHON = "import math\n\ndef total(values):\n    return sum(values) + math.pi  #
 CELLS = ["%load_ext sysmon_magic", "%sysmon_connect demo", QUERY, BROKEN, PYTHON]
 
 
-def _write_notebook(lab: JupyterLab) -> None:
+def _write_notebook(lab: JupyterLab, *, language_info: bool = True) -> None:
     cells: list[dict[str, object]] = [
         {
             "cell_type": "code",
@@ -61,12 +61,14 @@ def _write_notebook(lab: JupyterLab) -> None:
         }
         for n, source in enumerate(CELLS)
     ]
+    metadata: dict[str, object] = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+    }
+    if language_info:
+        metadata["language_info"] = {"name": "python", "codemirror_mode": {"name": "ipython"}}
     notebook = {
         "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python", "codemirror_mode": {"name": "ipython"}},
-        },
+        "metadata": metadata,
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -195,3 +197,19 @@ def test_tab_completion_in_a_promql_cell_still_comes_from_the_kernel(
     expect(completed.or_(completer).first).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
     page.locator(".jp-Notebook").screenshot(path=ARTIFACTS / "promql-editor-completion.png")
     expect(query).to_have_attribute("data-language", "promql")
+
+
+def test_a_notebook_that_learns_its_language_from_the_kernel_switches_then(
+    jupyter_lab: JupyterLab, notebook_page: Page
+) -> None:
+    """No ``language_info`` saved: the cells are drawn before the kernel says "IPython"."""
+    page = notebook_page
+    _write_notebook(jupyter_lab, language_info=False)
+    page.goto(jupyter_lab.lab_url(NOTEBOOK))
+    expect(
+        page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE),
+        "the notebook's kernel did not become idle (status bar)",
+    ).to_have_count(1, timeout=KERNEL_TIMEOUT_MS)
+    expect(_editor(page, 2)).to_have_attribute("data-language", "promql")
+    expect(_editor(page, 4)).to_have_attribute("data-language", "python")
+    _token(_editor(page, 2), "sysmon-promql-function", "rate")
