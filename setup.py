@@ -41,7 +41,8 @@ SOURCES = [
 def _newest_source() -> float:
     paths = (LABEXTENSION / name for name in SOURCES)
     files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
-    return max(f.stat().st_mtime for f in files)
+    # None at all in an sdist that carries only the built extension: then it is never stale.
+    return max((f.stat().st_mtime for f in files), default=0.0)
 
 
 def labextension_is_built() -> bool:
