@@ -8,6 +8,7 @@ import type { EditorView } from '@codemirror/view';
 import { LanguageType, PromQLExtension, promQLLanguage } from '@prometheus-io/codemirror-promql';
 
 import { splitPromqlCell } from './magic';
+import { withoutTemplates } from './template';
 
 const bodyLanguage = promQLLanguage(LanguageType.PromQL);
 // No remote client and no completion: the linter is pure static analysis, and completion stays
@@ -39,6 +40,7 @@ export function lintCell(text: string): Diagnostic[] {
   if (cell === null) {
     return [];
   }
-  const body = text.slice(cell.bodyFrom, cell.bodyTo);
+  // `$var` and `$__rate_interval` are expanded by the kernel before the query is sent.
+  const body = withoutTemplates(text.slice(cell.bodyFrom, cell.bodyTo));
   return shiftDiagnostics(lintPromql(body), cell.bodyFrom);
 }

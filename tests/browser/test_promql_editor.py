@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 
 import pytest
 
-from .conftest import ARTIFACTS, JupyterLab
+from .conftest import ARTIFACTS, REPO, JupyterLab
 
 try:
     from playwright.sync_api import Locator, Page, expect
@@ -213,3 +214,35 @@ def test_a_notebook_that_learns_its_language_from_the_kernel_switches_then(
     expect(_editor(page, 2)).to_have_attribute("data-language", "promql")
     expect(_editor(page, 4)).to_have_attribute("data-language", "python")
     _token(_editor(page, 2), "sysmon-promql-function", "rate")
+
+
+def test_the_tour_shows_its_promql_cells_as_promql(
+    jupyter_lab: JupyterLab, notebook_page: Page
+) -> None:
+    """The demo's tour, opened as `scripts/demo.sh` opens it: every `%%promql` cell is PromQL."""
+    page = notebook_page
+    tour = REPO / "notebooks" / "00-tour.ipynb"
+    shutil.copyfile(tour, jupyter_lab.root_dir / tour.name)
+    cells = json.loads(tour.read_text())["cells"]
+    promql = [
+        n
+        for n, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and "".join(cell["source"]).startswith("%%promql")
+    ]
+    assert len(promql) >= 5, "the tour should show several %%promql cells"
+    page.goto(jupyter_lab.lab_url(tour.name))
+    for n in promql:
+        editor = _editor(page, n)
+        editor.scroll_into_view_if_needed(timeout=EDITOR_TIMEOUT_MS)
+        expect(editor, f"tour cell {n}").to_have_attribute(
+            "data-language", "promql", timeout=EDITOR_TIMEOUT_MS
+        )
+    # The tour's queries are valid, templates (`$__rate_interval`, `$hosts`) included: once the
+    # linter has run (300 ms after an editor opens; the other tests see its marks within 2 s),
+    # not one is underlined.
+    page.wait_for_timeout(3000)
+    marks = page.locator(".jp-Notebook .cm-lintRange")
+    assert marks.count() == 0, f"lint marks in the tour: {marks.all_inner_texts()}"
+    first = page.locator(".jp-Notebook .jp-Cell").nth(promql[0])
+    first.scroll_into_view_if_needed()
+    first.screenshot(path=ARTIFACTS / "promql-editor-tour.png")
