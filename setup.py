@@ -1,4 +1,8 @@
-"""What pyproject.toml cannot say: the JupyterLab extension is built, then shipped as data files.
+"""What pyproject.toml cannot say: the C reader of samples, and the JupyterLab extension.
+
+The C reader (``sysmon_magic/samples.c``) is ``optional=True``: where no C compiler is at hand
+the package installs without it, and ``sysmon_magic.fastjson`` reads samples with pandas' CSV
+reader instead (the same frames, slower, and holding the GIL for part of the time).
 
 ``labextension/`` holds the TypeScript source of ``sysmon-magic-promql`` (the PromQL editor of
 ``%%promql`` cells). ``build`` first runs ``build_labextension``: when the built extension is
@@ -18,7 +22,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import Command, setup
+from setuptools import Command, Extension, setup
 from setuptools.command.build import build
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +103,7 @@ class Build(build):
 
 
 setup(
+    ext_modules=[Extension("sysmon_magic.samples", ["sysmon_magic/samples.c"], optional=True)],
     cmdclass={"build": Build, "build_labextension": BuildLabextension},
     data_files=labextension_data_files() if labextension_is_built() else [],
 )

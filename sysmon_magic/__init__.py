@@ -73,33 +73,14 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext sysmon_magic``: register the magics and make them configurable."""
+    """``%load_ext sysmon_magic``: register the magics, their options and Tab completion."""
     from .magics import SysmonMagics
 
-    magics = SysmonMagics(ipython)
-    ipython.register_magics(magics)
-    ipython.configurables.append(magics)  # so that %config SysmonMagics lists the options
-    from IPython.core.completer import context_matcher
-
-    @context_matcher(identifier="sysmon_magic.promql")
-    def complete_promql(context: Any) -> Any:
-        return magics.complete_promql(context)
-
-    ipython.Completer.custom_matchers.append(complete_promql)
-    from .magics import show_explorer
-
-    # By name: importing the explorer (and ipywidgets) waits until an explorer is shown.
-    ipython.display_formatter.ipython_display_formatter.for_type_by_name(
-        "sysmon_magic.explorer", "Explorer", show_explorer
-    )
+    ipython.register_magics(SysmonMagics)  # the instance registers itself (storemagic's shape)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext sysmon_magic``: close the connections' HTTP sessions."""
-    for magics in [c for c in ipython.configurables if type(c).__name__ == "SysmonMagics"]:
-        for client in magics.connections.values():
-            client.close()
-        if magics._gateway is not None:
-            magics._gateway.stop()
-        ipython.configurables.remove(magics)
-    ipython.display_formatter.ipython_display_formatter.pop("sysmon_magic.explorer.Explorer", None)
+    """``%unload_ext sysmon_magic``: close the connections, take back the completer."""
+    from .magics import SysmonMagics
+
+    SysmonMagics.unload(ipython)

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from .errors import SysmonError
 from .promql_text import FUNCTIONS, KEYWORDS, metric_names
 
 if TYPE_CHECKING:
     from .query_client import QueryClient
 
-__all__ = ["FUNCTIONS", "Names", "complete", "unknown_metrics"]
+__all__ = ["FUNCTIONS", "Names", "complete", "complete_cell", "unknown_metrics"]
 
 
 # A label matcher whose quoted value is still open at the cursor ("...", '...' or `...`).
@@ -111,3 +112,27 @@ def complete(text: str, names: Names) -> tuple[str, list[tuple[str, str]]]:
 
 def _starting(prefix: str, candidates: Iterable[str], kind: str) -> list[tuple[str, str]]:
     return [(name, kind) for name in candidates if name.startswith(prefix)]
+
+
+def complete_cell(
+    full_text: str, cursor_line: int, text_until_cursor: str, names: Names | None
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """What to offer in a %%promql cell's body or after %promql: the fragment and the offers.
+
+    None when the cursor is in neither, or there is no connection (``names`` is None). It never
+    raises: names that cannot be listed offer nothing.
+    """
+    lines = full_text.split("\n")
+    if lines and lines[0].lstrip().startswith("%%promql") and cursor_line > 0:
+        text = "\n".join([*lines[1:cursor_line], text_until_cursor])
+    else:
+        start = text_until_cursor.find("%promql ")
+        if start < 0:
+            return None
+        text = text_until_cursor[start + len("%promql ") :]
+    if names is None:
+        return None
+    try:
+        return complete(text, names)
+    except SysmonError:
+        return "", []  # a completion must never raise; offer nothing instead

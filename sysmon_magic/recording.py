@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .envelope import Answer
 from .errors import SysmonUsageError
-from .timeparse import format_duration, format_time
+from .provenance import Provenance, describe_window
 
 if TYPE_CHECKING:
     from .envelope import Raw, Reader
@@ -257,15 +257,21 @@ def _describe(endpoint: str, params: Sequence[tuple[str, str]]) -> str:
     values = dict(params)
     what = f"{endpoint} {values.get('query') or values.get('match[]') or ''!r}".strip()
     try:
-        if "start" in values and "end" in values:
-            what += f" from {format_time(float(values['start']))} to {format_time(float(values['end']))}"
-        if "step" in values:
-            what += f" step {format_duration(float(values['step']))}"
-        if "time" in values:
-            what += f" at {format_time(float(values['time']))}"
+        times = {
+            key: float(values[key]) for key in ("start", "end", "step", "time") if key in values
+        }
     except ValueError:
-        pass
-    return what
+        return what
+    window = Provenance(
+        start=times.get("start"),
+        end=times.get("end"),
+        step=times.get("step"),
+        time=times.get("time"),
+    )
+    described = describe_window(window, sep=" ")
+    if window.is_range:
+        return f"{what} from {described}"
+    return f"{what} {described}" if described else what
 
 
 def _dump(value: Any) -> str:

@@ -53,12 +53,9 @@ def _shell() -> InteractiveShell:
 def shell(_shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     """The session's shell with no connections, default options, and no appkey in the env."""
     monkeypatch.delenv("SYSMON_APPKEY", raising=False)
-    magics = sysmon_magics(_shell)
     yield _shell
-    for client in magics.connections.values():
-        client.close()
-    magics.connections.clear()
-    magics.current = None
+    magics = sysmon_magics(_shell)  # after the test: a test may have reloaded the extension
+    magics.connections.clear()  # closes them
     for trait in ("region_urls", "default_range", "max_points", "default_format", "timeout"):
         magics.set_trait(trait, magics.trait_defaults(trait))
     for name in [n for n in _shell.user_ns if n.startswith("t_")]:

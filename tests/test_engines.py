@@ -168,7 +168,7 @@ def test_a_secret_header_never_shows(shell, proxy, monkeypatch, capsys, tmp_path
     ]
     listing = run(shell, "sysmon_connect")
     assert listing["headers"].tolist() == ["X-Scope-OrgID: team-a, Authorization: ****"]
-    client = sysmon_magics(shell).connections["mimir"]
+    client = sysmon_magics(shell).connections["mimir"].client
     printed = capsys.readouterr()
     # The server refuses the next request and echoes the headers it got, the secret one too.
     proxy.required["X-Scope-OrgID"] = "team-b"

@@ -101,11 +101,11 @@ def test_connect_to_any_prometheus_by_url(shell, demo_server, capsys):
 def test_compress_asks_for_gzip_even_through_a_loopback_tunnel(shell, demo_server):
     run(shell, f"sysmon_connect --url {demo_server.url} --name tunnel --compress")
     magics = sysmon_magics(shell)
-    assert magics.connections["tunnel"].compress
+    assert magics.connections["tunnel"].client.compress
     frame = run(shell, "promql --instant --time 2026-11-08T12:00:00Z count(node_uname_info)")
     assert frame["value"].tolist() == [6.0]  # and the gzip answer reads as well
     run(shell, f"sysmon_connect --url {demo_server.url} --name local")
-    assert not magics.connections["local"].compress
+    assert not magics.connections["local"].client.compress
 
 
 def test_rejected_appkey_is_a_short_message(shell, gateway, monkeypatch):
@@ -327,9 +327,9 @@ def test_show_query_draws_a_subquery_without_an_error_token(connected, monkeypat
 
 
 def test_regions_and_the_demo_sample_every_minute(via_gateway, shell):
-    assert sysmon_magics(shell).connections["kr1"].scrape_interval == 60
+    assert sysmon_magics(shell).connections["kr1"].client.scrape_interval == 60
     run(shell, "sysmon_connect demo")
-    assert sysmon_magics(shell).connections["demo"].scrape_interval == 60
+    assert sysmon_magics(shell).connections["demo"].client.scrape_interval == 60
     frame = run(shell, "promql --range 1h --step 15s", "node_load1")  # explicit: the user's
     assert frame.attrs["promql"]["step"] == 15
 
@@ -347,7 +347,10 @@ def test_a_given_scrape_interval_is_used_and_an_unknown_one_said(shell, demo_ser
         shell,
         f"sysmon_connect --url {demo_server.url} --now 2026-11-09T00:00:00Z --scrape-interval 2m",
     )
-    assert sysmon_magics(shell).connections[demo_server.url.split("/")[2]].scrape_interval == 120
+    assert (
+        sysmon_magics(shell).connections[demo_server.url.split("/")[2]].client.scrape_interval
+        == 120
+    )
     frame = run(shell, "promql --range 1h", "node_load1")
     assert frame.attrs["promql"]["step"] == 120
     capsys.readouterr()
@@ -363,7 +366,7 @@ def test_a_recording_keeps_the_scrape_interval_for_its_replay(shell, demo_server
     run(shell, f"sysmon_connect --url {demo_server.url} --now 2026-11-09T00:00:00Z --record {path}")
     live = run(shell, "promql --range 1h node_load1")
     run(shell, f"sysmon_connect --replay {path} --name again")
-    assert sysmon_magics(shell).connections["again"].scrape_interval == 60
+    assert sysmon_magics(shell).connections["again"].client.scrape_interval == 60
     assert run(shell, "promql --range 1h node_load1").equals(live)
 
 
@@ -504,11 +507,11 @@ def test_the_demo_behind_a_gateway_uses_the_appkey(shell, demo_server, canary_en
         run(shell, "sysmon_connect demo")
         frame = run(shell, "promql --instant count(node_uname_info)")
         assert frame["value"].tolist() == [6.0]
-        assert magics._gateway.requests[-1] == ("GET", "/prometheus/api/v1/query")
+        gateway = magics.connections.gateway
+        assert gateway is not None and gateway.requests[-1] == ("GET", "/prometheus/api/v1/query")
     finally:
         magics.demo_gateway = False
-        magics._gateway.stop()
-        magics._gateway = None
+        magics.connections.clear()  # and the gateway with them
     out = capsys.readouterr().out
     assert "through an NHN-style gateway with appkey ****4068" in out
     assert_no_canary(out)

@@ -1,12 +1,9 @@
-"""How magic lines split into options and PromQL, on literals."""
+"""How magic lines split into options and PromQL, and which options go together, on literals."""
 
 import pytest
-from IPython.core.error import UsageError
 
-from sysmon_magic.magics import SysmonMagics, split_options
-
-PROMQL = SysmonMagics.promql.parser
-LABELS = SysmonMagics.promql_labels.parser
+from sysmon_magic.errors import SysmonUsageError
+from sysmon_magic.lineparse import LABELS, PROMQL, split_options
 
 
 @pytest.mark.parametrize(
@@ -42,5 +39,28 @@ def test_a_match_selector_keeps_its_quotes():
 
 def test_options_that_do_not_parse_are_usage_errors():
     options, _ = split_options("--format long up", PROMQL)
-    with pytest.raises(UsageError, match="invalid choice"):
+    with pytest.raises(SysmonUsageError, match="invalid choice"):
         PROMQL.parse_args(options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("--explain --plot", "--explain shows the query's tree, not a result: drop --plot,"),
+        ("--explain --explore", "--explain shows the query's tree, not a result: drop --explore"),
+        ("--format wide --explain", "not a result: drop --format, or run the query again"),
+        ("--instant --start now-1h", "--instant takes --time, not --start/--end."),
+        ("--end now --instant", "--instant takes --time, not --start/--end."),
+        ("--explore --plot", "--explore draws the result itself: drop --plot."),
+    ],
+)
+def test_options_that_cannot_go_together_are_refused_in_one_line(options, message):
+    with pytest.raises(SysmonUsageError) as caught:
+        PROMQL.parse_args(options.split())
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_options_that_go_together_are_taken():
+    taken = PROMQL.parse_args(["--explain", "--time", "now", "--show-query", "--instant"])
+    assert taken.explain and taken.instant and taken.time == "now"
+    assert PROMQL.parse_args(["--plot", "--format", "wide", "--range", "6h"]).format == "wide"
