@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: install, lint, type-check, unit + integration tests
+# The whole test suite, from a fresh clone: install, lint, type-check, the JupyterLab
+# extension's own unit tests, unit + integration tests
 # against a real Prometheus, NHN-style gateway and VictoriaMetrics, and every notebook under nbval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,7 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== labextension unit tests (node)"
+(cd labextension && npm test --silent)
 echo "== pytest"
 pytest tests --nbval notebooks --nbval-sanitize-with tests/nbval-sanitize.cfg "$@"
