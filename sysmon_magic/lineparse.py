@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from textwrap import dedent
 from typing import Any
 
 from .errors import SysmonUsageError
@@ -32,10 +31,7 @@ __all__ = [
 
 
 class _MagicHelp(argparse.RawDescriptionHelpFormatter):
-    """``%magic?`` help as plain text: the magic's docstring, dedented, under "usage: %magic"."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return super()._fill_text(dedent(text), width, indent)
+    """``%magic?`` help as plain text: the magic's docstring as written, under "usage: %magic"."""
 
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "usage: %") -> None:
         super().add_usage(usage, actions, groups, prefix)

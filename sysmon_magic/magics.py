@@ -10,6 +10,7 @@ query templated once per cell. Every :class:`~sysmon_magic.errors.SysmonError` b
 from __future__ import annotations
 
 import functools
+import inspect
 import shlex
 import sys
 from argparse import Namespace
@@ -34,13 +35,7 @@ from .lineparse import OptionParser, check_identifier, magic_terms, split_option
 from .provenance import Provenance, no_series_line, provenance_line, series_count, summarize
 from .settings import MagicOptions, seconds
 from .templating import expand, grafana_macros
-from .timeparse import (
-    auto_step,
-    parse_duration,
-    parse_time,
-    resolve_span,
-    resolve_window,
-)
+from .timeparse import auto_step, parse_duration, parse_time, resolve_span, resolve_window
 
 if TYPE_CHECKING:
     from .client import Client
@@ -63,7 +58,7 @@ def _options(parser: OptionParser) -> Callable[[_Magic], _Magic]:
             except SysmonError as exc:
                 raise UsageError(magic_terms(str(exc))) from exc
 
-        parser.description = method.__doc__
+        parser.description = inspect.cleandoc(method.__doc__ or "")
         magic.parser = parser  # type: ignore[attr-defined]
         magic.__doc__ = parser.format_help()
         return magic  # type: ignore[return-value]
