@@ -23,6 +23,8 @@ def test_a_duration_keeps_its_text_and_its_seconds():
         ("timezone", "Asia/Seol", "timezone: Unknown time zone 'Asia/Seol': use an IANA name"),
         ("timeout", "soon", "timeout: Cannot read duration 'soon'"),
         ("max_response_mb", 0, "max_response_mb must be at least 1"),
+        ("max_points", 0, "max_points must be at least 1"),
+        ("max_parallel", -2, "max_parallel must be at least 1"),
     ],
 )
 def test_a_bad_value_is_refused_when_set_and_the_old_one_kept(trait, value, message):
