@@ -16,14 +16,15 @@ is chosen per URL, each as measured from Prometheus 2.42 on this machine:
    11,001 + 11,001 + 11,001 + 10,198 points), the server waiting 100 ms a request, against the
    same with ``max_parallel=1`` (one window after another), in turns; target: <= 0.40 of it.
    Beside it: the client's CPU time (and how much of it the kernel's), the server's, and the
-   parts of the query measured alone (a window's transfer, the 4 conversions, their merge),
+   parts of the query measured alone (a window's transfer, the 4 reads of the answers into
+   arrays, their merge and the frame built from it),
    which bound what any transport can gain.
 2. **One window end to end**: ``client.query_range`` of one 11,001-point window with no latency,
    against the sum of its parts each measured alone in the same run: the raw transfer (one GET
    on a socket, read into a preallocated buffer of the Content-Length) and the conversion
    (``fastjson.frame_from_body``); target: <= 1.15 of the sum. Then whether two conversions
-   overlap in two threads (they release the GIL only in part): that decides whether windows'
-   conversions can share two cores.
+   overlap in two threads (the C reader of samples lets go of the GIL; finding the series and
+   building the frame hold it): that decides whether windows' conversions share two cores.
 3. **Real Prometheus**: ``benchmarks/long_range.py``, the same split range from a Prometheus
    backfilled with a month, is run at the end (``--no-prometheus`` skips it).
 
@@ -63,9 +64,9 @@ import pandas as pd
 import requests
 import urllib3
 
-from sysmon_magic import Client, fastjson
-from sysmon_magic.fastjson import frame_from_body
-from sysmon_magic.frames import concat_windows
+from sysmon_magic import Client, fastjson, frames
+from sysmon_magic.fastjson import frame_from_body, runs_from_body
+from sysmon_magic.frames import concat_runs, frame_from_runs
 from sysmon_magic.timeparse import split_range
 
 SERIES = 100
@@ -420,34 +421,44 @@ def split_range_figures(server: Server, windows: Sequence[Window], runs: int) ->
             f"{bound / slow.median:.2f} of one by one"
         )
     # The parts of a split query, each alone: what the client cannot avoid, whatever its
-    # transport. Conversions barely overlap in threads (see the GIL figure below) and the merge
-    # starts after the last window, so together they bound what fetching in parallel can gain.
+    # transport. The reads overlap in threads only where they let go of the GIL (see the GIL
+    # figure below) and the merge starts after the last window: together they bound what
+    # fetching in parallel can gain.
     paths = [window_path(0, "length", window) for window in windows]
     bodies = [bytes(raw_get(server.port, path)) for path in paths]
-    parts = [frame for body in bodies if (frame := frame_from_body(body, "tidy").frame) is not None]
+    parts = [found for body in bodies if (found := runs_from_body(body).runs) is not None]
     transfer, conversions, merge = in_turns(
         runs,
         server,
         lambda: raw_get(server.port, paths[0]),
-        lambda: [frame_from_body(body, "tidy") for body in bodies],
-        lambda: concat_windows(parts, "tidy"),
+        lambda: [runs_from_body(body) for body in bodies],
+        lambda: merged_frame(parts),
     )
-    # With a perfect transport: in parallel, one latency, then the conversions one after
-    # another as the windows arrive; one by one, every window's latency and transfer too.
-    floor = latency + transfer.median + conversions.median + merge.median
+    # With a perfect transport: in parallel, one latency, then the reads as the windows arrive
+    # (one after another, or spread over every core: their CPU time / cores); one by one,
+    # every window's latency and transfer too.
     one_by_one = len(windows) * (latency + transfer.median) + conversions.median + merge.median
     print(
         f"   parts alone: a window's raw transfer {ms(transfer.median).strip()}, the "
-        f"{len(windows)} conversions {ms(conversions.median).strip()} (CPU "
-        f"{ms(conversions.median_cpu).strip()}), their merge (frames.concat_windows) "
-        f"{ms(merge.median).strip()}"
+        f"{len(windows)} reads into arrays {ms(conversions.median).strip()} (CPU "
+        f"{ms(conversions.median_cpu).strip()}), their merge and the frame "
+        f"(frames.concat_runs + frame_from_runs) {ms(merge.median).strip()}"
     )
-    print(
-        f"   perfect transport, conversions not overlapping: {LATENCY_MS} ms + transfer + "
-        f"conversions + merge = {floor:.2f} s, one by one {one_by_one:.2f} s: "
-        f"{floor / one_by_one:.2f} (measured one by one, Content-Length: "
-        f"{serial_median['length']:.2f} s)"
-    )
+    for how, reads in (
+        ("reads one after another", conversions.median),
+        (f"reads spread over {cores} cores", conversions.median_cpu / cores),
+    ):
+        floor = latency + transfer.median + reads + merge.median
+        print(
+            f"   perfect transport, {how}: {LATENCY_MS} ms + transfer + reads + merge = "
+            f"{floor:.2f} s, one by one {one_by_one:.2f} s: {floor / one_by_one:.2f}"
+        )
+    print(f"   (measured one by one, Content-Length: {serial_median['length']:.2f} s)")
+
+
+def merged_frame(parts: Sequence[frames.Runs]) -> pd.DataFrame:
+    """What the client does once the windows are in: one merge, then the frame."""
+    return frame_from_runs(concat_runs(parts), "tidy")
 
 
 def one_window_figures(server: Server, window: Window, runs: int) -> bytes:

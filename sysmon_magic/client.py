@@ -4,9 +4,10 @@ Every request goes through one funnel, :meth:`Client._call`, which asks the clie
 for the answer and reads it: an :class:`~sysmon_magic.transport.HTTPTransport` (the default),
 a recording one that stores each exchange, or a replaying one that answers from a file
 (:mod:`~sysmon_magic.recording`), as httpx's clients take a ``transport=``. Range answers are
-converted window by window, from the bytes when there are bytes
-(:mod:`~sysmon_magic.fastjson`), and windows are always joined by one merge
-(:func:`~sysmon_magic.frames.concat_windows`): live, recorded and replayed frames are the same.
+read window by window into their series' arrays, from the bytes when there are bytes
+(:mod:`~sysmon_magic.fastjson`); windows are always joined by one merge of those arrays
+(:func:`~sysmon_magic.frames.concat_runs`), and the frame is built once, from the merge: live,
+recorded and replayed frames are the same.
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-import numpy as np
 import pandas as pd
 
 from . import frames
 from .envelope import Answer, Reader, strings
-from .errors import SysmonError, SysmonUsageError
+from .errors import ResponseFormatError, SysmonError, SysmonUsageError
 from .provenance import Provenance
 from .query_client import TimeLike
 from .recording import RecordingTransport, ReplayTransport
@@ -355,15 +355,15 @@ class Client:
         *,
         timeout: float | None = None,
         get_only: bool = False,
-        fmt: frames.FrameFormat | None = None,
+        series: bool = False,
         cancel: Cancel | None = None,
         transport: Transport | None = None,
-    ) -> tuple[Answer, pd.DataFrame | None]:
+    ) -> tuple[Answer, frames.Runs | None]:
         """The one funnel: ask the transport, read the answer (or raise a typed error).
 
-        With ``fmt``, a successful answer's bytes become a frame directly (no Python object per
-        sample); the frame is None when the answer came parsed (a replay) or in a shape only the
-        plain reader knows.
+        With ``series``, a successful answer's bytes become its series directly (no Python
+        object per sample); they are None when the answer came parsed (a replay) or is not a
+        vector or matrix.
         """
         if endpoint in _ENGINE_ENDPOINTS:
             params = [*params, *self._params.items()]
@@ -376,13 +376,13 @@ class Client:
         reply = (transport or self.transport).send(request, cancel)
         if isinstance(reply, Answer):
             return reply, None
-        if fmt is not None and reply.status == 200:
-            from .fastjson import frame_from_body
+        if series and reply.status == 200:
+            from .fastjson import runs_from_body
 
-            found = frame_from_body(reply.body, fmt)
-            if found.frame is not None and isinstance(found.envelope, dict):
+            found = runs_from_body(reply.body)
+            if found.runs is not None and isinstance(found.envelope, dict):
                 envelope = {**found.envelope, "data": found.envelope.get("data", {})}
-                return self._reader.envelope_answer(envelope, reply), found.frame
+                return self._reader.envelope_answer(envelope, reply), found.runs
         return self._reader.answer(reply), None
 
     def _time(self, value: TimeLike) -> float:
@@ -466,20 +466,32 @@ class Client:
                 ("step", _number(step_s)),
                 *_timeout_param(timeout),
             ]
-            answer, frame = self._call(
-                "query_range", params, timeout=deadline, fmt=fmt, cancel=cancel
+            answer, runs = self._call(
+                "query_range", params, timeout=deadline, series=True, cancel=cancel
             )
-            if frame is None:
-                frame = frames.frame_from_data(answer.data, fmt)
-            return _Window(*_within(frame, window), answer)
+            if runs is None:  # replayed, or not a matrix (a server's error)
+                runs = frames.runs_from_data(answer.data) if isinstance(answer.data, dict) else None
+            if runs is None:
+                return _Window(None, 0, answer)
+            return _Window(*frames.runs_within(runs, *window), answer)
 
         if len(windows) == 1:
             parts = [fetch(windows[0], None)]
         else:
             parts = self._fetch_windows(windows, fetch, progress)
-        frame = parts[0].frame
-        if len(parts) > 1:
-            frame = frames.concat_windows([part.frame for part in parts], fmt)
+        found = [part.runs for part in parts if part.runs is not None]
+        if len(found) == len(parts):
+            # One merge, of the windows' arrays; the frame is built once, from all of them.
+            frame = frames.frame_from_runs(
+                found[0] if len(found) == 1 else frames.concat_runs(found), fmt
+            )
+        elif len(parts) == 1:  # a scalar or string, as a server may answer in error
+            frame = frames.frame_from_data(parts[0].answer.data, fmt)
+        else:
+            raise ResponseFormatError(
+                "The server answered a window of this range query with something other than "
+                "a matrix: query the windows one by one to see which."
+            )
         warnings = [w for part in parts for w in part.answer.warnings]
         dropped = sum(part.dropped for part in parts)
         if dropped:
@@ -636,33 +648,12 @@ class Client:
 
 
 class _Window(NamedTuple):
-    """One window of a range query, converted: its frame, how many samples outside it were
-    dropped, and its answer (warnings, infos, time)."""
+    """One window of a range query, read: its series (None: not a matrix), how many samples
+    outside it were dropped, and its answer (warnings, infos, time)."""
 
-    frame: pd.DataFrame
+    runs: frames.Runs | None
     dropped: int
     answer: Answer
-
-
-def _within(frame: pd.DataFrame, window: tuple[float, float]) -> tuple[pd.DataFrame, int]:
-    """The samples of a window's frame that lie in the window asked for (a server may send
-    others: kept, they would be rows twice after the merge), and how many did not."""
-    if "timestamp" in frame.columns:
-        times = pd.DatetimeIndex(frame["timestamp"], copy=False)
-    elif isinstance(frame.index, pd.DatetimeIndex):
-        times = frame.index
-    else:
-        return frame, 0
-    first, last = (pd.Timestamp(round(t * 1000), unit="ms", tz="UTC") for t in window)
-    if not len(times) or (times.min() >= first and times.max() <= last):
-        return frame, 0  # the usual case: two passes over the times, no copy of them
-    keep = np.asarray((times >= first) & (times <= last))
-    kept = frame[keep] if "timestamp" in frame.columns else frame.iloc[keep]
-    kept.attrs = frame.attrs
-    # A wide frame's dropped rows may hold several series' samples: count samples, not rows.
-    outside = frame[~keep] if "timestamp" in frame.columns else frame.iloc[~keep]
-    dropped = len(outside) if "timestamp" in frame.columns else int(outside.notna().sum().sum())
-    return kept, dropped
 
 
 def _result_type(answer: Answer) -> Any:

@@ -10,9 +10,11 @@ layout::
 
 (without the line breaks). :func:`frame_from_body` finds the series with byte searches, parses
 the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
-and all samples with pandas' C CSV reader, which reads them a chunk of about 256 KiB at a time
-after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line ``,t,v``;
-on two cores or more, two threads share the samples.
+and all samples with the C reader of ``samples.c``, which holds no lock while it reads, so that
+windows fetched in parallel convert on every core. Where the package was built without a C
+compiler, pandas' C CSV reader stands in (:data:`ENGINE`), reading a chunk of about 256 KiB at a
+time after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line
+``,t,v``. On two cores or more, two threads share the samples.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native
@@ -31,7 +33,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,12 +42,22 @@ from . import frames
 from .errors import SysmonUsageError
 from .frames import FrameFormat
 
-__all__ = ["BodyFrame", "frame_from_body"]
+try:
+    from . import samples as native_samples  # samples.c, built where a C compiler was at hand
+except ImportError:  # pragma: no cover - a build without a compiler: the CSV reader stands in
+    native_samples = None  # type: ignore[assignment]
+
+__all__ = ["BodyFrame", "BodyRuns", "frame_from_body", "runs_from_body"]
 
 #: Smaller bodies take the plain path, which is faster for them.
 FAST_PATH_MIN_BYTES = 65_536
 #: From this many bytes of samples on, two threads parse them (given two cores or more).
 PARALLEL_MIN_BYTES = 2_000_000
+#: What reads the samples: ``"native"``, the C reader of ``samples.c``, which holds no lock
+#: while it parses (so windows fetched in parallel convert on every core), or ``"csv"``, pandas'
+#: CSV reader, where the package was built without a C compiler. Both read exactly what
+#: json.loads reads (tests/test_fastjson.py runs each).
+ENGINE: Literal["native", "csv"] = "native" if native_samples is not None else "csv"
 
 
 class BodyFrame(NamedTuple):
@@ -55,6 +67,16 @@ class BodyFrame(NamedTuple):
     frame: pd.DataFrame | None
     #: The JSON body without ``data.result`` (status, data.resultType, warnings, infos,
     #: errorType, error, and whatever else the server sent); None if the body is not JSON.
+    envelope: Any
+
+
+class BodyRuns(NamedTuple):
+    """What :func:`runs_from_body` found in a body."""
+
+    #: The series of a vector or matrix; None unless the envelope is ``status: success`` with
+    #: the ``data`` of a vector or matrix.
+    runs: frames.Runs | None
+    #: As :attr:`BodyFrame.envelope`.
     envelope: Any
 
 
@@ -93,20 +115,41 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     return _plain(body, fmt)
 
 
+def runs_from_body(body: bytes) -> BodyRuns:
+    """Read the body of a ``/query`` or ``/query_range`` answer as :func:`frame_from_body`
+    does, up to its series: what the windows of a range query are merged as.
+
+    Raises ResponseFormatError as :func:`frame_from_body` does.
+    """
+    if len(body) >= FAST_PATH_MIN_BYTES:
+        try:
+            return _fast_runs(body)
+        except _Unrecognised:
+            pass
+    envelope, data = _plain_data(body)
+    return BodyRuns(None if data is None else frames.runs_from_data(data), envelope)
+
+
 def _plain(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    envelope, data = _plain_data(body)
+    return BodyFrame(None if data is None else frames.frame_from_data(data, fmt), envelope)
+
+
+def _plain_data(body: bytes) -> tuple[Any, Any]:
+    """json.loads: the envelope (without ``data.result``) and the ``data`` of a success."""
     try:
         envelope = json.loads(body)
     except ValueError:  # not JSON, or not UTF-8
-        return BodyFrame(None, None)
+        return None, None
     if not (isinstance(envelope, dict) and envelope.get("status") == "success"):
-        return BodyFrame(None, envelope)
+        return envelope, None
     if "data" not in envelope:
-        return BodyFrame(None, envelope)
+        return envelope, None
     data = envelope["data"]
-    frame = frames.frame_from_data(data, fmt)
     # The same envelope as the fast path's, which never decodes the result.
-    envelope["data"] = {key: value for key, value in data.items() if key != "result"}
-    return BodyFrame(frame, envelope)
+    if isinstance(data, dict):
+        envelope["data"] = {key: value for key, value in data.items() if key != "result"}
+    return envelope, data
 
 
 class _Unrecognised(Exception):
@@ -160,17 +203,22 @@ class _Layout(NamedTuple):
 
 
 def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    runs, envelope = _fast_runs(body)
+    assert runs is not None
+    return BodyFrame(frames.frame_from_runs(runs, fmt), envelope)
+
+
+def _fast_runs(body: bytes) -> BodyRuns:
     layout = _layout(body)
     envelope = _envelope(layout)
     if not layout.labels:
-        empty = frames.frame_from_data({"resultType": layout.result_type, "result": []}, fmt)
-        return BodyFrame(empty, envelope)
+        empty = frames.Runs([], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        return BodyRuns(empty, envelope)
     timestamps, values, counts = _samples(body, layout.spans)
     if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
         # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
         raise _Unrecognised
-    build = frames.wide_frame if fmt == "wide" else frames.tidy_frame
-    return BodyFrame(build(layout.labels, timestamps, values, counts), envelope)
+    return BodyRuns(frames.Runs(layout.labels, timestamps, values, counts), envelope)
 
 
 def _layout(body: bytes) -> _Layout:
@@ -266,26 +314,52 @@ def _samples(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Timestamps and values of all samples, all series in a row, and samples per series."""
-    # pandas' CSV reader and numpy let go of the GIL, so two threads share the series: with a
-    # second core idle, in about 70% of the time (bytes.translate holds the GIL, but one half's
-    # translation of a chunk overlaps the other's reading); with every core busy, in about the
-    # same time.
+    # Both readers let go of the GIL (the CSV one in part: bytes.translate holds it, but one
+    # half's translation of a chunk overlaps the other's reading), so two threads share the
+    # series: with a second core idle, in half the time (the CSV reader: in about 70%).
+    read = _read_native if ENGINE == "native" else _read_samples
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
     if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
         middle = bisect.bisect_left(spans, (spans[0][0] + size // 2, 0), 1, len(spans) - 1)
         halves = [spans[:middle], spans[middle:]]
     if len(halves) == 1:
-        return _read_samples(body, spans)
+        return read(body, spans)
     with ThreadPoolExecutor(2, thread_name_prefix="sysmon-fastjson") as pool:
-        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: _read_samples(body, half), halves)
+        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: read(body, half), halves)
+    if t1.dtype != t2.dtype:  # one half has fractional seconds
+        t1, t2 = t1.astype(np.float64), t2.astype(np.float64)
     return np.concatenate([t1, t2]), np.concatenate([v1, v2]), np.concatenate([c1, c2])
+
+
+def _read_native(
+    body: bytes, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse the samples of some series with the C reader: timestamps, values, counts."""
+    assert native_samples is not None
+    # Room for every sample: none is shorter than `[0,"0"],`. Pages of it never written to
+    # cost no memory, and the arrays shrink to the samples read (counting them first, with
+    # bytes.count, would take most of the time the parsing takes, and hold the GIL).
+    room = sum((end - start + 1) // 8 for start, end in spans)
+    millis = np.empty(room, dtype=np.int64)
+    values = np.empty(room, dtype=np.float64)
+    counts = np.empty(len(spans), dtype=np.int64)
+    read = native_samples.parse(body, np.array(spans, dtype=np.int64), millis, values, counts)
+    if read is None:  # not the compact layout after all: the plain path judges
+        raise _Unrecognised
+    total, fractional = read
+    millis.resize(total, refcheck=False)  # in place: nothing else refers to them yet
+    values.resize(total, refcheck=False)
+    # Seconds as the CSV reader gives them, whole (int64) unless some have a fraction; dividing
+    # milliseconds is exact after the rounding to milliseconds that frames.timestamp_index does.
+    seconds = millis / 1000 if fractional else millis // 1000
+    return seconds, values, counts
 
 
 def _read_samples(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the samples of some series: timestamps, values, samples per series."""
+    """Parse the samples of some series with pandas' CSV reader: timestamps, values, counts."""
     # Integer timestamps (the usual: steps of whole seconds) parse faster as such, and exactly.
     first = spans[0][0] + 1
     if body[first : body.find(b",", first)].lstrip(b"-").isdigit():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,11 +24,15 @@ from .timeparse import EARLIEST_TIME, LATEST_TIME, format_time
 
 __all__ = [
     "FrameFormat",
-    "concat_windows",
+    "Runs",
+    "concat_runs",
     "frame_from_data",
+    "frame_from_runs",
     "label_categorical",
     "label_columns",
     "metadata_frame",
+    "runs_from_data",
+    "runs_within",
     "series_columns",
     "series_frame",
     "tidy_frame",
@@ -44,6 +48,23 @@ NOT_LABELS = ("timestamp", "value", "count", "sum", "buckets")
 #: The level name used for the columns of a wide frame whose series carry no labels at all.
 NO_LABELS_LEVEL = "series"
 
+# (count, sum, buckets) of one row; a float sample's row has NaN, NaN, ().
+HistogramPart = tuple[float, float, tuple[tuple[int, float, float, float], ...]]
+
+
+class Runs(NamedTuple):
+    """The series of a vector or matrix as runs of samples, before they become a frame: series
+    ``i`` has labels ``labels[i]`` and the next ``counts[i]`` of ``timestamps`` (seconds since
+    the epoch, int64 or float64) and ``values``. Both readers of an answer give these, and the
+    windows of a range query are merged as these (:func:`concat_runs`), not as frames."""
+
+    labels: list[dict[str, str]]
+    timestamps: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray
+    #: Native histograms: each row's (count, sum, buckets), None when there are none at all.
+    histograms: list[HistogramPart] | None = None
+
 
 def frame_from_data(data: Mapping[str, Any], fmt: FrameFormat = "tidy") -> pd.DataFrame:
     """Convert the ``data`` member of a query or query_range answer into a DataFrame."""
@@ -53,8 +74,7 @@ def frame_from_data(data: Mapping[str, Any], fmt: FrameFormat = "tidy") -> pd.Da
         result_type = data["resultType"]
         result = data["result"]
         if result_type in ("matrix", "vector"):
-            series = [_Series.read(item, result_type) for item in result]
-            return _tidy(series) if fmt == "tidy" else _wide(series)
+            return frame_from_runs(_read_runs(result, result_type), fmt)
         if result_type in ("scalar", "string"):
             timestamp, raw = result
             value: Any = float(raw) if result_type == "scalar" else str(raw)
@@ -199,28 +219,53 @@ def wide_frame(
     return pd.DataFrame(table, index=timestamp_index(grid).rename("timestamp"), columns=columns)
 
 
-def _tidy(series: Sequence[_Series]) -> pd.DataFrame:
-    histogram_parts: list[_HistogramPart] | None = None
-    if any(s.histograms for s in series):
-        merged = [_merge_histograms(s) for s in series]
-        series = [s for s, _ in merged]
-        histogram_parts = [part for _, parts in merged for part in parts]
-    frame = tidy_frame(*_runs(series))
-    if histogram_parts is not None:
-        frame["count"] = np.array([p[0] for p in histogram_parts], dtype=np.float64)
-        frame["sum"] = np.array([p[1] for p in histogram_parts], dtype=np.float64)
-        frame["buckets"] = pd.Series([p[2] for p in histogram_parts], dtype=object)
+def runs_from_data(data: Mapping[str, Any]) -> Runs | None:
+    """The series of the ``data`` of a vector or matrix answer; None for a scalar or string."""
+    try:
+        if data["resultType"] not in ("matrix", "vector"):
+            return None
+        return _read_runs(data["result"], data["resultType"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ResponseFormatError(
+            f"The server's answer does not have the shape of a Prometheus result ({exc!r})."
+        ) from None
+
+
+def frame_from_runs(runs: Runs, fmt: FrameFormat = "tidy") -> pd.DataFrame:
+    """The tidy or wide frame of some series."""
+    if fmt == "wide":
+        if runs.histograms is not None:
+            raise SysmonUsageError(
+                "Native histogram samples do not fit the wide format: use --format tidy, "
+                "or query histogram_count()/histogram_sum()/histogram_quantile() of them."
+            )
+        return wide_frame(runs.labels, runs.timestamps, runs.values, runs.counts)
+    frame = tidy_frame(runs.labels, runs.timestamps, runs.values, runs.counts)
+    if runs.histograms is not None:
+        parts = runs.histograms
+        frame["count"] = np.array([p[0] for p in parts], dtype=np.float64)
+        frame["sum"] = np.array([p[1] for p in parts], dtype=np.float64)
+        frame["buckets"] = pd.Series([p[2] for p in parts], dtype=object)
     return frame
 
 
-# (count, sum, buckets) of one row; a float sample's row has NaN, NaN, ().
-_HistogramPart = tuple[float, float, tuple[tuple[int, float, float, float], ...]]
+def _read_runs(result: Sequence[Mapping[str, Any]], result_type: str) -> Runs:
+    series = [_Series.read(item, result_type) for item in result]
+    histograms: list[HistogramPart] | None = None
+    if any(s.histograms for s in series):
+        merged = [_merge_histograms(s) for s in series]
+        series = [s for s, _ in merged]
+        histograms = [part for _, parts in merged for part in parts]
+    counts = np.array([len(s.timestamps) for s in series], dtype=np.int64)
+    timestamps = np.concatenate([s.timestamps for s in series]) if series else np.empty(0)
+    values = np.concatenate([s.values for s in series]) if series else np.empty(0)
+    return Runs([s.labels for s in series], timestamps, values, counts, histograms)
 
 
-def _merge_histograms(s: _Series) -> tuple[_Series, list[_HistogramPart]]:
+def _merge_histograms(s: _Series) -> tuple[_Series, list[HistogramPart]]:
     """Merge a series' float and histogram samples into time-ordered rows."""
-    no_histogram: _HistogramPart = (np.nan, np.nan, ())
-    rows: list[tuple[float, float, _HistogramPart]] = [
+    no_histogram: HistogramPart = (np.nan, np.nan, ())
+    rows: list[tuple[float, float, HistogramPart]] = [
         (t, v, no_histogram) for t, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
     ]
     for t, histogram in s.histograms:
@@ -235,98 +280,67 @@ def _merge_histograms(s: _Series) -> tuple[_Series, list[_HistogramPart]]:
     return _Series(s.labels, timestamps, values, []), [r[2] for r in rows]
 
 
-def _wide(series: Sequence[_Series]) -> pd.DataFrame:
-    if any(s.histograms for s in series):
-        raise SysmonUsageError(
-            "Native histogram samples do not fit the wide format: use --format tidy, "
-            "or query histogram_count()/histogram_sum()/histogram_quantile() of them."
-        )
-    return wide_frame(*_runs(series))
-
-
-def _runs(
-    series: Sequence[_Series],
-) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, np.ndarray]:
-    """Series as the builders take them: label sets, all samples in a row, samples a series."""
-    counts = np.array([len(s.timestamps) for s in series], dtype=np.int64)
-    timestamps = np.concatenate([s.timestamps for s in series]) if series else np.empty(0)
-    values = np.concatenate([s.values for s in series]) if series else np.empty(0)
-    return [s.labels for s in series], timestamps, values, counts
-
-
-def concat_windows(parts: Sequence[pd.DataFrame], fmt: FrameFormat) -> pd.DataFrame:
-    """One frame from the frames of consecutive windows of a range query (same shape as one)."""
-    if fmt == "wide":
-        # A window without data has no columns to align (and an index level of its own).
-        with_data = [p for p in parts if p.shape[1]] or list(parts[:1])
-        names = label_columns([dict.fromkeys(map(str, p.columns.names), "") for p in with_data])
-        if len(names) > 1 and NO_LABELS_LEVEL in names:
-            # A window of only label-less series names its level "series"; in one answer with
-            # labelled series too, such a series has "" for every label.
-            names.remove(NO_LABELS_LEVEL)
-        wide = pd.concat([_with_levels(p, names) for p in with_data], axis=0)
-        series = [dict(zip(names, map(str, column), strict=True)) for column in wide.columns]
-        return wide.iloc[:, _prometheus_order(series)]
-    labels = label_columns([{c: "" for c in p.columns if c not in NOT_LABELS} for p in parts])
-    histogram = [c for c in ("count", "sum", "buckets") if any(c in p.columns for p in parts)]
-    # Label columns share one dtype, the union of the windows' values in order: recoding a
-    # window's categorical to it maps its few codes, where rebuilding it would hash every row.
-    dtypes = {
-        name: pd.CategoricalDtype(
-            pd.Index(sorted(set().union(*(_label_values(p, name) for p in parts))), dtype=object)
-        )
-        for name in labels
-    }
-    names = ["timestamp", *labels, "value", *histogram]
-    windows = [_window_arrays(part, names, dtypes) for part in parts if len(part)]
-    if not windows:
-        return parts[0].reindex(columns=names) if parts else pd.DataFrame(columns=names)
-    # Series by series in Prometheus' order, as one answer lists them. Each window holds a block
-    # of rows per series, in time order: whole blocks are put in order and copied as slices,
-    # where sorting the rows would move each of them through an index.
-    starts, ends, keys, numbers = [], [], [], []
-    for number, columns in enumerate(windows):
-        rows = len(columns["value"])
-        changes = np.zeros(rows, dtype=bool)
-        changes[0] = True
-        for name in labels:  # column by column: numpy is slow along a short axis
-            changes[1:] |= columns[name][1:] != columns[name][:-1]
-        first = np.flatnonzero(changes)
-        starts.append(first)
-        ends.append(np.append(first[1:], rows))
-        label_codes = np.array([columns[name][first] for name in labels], dtype=np.int64)
-        keys.append(label_codes.reshape(len(labels), len(first)).T)
-        numbers.append(np.full(len(first), number))
-    key = np.concatenate(keys)
-    window = np.concatenate(numbers)
-    if labels:
-        distinct, of_block = np.unique(key, axis=0, return_inverse=True)
-        label_sets = [
-            {
-                name: dtypes[name].categories[code]
-                for name, code in zip(labels, row, strict=True)
-                if code >= 0
-            }
-            for row in distinct.tolist()
-        ]
-        rank = np.empty(len(distinct), dtype=np.int64)
-        rank[_prometheus_order(label_sets)] = np.arange(len(distinct))
-        order = np.lexsort([window, rank[of_block.reshape(-1)]])  # by series, then by time
-    else:
-        order = np.argsort(window, kind="stable")
-    slices = list(
-        zip(window[order], np.concatenate(starts)[order], np.concatenate(ends)[order], strict=True)
+def runs_within(runs: Runs, first: float, last: float) -> tuple[Runs, int]:
+    """The samples of ``runs`` from ``first`` to ``last`` (seconds, both included, to the
+    millisecond of Prometheus' timestamps), and how many others there were: a window's answer
+    holds no others unless the server erred."""
+    # Half a millisecond either side: a bound summed from fractional steps may lie a rounding
+    # error past the sample that the server, which keeps milliseconds, puts on it.
+    low, high = (round(first * 1000) - 0.5) / 1000, (round(last * 1000) + 0.5) / 1000
+    stamps = runs.timestamps
+    if not len(stamps) or (stamps.min() >= low and stamps.max() <= high):
+        return runs, 0  # the usual case: two passes over the times, no copy of them
+    keep = ~((stamps < low) | (stamps > high))  # NaN stays, for timestamp_index to refuse
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    bounds = np.concatenate([[0], np.cumsum(runs.counts)])
+    histograms = runs.histograms
+    if histograms is not None:
+        histograms = [part for part, kept in zip(histograms, keep.tolist(), strict=True) if kept]
+    kept = Runs(
+        runs.labels,
+        stamps[keep],
+        runs.values[keep],
+        (kept_before[bounds[1:]] - kept_before[bounds[:-1]]).astype(np.int64),
+        histograms,
     )
-    merged: dict[str, Any] = {}
-    for name in names:
-        column = np.concatenate([windows[w][name][a:b] for w, a, b in slices])
-        if name in labels:
-            merged[name] = pd.Categorical.from_codes(column, dtype=dtypes[name])
-        elif name == "timestamp":
-            merged[name] = pd.DatetimeIndex(column).tz_localize("UTC")
-        else:
-            merged[name] = column
-    return pd.DataFrame(merged)
+    return kept, len(stamps) - len(kept.timestamps)
+
+
+def concat_runs(parts: Sequence[Runs]) -> Runs:
+    """One answer's series from those of consecutive windows of a range query: each series'
+    samples joined in window order, the series in Prometheus' order, as one answer lists them."""
+    by_labels: dict[tuple[tuple[str, str], ...], list[tuple[int, int, int]]] = {}
+    label_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for number, part in enumerate(parts):
+        bounds = np.concatenate([[0], np.cumsum(part.counts)]).tolist()
+        for index, labels in enumerate(part.labels):
+            key = tuple(sorted(labels.items()))
+            label_sets.setdefault(key, labels)
+            by_labels.setdefault(key, []).append((number, bounds[index], bounds[index + 1]))
+    keys = list(by_labels)
+    order = [keys[i] for i in _prometheus_order([label_sets[key] for key in keys])]
+    slices = [piece for key in order for piece in by_labels[key]]
+    counts = np.array([sum(b - a for _, a, b in by_labels[key]) for key in order], np.int64)
+    stamps = [parts[w].timestamps[a:b] for w, a, b in slices]
+    histograms = None
+    if any(part.histograms is not None for part in parts):
+        no_histogram: HistogramPart = (np.nan, np.nan, ())
+        histograms = [
+            row
+            for w, a, b in slices
+            for row in (
+                parts[w].histograms[a:b]  # type: ignore[index]
+                if parts[w].histograms is not None
+                else [no_histogram] * (b - a)
+            )
+        ]
+    return Runs(
+        [label_sets[key] for key in order],
+        np.concatenate(stamps) if stamps else np.empty(0),
+        np.concatenate([parts[w].values[a:b] for w, a, b in slices]) if slices else np.empty(0),
+        counts,
+        histograms,
+    )
 
 
 def _prometheus_order(label_sets: Sequence[Mapping[str, str]]) -> list[int]:
@@ -334,53 +348,6 @@ def _prometheus_order(label_sets: Sequence[Mapping[str, str]]) -> list[int]:
     by their (name, value) pairs sorted by name; "" is a missing label."""
     keys = [tuple(sorted((k, v) for k, v in labels.items() if v != "")) for labels in label_sets]
     return sorted(range(len(keys)), key=keys.__getitem__)
-
-
-def _window_arrays(
-    part: pd.DataFrame, names: list[str], dtypes: dict[str, pd.CategoricalDtype]
-) -> dict[str, np.ndarray]:
-    """A window's columns as numpy arrays: timestamps in UTC, labels as codes of ``dtypes``."""
-    arrays: dict[str, np.ndarray] = {}
-    for name in names:
-        if name in dtypes:
-            arrays[name] = (
-                part[name].astype(dtypes[name]).cat.codes.to_numpy()
-                if name in part.columns
-                else np.full(len(part), -1, dtype=np.int8)
-            )
-        elif name == "timestamp":
-            arrays[name] = part[name].dt.tz_convert(None).to_numpy()
-        elif name in part.columns:
-            arrays[name] = part[name].to_numpy()
-        elif name == "buckets":
-            arrays[name] = np.empty(len(part), dtype=object)
-            arrays[name].fill(())  # np.array([()] * n) would be n x 0, not n empty tuples
-        else:
-            arrays[name] = np.full(len(part), np.nan)
-    return arrays
-
-
-def _with_levels(wide: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """A wide frame whose columns have the levels ``names``; a label it lacks is "", as in one
-    answer where some series lack a label."""
-    if list(wide.columns.names) == names:
-        return wide
-    levels = [
-        wide.columns.get_level_values(name)
-        if name in wide.columns.names and name != NO_LABELS_LEVEL
-        else [""] * wide.shape[1]
-        for name in names
-    ]
-    return wide.set_axis(pd.MultiIndex.from_arrays(levels, names=names), axis=1)
-
-
-def _label_values(part: pd.DataFrame, name: str) -> set[str]:
-    if name not in part.columns:
-        return set()
-    column = part[name]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return set(column.cat.categories)
-    return set(column.dropna().unique())
 
 
 def series_frame(label_sets: Sequence[Mapping[str, str]]) -> pd.DataFrame:

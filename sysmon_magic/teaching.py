@@ -8,23 +8,23 @@ calls the bound check with a query string or a frame from ``%%promql -o NAME``::
     check_1("rate(http_requests_total[5m])")
     # Not yet: your result keeps the labels `code`, `handler`, ... aggregate them away ...
 
-The comparison is on results, never on the query's text, so every correct formulation passes.
-:func:`compare` is the pure part (two frames in, :class:`Feedback` out); :func:`check` runs the
-queries through a connection (by default the notebook's current ``%sysmon_connect``) first.
+The comparison is on results, never on the query's text, so every correct formulation passes;
+the text only helps name the cause of a difference. :func:`compare` is the pure part (two frames
+in, :class:`Feedback` out, in :mod:`.feedback`); :func:`check` runs the queries through a
+connection (by default the notebook's current ``%sysmon_connect``) first.
 """
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
 import pandas as pd
 
+from . import hints
 from .errors import APIError, SysmonUsageError
+from .feedback import ATOL, RTOL, Feedback, compare, not_yet
 from .frames import NOT_LABELS
 from .timeparse import format_time, parse_duration, parse_time
 
@@ -35,449 +35,6 @@ __all__ = ["Answer", "Exercise", "Feedback", "check", "compare", "exercise"]
 
 #: What a learner hands in: PromQL text, or the DataFrame a ``%%promql`` cell returned.
 Answer: TypeAlias = str | pd.DataFrame
-
-# Columns of a tidy frame that are not labels (native histograms add count, sum and buckets).
-# Series listed by name in a feedback; more would bury the point.
-_MAX_LISTED = 3
-
-#: Default tolerances: equivalent formulations (``rate(x[5m]) * 300`` vs ``increase(x[5m])``)
-#: differ in the last bits of a double, never by a part in a billion.
-RTOL = 1e-9
-ATOL = 1e-12
-
-_SeriesKey = tuple[tuple[str, str], ...]
-
-
-# -- feedback --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """The verdict of a check: ``bool(feedback)`` is whether the answer is correct.
-
-    ``message`` is the one thing to fix first (or "Correct! ..."); ``details`` are further facts
-    and hints, one sentence each. Inline code is written between backticks, shown as code in HTML.
-    """
-
-    correct: bool
-    message: str
-    details: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.correct
-
-    def __str__(self) -> str:
-        mark = "✔" if self.correct else "✘"
-        return "\n".join([f"{mark} {self.message}", *(f"  - {d}" for d in self.details)])
-
-    def __repr__(self) -> str:
-        # The text form is what a notebook shows as text/plain: the feedback itself, not a dataclass.
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        color, background, mark = (
-            ("#2e7d32", "#edf7ed", "✔") if self.correct else ("#b26a00", "#fff4e5", "✘")
-        )
-        items = "".join(f"<li>{_html_text(d)}</li>" for d in self.details)
-        listing = f'<ul style="margin:4px 0 0 0">{items}</ul>' if items else ""
-        return (
-            f'<div style="border-left:4px solid {color};background:{background};'
-            f'padding:6px 12px;margin:2px 0">'
-            f'<span style="color:{color};font-weight:bold">{mark}</span> '
-            f"{_html_text(self.message)}{listing}</div>"
-        )
-
-
-def _html_text(text: str) -> str:
-    """Escape ``text`` and show `backticked` parts as code."""
-    parts = html.escape(text, quote=False).split("`")
-    # Odd-numbered parts were between backticks.
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-
-def _not_yet(message: str, *details: str) -> Feedback:
-    return Feedback(False, f"Not yet: {message}", tuple(d for d in details if d))
-
-
-# -- normalised results ----------------------------------------------------------------------
-
-
-@dataclass
-class _Result:
-    """A frame as series: label set -> samples (timestamp -> value), and the label names used."""
-
-    series: dict[_SeriesKey, pd.Series]
-    label_names: frozenset[str]
-
-    @property
-    def timestamps(self) -> set[pd.Timestamp]:
-        return {t for s in self.series.values() for t in s.index}
-
-
-def _as_tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is.
-
-    A wide frame cannot tell a NaN sample from a missing one; both are dropped.
-    """
-    if "value" in frame.columns and frame.index.name == "timestamp":
-        return frame.reset_index()  # a scalar in wide form: its time is the index
-    if "value" in frame.columns or not isinstance(frame.index, pd.DatetimeIndex):
-        return frame
-    names = [str(n) for n in frame.columns.names]
-    # A wide frame of label-less series has one level, "series", valued "{}" (frames.py).
-    no_labels = names == ["series"] and all(c in ("{}", ("{}",)) for c in frame.columns)
-    pieces = []
-    for column in frame.columns:
-        values = frame[column].dropna()
-        piece = pd.DataFrame({"timestamp": values.index, "value": values.to_numpy()})
-        if not no_labels:
-            label_values = column if isinstance(column, tuple) else (column,)
-            for name, value in zip(names, label_values, strict=True):
-                if value != "":  # "" marks a label this series does not have
-                    piece[name] = value
-        pieces.append(piece)
-    if not pieces:
-        return pd.DataFrame({"timestamp": [], "value": []})
-    return pd.concat(pieces, ignore_index=True)
-
-
-def _result(frame: pd.DataFrame) -> _Result:
-    frame = _as_tidy(frame)
-    if "value" not in frame.columns or "timestamp" not in frame.columns:
-        raise SysmonUsageError(
-            "check() takes PromQL or a frame from %%promql (with `timestamp` and `value` columns)."
-        )
-    labels = [str(c) for c in frame.columns if c not in NOT_LABELS]
-    samples: dict[_SeriesKey, list[tuple[Any, Any]]] = {}
-    label_rows = frame[labels].astype(object).itertuples(index=False, name=None)
-    for row, timestamp, value in zip(label_rows, frame["timestamp"], frame["value"], strict=True):
-        # A tidy frame has a column per label of any series; NaN marks the ones a row lacks.
-        key = tuple((n, str(v)) for n, v in zip(labels, row, strict=True) if not pd.isna(v))
-        samples.setdefault(key, []).append((timestamp, value))
-    series = {
-        key: pd.Series([v for _, v in pairs], index=[t for t, _ in pairs]).sort_index()
-        for key, pairs in samples.items()
-    }
-    names = frozenset(name for key in series for name, _ in key)
-    return _Result(series, names)
-
-
-def _series_name(key: _SeriesKey) -> str:
-    """``name{a="b", c="d"}``, as Prometheus writes a series."""
-    labels = dict(key)
-    name = labels.pop("__name__", "")
-    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}"
-
-
-class _Namer:
-    """Names series by the labels that tell them apart, so that a feedback stays readable.
-
-    A label with the same value in every series (``job="node"``) says nothing, and one that only
-    mirrors a label already shown (``openmetrics_id`` next to ``instance``) adds length, not
-    information; ``…`` marks what was left out. Names stay unique: a left-out label either never
-    varies or follows one that is shown.
-    """
-
-    def __init__(self, keys: Iterable[_SeriesKey]) -> None:
-        rows = [dict(k) for k in keys]
-        names = sorted({n for row in rows for n in row})
-        self.shown: list[str] = []
-        for name in names:
-            if len({row.get(name, "") for row in rows}) < 2:
-                continue
-            if not any(_mirrors(rows, shown, name) for shown in self.shown):
-                self.shown.append(name)
-
-    def __call__(self, key: _SeriesKey) -> str:
-        if not self.shown:  # one series, or all alike: nothing to tell apart, show it whole
-            return _series_name(key)
-        kept = tuple((n, v) for n, v in key if n in self.shown)
-        name = _series_name(kept)
-        if len(kept) == len(key):
-            return name
-        return f"{name[:-1]}, …}}" if not name.endswith("{}") else f"{name[:-1]}…}}"
-
-
-def _mirrors(rows: list[dict[str, str]], a: str, b: str) -> bool:
-    """Whether labels ``a`` and ``b`` determine each other across ``rows``."""
-    pairs = {(row.get(a, ""), row.get(b, "")) for row in rows}
-    return len(pairs) == len({x for x, _ in pairs}) == len({y for _, y in pairs})
-
-
-def _code_list(names: Iterable[str]) -> str:
-    return ", ".join(f"`{n}`" for n in sorted(names))
-
-
-def _plural(n: int, word: str) -> str:
-    # "series" is its own plural.
-    return f"{n} {word}" if n == 1 or word.endswith("s") else f"{n} {word}s"
-
-
-def _number(value: Any, other: Any = None) -> str:
-    """``value`` with 6 significant digits, or more when needed to tell it from ``other``."""
-    if not isinstance(value, float):  # numpy's float64 is a float too
-        return str(value)
-    value = float(value)
-    for digits in (6, 10):
-        text = f"{value:.{digits}g}"
-        if not isinstance(other, float) or text != f"{float(other):.{digits}g}":
-            return text
-    return repr(value)
-
-
-# -- the comparison --------------------------------------------------------------------------
-
-
-def compare(
-    answer: pd.DataFrame, expected: pd.DataFrame, *, rtol: float = RTOL, atol: float = ATOL
-) -> Feedback:
-    """Compare a learner's result with the expected one; the first difference is the message.
-
-    Differences are reported from the most to the least fundamental, because each one makes the
-    next meaningless: label names (the shape of the result), then which series, then sample
-    times, then values (equal within ``rtol``/``atol``; NaN equals NaN).
-    """
-    mine, reference = _result(answer), _result(expected)
-    if not mine.series and reference.series:
-        return _not_yet(
-            "your query returned no series; the expected result has "
-            f"{_plural(len(reference.series), 'series')}.",
-            "An empty result is not an error, so nothing says why: check the metric name and "
-            "each matcher (label values are case-sensitive, and a `=~` regex must match the whole "
-            "value: `web.*`, not `web`), then what each function returns when it finds nothing.",
-        )
-    if mine.series and not reference.series:
-        return _not_yet(
-            f"your result has {_plural(len(mine.series), 'series')}; the expected result is empty.",
-            "An alert-style query returns nothing while all is well: is a filter such as "
-            "`> 0.05` missing?",
-        )
-    # Not `a or b or c`: an incorrect Feedback is falsy.
-    for step in (
-        lambda: _compare_labels(mine, reference),
-        lambda: _compare_series(mine, reference),
-        lambda: _compare_samples(mine, reference, rtol, atol),
-    ):
-        feedback = step()
-        if feedback is not None:
-            return feedback
-    return _correct(reference)
-
-
-def _correct(reference: _Result) -> Feedback:
-    if len(reference.series) == 1:
-        (samples,) = reference.series.values()
-        if len(samples) == 1:
-            return Feedback(True, f"Correct! The value is {_number(samples.iloc[0])}.")
-    if len(reference.series) == 1:
-        return Feedback(True, "Correct! Your series matches the expected result.")
-    return Feedback(
-        True, f"Correct! Your {len(reference.series)} series match the expected result."
-    )
-
-
-def _compare_labels(mine: _Result, reference: _Result) -> Feedback | None:
-    extra = mine.label_names - reference.label_names
-    missing = reference.label_names - mine.label_names
-    if not extra and not missing:
-        return None
-    keep = sorted(reference.label_names - {"__name__"})
-    # Most telling first: a missing label is what the exercise asks for; `le` and the metric
-    # name have causes of their own that a generic "aggregate it away" would hide.
-    hints = []
-    if missing - {"__name__"}:
-        names = missing - {"__name__"}
-        hints.append(
-            f"your result lacks the {_label_word(names)} {_code_list(names)}: did you aggregate "
-            f"{_them(names)} away? Keep {_them(names)} in `by (...)`, or bring {_them(names)} in "
-            "from another metric with `group_left (...)`."
-        )
-    if "le" in extra:
-        hints.append(
-            "your result keeps the label `le`, the histogram's bucket bounds: "
-            "`histogram_quantile()` turns the buckets (summed `by (le, ...)`) into one value."
-        )
-    if extra - {"__name__", "le"}:
-        names = extra - {"__name__", "le"}
-        how = (
-            f"list what to keep with `by ({', '.join(keep)})`"
-            if keep
-            else "aggregate everything, with no `by`"
-        )
-        hints.append(
-            f"your result keeps the {_label_word(names)} {_code_list(names)}, which the "
-            f"expected result does not have: aggregate {_them(names)} away with "
-            f"`without ({', '.join(sorted(names))})`, or {how}."
-        )
-    if "__name__" in extra:
-        hints.append(
-            "your result still carries the metric name (`__name__`), while the expected one is "
-            "computed from the samples: functions such as `rate()`, arithmetic and aggregations "
-            "drop the name."
-        )
-    if "__name__" in missing:
-        hints.append(
-            "the expected result keeps the metric name (`__name__`): a plain selector or a "
-            "filter such as `> 1` keeps it, while functions, arithmetic and aggregations drop it."
-        )
-    shape = f"Yours: {_shape(mine)}; expected: {_shape(reference)}."
-    return _not_yet(hints[0], *(_capitalized(h) for h in hints[1:]), shape)
-
-
-def _shape(result: _Result) -> str:
-    count = _plural(len(result.series), "series")
-    if not result.label_names:
-        return f"{count} with no labels"
-    return f"{count} labelled {_code_list(result.label_names)}"
-
-
-def _capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _label_word(names: frozenset[str]) -> str:
-    return "label" if len(names) == 1 else "labels"
-
-
-def _them(names: frozenset[str]) -> str:
-    return "it" if len(names) == 1 else "them"
-
-
-def _compare_series(mine: _Result, reference: _Result) -> Feedback | None:
-    namer = _Namer([*mine.series, *reference.series])
-    missing = [k for k in reference.series if k not in mine.series]
-    extra = [k for k in mine.series if k not in reference.series]
-    if not missing and not extra:
-        return None
-    n_mine, n_ref = len(mine.series), len(reference.series)
-    if n_mine == n_ref:
-        message = f"your result has the right number of series ({n_mine}), but not the same ones."
-        hint = "Compare the label values below: a matcher on the wrong value?"
-    else:
-        message = (
-            f"your result has {_plural(n_mine, 'series')}; "
-            f"the expected result has {_plural(n_ref, 'series')}."
-        )
-        hint = (
-            "Too many: is a matcher, or a filter such as `> 0.01`, missing?"
-            if n_mine > n_ref
-            else "Too few: is a matcher too strict, or a filter dropping series?"
-        )
-    return _not_yet(
-        message,
-        hint,
-        _listing("Missing", missing, namer),
-        _listing("Not expected", extra, namer),
-    )
-
-
-def _listing(what: str, keys: list[_SeriesKey], namer: _Namer) -> str:
-    if not keys:
-        return ""
-    names = sorted(namer(k) for k in keys)
-    shown = ", ".join(f"`{n}`" for n in names[:_MAX_LISTED])
-    more = f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
-    return f"{what}: {shown}{more}."
-
-
-def _compare_samples(
-    mine: _Result, reference: _Result, rtol: float, atol: float
-) -> Feedback | None:
-    namer = _Namer(reference.series)
-    for key, expected in sorted(reference.series.items()):
-        yours = mine.series[key]
-        if not yours.index.equals(expected.index):
-            only_yours = yours.index.difference(expected.index)
-            only_expected = expected.index.difference(yours.index)
-            counts = (
-                f" ({len(yours)} vs {len(expected)} samples)" if len(yours) != len(expected) else ""
-            )
-            return _not_yet(
-                f"your samples of `{namer(key)}` are at other times than the expected "
-                f"ones{counts}.",
-                _first_time("Missing at", only_expected),
-                _first_time("Not expected at", only_yours),
-                "Evaluate at the exercise's time or window (`--time`, `--start`/`--end`, `--step`).",
-            )
-    differing = []
-    for key, expected in sorted(reference.series.items()):
-        where = _first_difference(mine.series[key], expected, rtol, atol)
-        if where is not None:
-            differing.append((key, where))
-    if not differing:
-        return None
-    key, timestamp = differing[0]
-    yours, expected = mine.series[key][timestamp], reference.series[key][timestamp]
-    at = f" at {_time_text(timestamp)}" if len(reference.timestamps) > 1 else ""
-    # A result without labels (a sum of everything, a scalar) has no name worth showing.
-    which = f" for `{namer(key)}`" if key else ""
-    return _not_yet(
-        f"wrong value{which}{at}: yours is {_number(yours, expected)}, "
-        f"expected {_number(expected, yours)}.",
-        f"Values differ in {len(differing)} of {_plural(len(reference.series), 'series')}."
-        if len(reference.series) > 1
-        else "",
-        _value_hint(yours, expected),
-    )
-
-
-def _first_time(what: str, times: pd.Index) -> str:
-    if len(times) == 0:
-        return ""
-    more = f" and {len(times) - 1} more" if len(times) > 1 else ""
-    return f"{what} {_time_text(times[0])}{more}."
-
-
-def _time_text(timestamp: Any) -> str:
-    if isinstance(timestamp, pd.Timestamp):
-        return format_time(timestamp.timestamp())
-    return str(timestamp)
-
-
-def _first_difference(yours: pd.Series, expected: pd.Series, rtol: float, atol: float) -> Any:
-    """The first timestamp whose values differ, or None."""
-    a, b = yours.to_numpy(), expected.to_numpy()
-    if a.dtype.kind == "f" and b.dtype.kind == "f":
-        same = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-    else:  # string results
-        same = np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
-    if same.all():
-        return None
-    return expected.index[int(np.argmin(same))]
-
-
-# A whole factor between the values says more than the values themselves.
-_FACTOR_HINTS: Mapping[int, str] = {
-    60: "per second vs per minute? `rate()` is per second; `increase()` the total over its window.",
-    100: "a percentage vs a fraction? The expected result is on the other scale.",
-    300: "per second vs per 5 minutes? `rate(x[5m])` is per second, `increase(x[5m])` per window.",
-    3600: "per second vs per hour? `rate()` is per second; `increase(x[1h])` the hour's total.",
-}
-
-
-def _value_hint(yours: Any, expected: Any) -> str:
-    if not (isinstance(yours, float) and isinstance(expected, float)):
-        return ""
-    if math.isnan(yours):
-        return "Yours is NaN, which usually comes from 0/0 (a rate of nothing divided by another)."
-    if not math.isfinite(yours) or not math.isfinite(expected) or expected == 0 or yours == 0:
-        return ""
-    if math.isclose(yours, 1 - expected, rel_tol=1e-9, abs_tol=1e-12):
-        return "Yours is 1 minus the expected value: the complement (used vs available)?"
-    ratio = yours / expected
-    if math.isclose(ratio, -1, rel_tol=1e-9):
-        return "Yours has the opposite sign: are the operands of `-` swapped?"
-    factor = ratio if abs(ratio) >= 1 else 1 / ratio
-    whole = round(abs(factor))
-    if whole >= 2 and math.isclose(abs(factor), whole, rel_tol=1e-6):
-        bigger = "larger" if abs(ratio) > 1 else "smaller"
-        why = _FACTOR_HINTS.get(
-            whole, "a different range (`[5m]` vs `[1h]`), or a sum instead of an average?"
-        )
-        return f"Yours is {whole} times {bigger} than expected: {why}"
-    return ""
-
 
 # -- running the queries ---------------------------------------------------------------------
 
@@ -575,14 +132,15 @@ def check(
     if isinstance(answer, str):
         query = answer.strip()
         if not query:
-            return _not_yet("the answer is empty: write a PromQL query.")
+            return not_yet("the answer is empty: write a PromQL query.")
     else:
         provenance = answer.attrs.get("promql", {})
         if window.step is None and window.matches(provenance):
             # The exercise leaves the step free: judge the frame at the step it was drawn with.
             window = replace(window, step=provenance.get("step"))
         if not provenance.get("query") or window.matches(provenance):
-            return compare(answer, window.run(client, expected), rtol=rtol, atol=atol)
+            reference = window.run(client, expected)
+            return compare(answer, reference, query=provenance.get("query"), rtol=rtol, atol=atol)
         query = provenance["query"]
         note = (
             f"Your frame was evaluated elsewhere; the exercise is {window.describe()}, so your "
@@ -592,11 +150,47 @@ def check(
     try:
         mine = window.run(client, query)
     except APIError as exc:
-        return _not_yet(f"your query did not run. {exc}", note)
-    feedback = compare(mine, reference, rtol=rtol, atol=atol)
+        return not_yet(f"your query did not run. {exc}", note)
+    feedback = compare(mine, reference, query=query, expected_query=expected, rtol=rtol, atol=atol)
+    if mine.empty and not reference.empty:
+        why = _why_empty(client, window, query)
+        if why:
+            feedback = not_yet(feedback.message.removeprefix("Not yet: "), why)
     if note:
         return Feedback(feedback.correct, feedback.message, (*feedback.details, note))
     return feedback
+
+
+def _why_empty(client: Client, window: _Window, query: str) -> str:
+    """Why a binary operation returned nothing, from running each of its sides; "" otherwise."""
+    sides = hints.binary_sides(query)
+    if sides is None:
+        return ""
+    left_text, operator, right_text, left_scalar, right_scalar = sides
+    try:
+        left = None if left_scalar else window.run(client, left_text)
+        right = None if right_scalar else window.run(client, right_text)
+    except APIError:
+        return ""
+    values = None
+    vector = left if left is not None else right
+    if (left is None) != (right is None) and vector is not None and not vector.empty:
+        numbers = pd.to_numeric(vector["value"], errors="coerce").dropna()
+        if not numbers.empty:
+            values = (float(numbers.min()), float(numbers.max()))
+    return hints.empty_binary_hint(operator, _summary(left), _summary(right), values)
+
+
+def _summary(frame: pd.DataFrame | None) -> tuple[int, frozenset[str]] | None:
+    """A side's number of series and label names (``None`` for a number)."""
+    if frame is None:
+        return None
+    if frame.empty:
+        return 0, frozenset()
+    labels = [str(c) for c in frame.columns if c not in NOT_LABELS]
+    series = frame[labels].astype(object).drop_duplicates() if labels else frame.iloc[:1]
+    names = frozenset(n for n in labels if n != "__name__" and frame[n].notna().any())
+    return len(series), names
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import ipaddress
 import random
 import re
@@ -37,6 +38,7 @@ import threading
 import time
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,6 +84,8 @@ USER_AGENT = "sysmon-magic/0.1"
 _MAX_GET_URL = 2000
 # A body is read this much at a time: each read releases the interpreter lock for its recv.
 _PIECE = 1 << 20
+#: The first buffer of a body of unknown length (chunked); it doubles as the body grows.
+_FIRST_BUFFER = 8 << 20
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _ATTEMPTS = 4  # one try and three retries, as urllib3's Retry(total=3) did
 _CUT_OFF_ATTEMPTS = 2  # a body cut off is tried once more
@@ -649,8 +653,12 @@ class HTTPTransport:
         stream = response.raw
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         fp = getattr(stream, "_fp", None)  # http.client's response, under urllib3's
-        if declared.isdigit() and encoding in ("", "identity") and hasattr(fp, "readinto"):
-            return self._read_into(fp, int(declared), watch)
+        if encoding in ("", "identity", "gzip") and hasattr(fp, "readinto"):
+            # http.client's readinto undoes chunked framing itself (Prometheus' way to send an
+            # answer), so both framings land in one buffer, unjoined; a gzipped one is then
+            # inflated in one call (which lets go of the GIL), not 1 MB at a time.
+            body = self._read_into(fp, int(declared) if declared.isdigit() else None, watch)
+            return self._gunzip(body) if encoding == "gzip" else body
         pieces: list[bytes] = []
         size = 0
         while True:
@@ -665,27 +673,54 @@ class HTTPTransport:
                 raise requests.exceptions.ConnectionError("aborted")
         return b"".join(pieces)
 
-    @staticmethod
-    def _read_into(fp: Any, length: int, watch: _Watch) -> bytes:
-        """A body of a known length read straight from the socket into one buffer: no piece is
-        copied, and no second buffer of the whole body is made (fresh memory is dear: a 24 MB
-        answer joined from pieces took twice as long as the transfer)."""
-        buffer = bytearray(length)
+    def _read_into(self, fp: Any, length: int | None, watch: _Watch) -> bytes:
+        """A body read straight from the socket into one buffer: of its Content-Length, or
+        (chunked) grown by doubling up to the size limit. No piece is copied, and no second
+        buffer of the whole body is made (fresh memory is dear: a 24 MB answer joined from
+        pieces took twice as long as the transfer)."""
+        limit = self.max_response_bytes
+        buffer = bytearray(length if length is not None else min(_FIRST_BUFFER, limit + 1))
         view = memoryview(buffer)
         done = 0
-        while done < length:
+        while True:
+            if done == len(buffer):
+                if length is not None:
+                    break
+                if done > limit:
+                    raise self._too_large("is larger")  # an endless body
+                view.release()  # a bytearray with a view of it cannot grow
+                buffer.extend(bytes(min(done, limit + 1 - done)))  # calloc'd: no page touched
+                view = memoryview(buffer)
             try:
                 read = fp.readinto(view[done : done + _PIECE * 8])
-            except OSError as exc:  # shut by the watch, or reset
+            except (OSError, http.client.HTTPException) as exc:  # shut by the watch, reset, cut
                 raise requests.exceptions.ChunkedEncodingError(exc) from None
             if not read:
-                raise requests.exceptions.ChunkedEncodingError(
-                    f"the body ended after {done:,} of its {length:,} bytes"
-                )
+                if length is not None:
+                    raise requests.exceptions.ChunkedEncodingError(
+                        f"the body ended after {done:,} of its {length:,} bytes"
+                    )
+                break
             done += read
             if watch.expired or watch.cancelled:  # a session of the caller's: between reads
                 raise requests.exceptions.ConnectionError("aborted")
+        view.release()
+        del buffer[done:]  # in place: the unused end of a grown buffer is given back
         return buffer  # type: ignore[return-value]  # a bytearray reads as bytes do
+
+    def _gunzip(self, packed: bytes) -> bytes:
+        """A gzip body inflated, up to the size limit (a gzip bomb stops there). A stream cut
+        short gives what it holds, as urllib3 does: the JSON is then what is found short."""
+        limit = self.max_response_bytes
+        try:
+            body = zlib.decompressobj(wbits=31).decompress(packed, limit + 1)
+        except zlib.error as exc:
+            raise requests.exceptions.ContentDecodingError(
+                f"Received response with content-encoding: gzip, but failed to decode it. ({exc})"
+            ) from None
+        if len(body) > limit:
+            raise self._too_large("is larger")  # decompressed: a gzip bomb
+        return body
 
     def _too_large(self, how: str) -> ResponseTooLargeError:
         limit = self.max_response_bytes

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,24 @@ from sysmon_magic.frames import frame_from_data
 
 # Quick by default; HYPOTHESIS_PROFILE=long for a deeper run.
 EXAMPLES = 2_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 200
+
+
+@pytest.fixture(
+    autouse=True,
+    scope="module",
+    params=["native", "csv"] if fastjson.native_samples is not None else ["csv"],
+)
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with each reader of samples: the C one and pandas' CSV reader."""
+    with mock.patch.object(fastjson, "ENGINE", request.param):
+        yield request.param
+
+
+def test_the_c_reader_is_built_where_a_compiler_is_at_hand() -> None:
+    # setup.py builds it as optional: a broken samples.c would otherwise pass unnoticed.
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler: the package was built without the C reader")
+    assert fastjson.native_samples is not None
 
 
 @contextmanager
@@ -542,6 +561,38 @@ def test_odd_value_strings_read_like_the_plain_path_or_not_at_all(value):
         return
     assert expected is not ResponseFormatError
     assert_identical(got, expected)
+
+
+# Decimals where a reader that is not correctly rounded goes wrong: more digits than a double
+# holds, mantissas either side of 2**53, powers of ten past 1e22, subnormals, overflow.
+HARD_DECIMALS = ["9007199254740993", "9007199254740992.5", "0.1", "0.30000000000000004", "2.2250738585072011e-308", "2.2250738585072012e-308", "4.9e-324", "2e-324", "1e-400", "1.7976931348623157e308", "1.7976931348623159e308", "1e400", "123456789012345678901234567890", "0.000000000000000000000000001234", "1e23", "8.41e21", "5e-20", "3.0000000000000001", "1.00000000000000011102230246251565404236316680908203125", "-0", "-0.0", "00012", "1E-5", "1e+5"]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(HARD_DECIMALS),
+            st.floats(allow_nan=False, allow_infinity=False).map(repr),
+            st.builds(
+                "{}{}.{}e{}".format,
+                st.sampled_from(["", "-"]),
+                st.integers(0, 10**20),
+                st.integers(0, 10**25),
+                st.integers(-330, 310),
+            ),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+@settings(max_examples=EXAMPLES, deadline=None)
+def test_every_decimal_reads_as_float_reads_it(values):
+    body = compact(matrix(({"a": "b"}, [[k, v] for k, v in enumerate(values)])))
+    assert_identical(fast(body, "tidy"), plain(body, "tidy"))
+    got = fast(body, "tidy")["value"].to_numpy()
+    assert (
+        got.view(np.int64).tolist() == np.array([float(v) for v in values]).view(np.int64).tolist()
+    )
 
 
 def big_answer(series: int, points: int) -> bytes:

@@ -7,7 +7,21 @@ import pandas as pd
 import pytest
 
 from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
-from sysmon_magic.frames import concat_windows, frame_from_data, metadata_frame, series_frame
+from sysmon_magic.frames import (
+    concat_runs,
+    frame_from_data,
+    frame_from_runs,
+    metadata_frame,
+    runs_from_data,
+    runs_within,
+    series_frame,
+)
+
+
+def concat_windows(parts: list[dict], fmt: str) -> pd.DataFrame:
+    """What the client does with the windows of a range query: merge their series, then one frame."""
+    return frame_from_runs(concat_runs([runs_from_data(p) for p in parts]), fmt)  # type: ignore[arg-type,misc]
+
 
 MATRIX = {
     "resultType": "matrix",
@@ -188,13 +202,15 @@ def test_metadata_frame():
 def test_windows_of_a_series_without_labels_merge_in_time_order():
     def window(*samples):
         result = [{"metric": {}, "values": [[t, str(t)] for t in samples]}] if samples else []
-        return frame_from_data({"resultType": "matrix", "result": result})
+        return {"resultType": "matrix", "result": result}
 
     merged = concat_windows([window(1, 2), window(), window(3)], "tidy")
     assert list(merged.columns) == ["timestamp", "value"]
     assert merged["value"].tolist() == [1.0, 2.0, 3.0]
     assert str(merged["timestamp"].dtype) == "datetime64[ns, UTC]"
-    assert concat_windows([window(), window()], "tidy").dtypes.equals(window().dtypes)
+    assert concat_windows([window(), window()], "tidy").dtypes.equals(
+        frame_from_data(window()).dtypes
+    )
 
 
 def test_windows_with_and_without_histogram_samples_merge_like_one_answer():
@@ -204,11 +220,7 @@ def test_windows_with_and_without_histogram_samples_merge_like_one_answer():
         "histograms": HISTOGRAM_MATRIX["result"][0]["histograms"],
     }
     merged = concat_windows(
-        [
-            frame_from_data({"resultType": "matrix", "result": [part]})
-            for part in (floats, histograms)
-        ],
-        "tidy",
+        [{"resultType": "matrix", "result": [part]} for part in (floats, histograms)], "tidy"
     )
     one = frame_from_data({"resultType": "matrix", "result": [{**floats, **histograms}]})
     pd.testing.assert_frame_equal(merged, one)
@@ -218,9 +230,29 @@ def test_windows_with_and_without_histogram_samples_merge_like_one_answer():
 def test_wide_windows_of_a_label_less_series_and_labelled_ones_merge_like_one_answer():
     def wide(*series):
         result = [{"metric": labels, "values": values} for labels, values in series]
-        return frame_from_data({"resultType": "matrix", "result": result}, "wide")
+        return {"resultType": "matrix", "result": result}
 
     first = wide(({}, [[60, "1"]]))  # only the label-less series: its level is "series"
     second = wide(({}, [[120, "2"]]), ({"a": "1"}, [[120, "3"]]))
-    one = wide(({}, [[60, "1"], [120, "2"]]), ({"a": "1"}, [[120, "3"]]))
-    pd.testing.assert_frame_equal(concat_windows([first, second], "wide"), one.sort_index(axis=1))
+    one = frame_from_data(wide(({}, [[60, "1"], [120, "2"]]), ({"a": "1"}, [[120, "3"]])), "wide")
+    pd.testing.assert_frame_equal(concat_windows([first, second], "wide"), one)
+
+
+def test_samples_outside_a_window_are_dropped_and_counted_per_series():
+    runs = runs_from_data(
+        {
+            "resultType": "matrix",
+            "result": [
+                {"metric": {"a": "1"}, "values": [[59.999, "0"], [60, "1"], [120.3, "2"]]},
+                {"metric": {"a": "2"}, "values": []},
+                {"metric": {"a": "3"}, "values": [[180, "3"], [181, "4"]]},
+            ],
+        }
+    )
+    assert runs is not None
+    # 60.0004 and 180.0004: bounds summed from fractional steps, a rounding error off.
+    kept, dropped = runs_within(runs, 60.0004, 180.0004)
+    assert dropped == 2
+    assert kept.counts.tolist() == [2, 0, 1]
+    assert kept.values.tolist() == [1.0, 2.0, 3.0]
+    assert runs_within(kept, 60, 180) == (kept, 0)

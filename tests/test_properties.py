@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 
 from sysmon_magic.envelope import Raw, Reader
 from sysmon_magic.errors import APIError, SysmonUsageError
-from sysmon_magic.frames import concat_windows, frame_from_data
+from sysmon_magic.frames import concat_runs, frame_from_data, frame_from_runs, runs_from_data
 from sysmon_magic.recording import Recording
 from sysmon_magic.transport import Secret
 
@@ -116,8 +116,8 @@ _LABEL_SETS = st.fixed_dictionaries(
     fmt=st.sampled_from(["tidy", "wide"]),
 )
 def test_windows_merge_like_the_replayed_answer(windows, fmt):
-    """concat_windows (live, from each window's frame) gives the frame a recording gives when
-    replayed (the windows' answers merged first), rows, order and dtypes alike."""
+    """concat_runs (live, the windows' series merged as arrays) gives the frame a recording
+    gives when replayed (the windows' answers merged first), rows, order and dtypes alike."""
     answers = []
     for number, label_sets in enumerate(windows):
         result = [
@@ -125,7 +125,7 @@ def test_windows_merge_like_the_replayed_answer(windows, fmt):
             for i, labels in enumerate(label_sets)
         ]
         answers.append({"resultType": "matrix", "result": result})
-    merged = concat_windows([frame_from_data(answer, fmt) for answer in answers], fmt)
+    merged = frame_from_runs(concat_runs([runs_from_data(answer) for answer in answers]), fmt)  # type: ignore[misc]
     replayed = frame_from_data(_one_answer(answers), fmt)
     if merged.empty and replayed.empty:
         return  # an empty wide frame's column levels depend on the path; no series either way

@@ -281,11 +281,22 @@ def test_a_wrong_value_in_a_range_names_the_time():
         (60.0, 1.0, "Yours is 60 times larger than expected: per second vs per minute?"),
         (1.0, 3600.0, "Yours is 3600 times smaller than expected: per second vs per hour?"),
         (50.0, 0.5, "Yours is 100 times larger than expected: a percentage vs a fraction?"),
-        (7.0, 1.0, "Yours is 7 times larger than expected: a different range"),
+        (8.0, 1.0, "Yours is 8 times larger than expected: bits vs bytes?"),
+        (2.0**20, 1.0, "Yours is 1048576 times larger than expected: bytes vs MiB?"),
+        (1.0, 1024.0**3, "Yours is 1073741824 times smaller than expected: bytes vs GiB?"),
+        (0.25, 250.0, "Yours is 1000 times smaller than expected: seconds vs milliseconds"),
+        (math.inf, 0.16, "Yours is infinite: a division by zero, or `histogram_quantile()`"),
         (0.25, 0.75, "Yours is 1 minus the expected value: the complement (used vs available)?"),
         (-3.0, 3.0, "Yours has the opposite sign: are the operands of `-` swapped?"),
         (math.nan, 3.0, "Yours is NaN, which usually comes from 0/0"),
         (1.3, 1.0, None),
+        # Whole factors that mean nothing get no hint: chance, or far too large to tell.
+        (7.0, 1.0, None),
+        (2.0, 1.0, None),  # irate twice rate: no "a different range?"
+        (1.0, 356.0, None),  # resets() = 1 against increase() = 356
+        (3.57077e9 * 4.6327, 0.215859 * 4.6327, None),
+        (16542142464.0, 1.0, None),
+        (1227270.0, 2.0, None),
     ],
 )
 def test_value_hints(yours, expected, hint):

@@ -1,0 +1,298 @@
+/* The samples of a compact query answer -> arrays, in C, without the GIL.
+ *
+ * fastjson finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse() reads
+ * them all into arrays the caller allocated: timestamps as whole milliseconds (int64), values
+ * (float64), samples per series (int64). The interpreter lock is let go for the whole loop, so
+ * that windows fetched in parallel are converted on all cores.
+ *
+ * It reads only what it can read exactly as json.loads + float() would, and gives up (returns
+ * None) on anything else, for the plain path to judge: a timestamp with an exponent or more than
+ * three decimals (servers write milliseconds), a value that is not a JSON-style decimal, NaN,
+ * +Inf or -Inf, whitespace, or any other byte out of place.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#include <locale.h>
+typedef _locale_t c_locale_t;
+#define strtod_c(text, end) _strtod_l((text), (end), c_locale)
+#else
+#include <locale.h>
+#if defined(__APPLE__)
+#include <xlocale.h>
+#endif
+typedef locale_t c_locale_t;
+#define strtod_c(text, end) strtod_l((text), (end), c_locale)
+#endif
+
+/* strtod in the "C" locale, whatever setlocale() a notebook called: the decimal point is ".". */
+static c_locale_t c_locale;
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* -?(0|[1-9][0-9]{0,14})(\.[0-9]{1,3})?  ->  milliseconds. */
+static int read_timestamp(const char **cursor, const char *end, int64_t *millis, int *fraction)
+{
+    const char *p = *cursor;
+    int negative = 0;
+    if (p < end && *p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end || !is_digit(*p) || (*p == '0' && p + 1 < end && is_digit(p[1])))
+        return 0;
+    int64_t whole = 0;
+    int digits = 0;
+    while (p < end && is_digit(*p)) {
+        if (++digits > 15) /* past any time a DataFrame holds: the plain path says so */
+            return 0;
+        whole = whole * 10 + (*p++ - '0');
+    }
+    int64_t part = 0;
+    if (p < end && *p == '.') {
+        p++;
+        int decimals = 0;
+        while (p < end && is_digit(*p)) {
+            if (++decimals > 3)
+                return 0;
+            part = part * 10 + (*p++ - '0');
+        }
+        if (decimals == 0)
+            return 0;
+        for (; decimals < 3; decimals++)
+            part *= 10;
+        *fraction = 1;
+    }
+    int64_t value = whole * 1000 + part;
+    *millis = negative ? -value : value;
+    *cursor = p;
+    return 1;
+}
+
+/* Powers of ten that a double holds exactly. */
+static const double exact_powers[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* A value between its quotes: -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?, NaN, +Inf or -Inf. */
+static int read_value(const char *text, const char *close, double *value)
+{
+    size_t length = (size_t)(close - text);
+    if (length == 3 && memcmp(text, "NaN", 3) == 0) {
+        *value = Py_NAN;
+        return 1;
+    }
+    if (length == 4 && (text[0] == '+' || text[0] == '-') && memcmp(text + 1, "Inf", 3) == 0) {
+        *value = text[0] == '+' ? Py_HUGE_VAL : -Py_HUGE_VAL;
+        return 1;
+    }
+    const char *p = text;
+    int negative = p < close && *p == '-';
+    p += negative;
+    /* The digits as one integer (while it fits in 19 of them) and the power of ten to scale it
+       by, for Clinger's exact case below. */
+    uint64_t mantissa = 0;
+    int digits = 0, scale = 0;
+    const char *start = p;
+    for (; p < close && is_digit(*p); p++)
+        if (digits < 19) {
+            mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+            digits += mantissa != 0;
+        } else {
+            scale++;
+        }
+    if (p == start)
+        return 0;
+    if (p < close && *p == '.') {
+        const char *decimals = ++p;
+        for (; p < close && is_digit(*p); p++)
+            if (digits < 19) {
+                mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+                digits += mantissa != 0;
+                scale--;
+            }
+        if (p == decimals)
+            return 0;
+    }
+    int exponent = 0, exponent_sign = 1;
+    if (p < close && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < close && (*p == '+' || *p == '-'))
+            exponent_sign = *p++ == '-' ? -1 : 1;
+        const char *first = p;
+        for (; p < close && is_digit(*p); p++)
+            if (exponent < 100000)
+                exponent = exponent * 10 + (*p - '0');
+        if (p == first)
+            return 0;
+    }
+    if (p != close)
+        return 0;
+    scale += exponent_sign * exponent;
+#if FLT_EVAL_METHOD == 0
+    /* Clinger: an integer below 2^53 and a power of ten up to 1e22 are exact doubles, so one
+       IEEE multiplication or division rounds correctly, as strtod would. Most values are so. */
+    if (digits <= 19 && mantissa <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
+        double exact = (double)mantissa;
+        exact = scale < 0 ? exact / exact_powers[-scale] : exact * exact_powers[scale];
+        *value = negative ? -exact : exact;
+        return 1;
+    }
+#endif
+    /* The closing quote stops strtod: the text needs no copy to end in a NUL. */
+    char *stop;
+    *value = strtod_c(text, &stop);
+    return stop == close;
+}
+
+/* Returns 0 where the samples are not all `[t,"v"]` as above, or overflow the arrays. */
+static int read_samples(const char *body, const int64_t *spans, Py_ssize_t series,
+                        int64_t *times, double *values, Py_ssize_t room, int64_t *counts,
+                        Py_ssize_t *total, int *fraction)
+{
+    Py_ssize_t n = 0;
+    for (Py_ssize_t s = 0; s < series; s++) {
+        const char *p = body + spans[2 * s];
+        const char *end = body + spans[2 * s + 1];
+        Py_ssize_t first = n;
+        for (;;) {
+            if (p >= end || *p != '[' || n >= room)
+                return 0;
+            p++;
+            if (!read_timestamp(&p, end, &times[n], fraction))
+                return 0;
+            if (end - p < 2 || p[0] != ',' || p[1] != '"')
+                return 0;
+            p += 2;
+            const char *close = memchr(p, '"', (size_t)(end - p));
+            if (close == NULL || !read_value(p, close, &values[n]))
+                return 0;
+            p = close + 1;
+            if (p >= end || *p != ']')
+                return 0;
+            p++;
+            n++;
+            if (p == end)
+                break;
+            if (*p != ',')
+                return 0;
+            p++;
+        }
+        counts[s] = n - first;
+    }
+    *total = n;
+    return 1;
+}
+
+static int writable(PyObject *object, Py_buffer *view, const char *what, Py_ssize_t itemsize)
+{
+    if (PyObject_GetBuffer(object, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return 0;
+    if (view->len % itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s is not a whole number of %zd-byte items", what,
+                     itemsize);
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+PyDoc_STRVAR(parse_doc,
+"parse(body, spans, times, values, counts) -> (samples, fractional) or None\n"
+"\n"
+"Read the samples `[t,\"v\"],...` of each series, body[spans[2i]:spans[2i+1]], into times\n"
+"(int64 milliseconds), values (float64) and counts (int64, one per series), all buffers the\n"
+"caller allocated. Returns how many samples there were and whether any timestamp had a\n"
+"fraction of a second; None where the samples are not in the compact layout (or overflow the\n"
+"buffers): then take the plain path.");
+
+static PyObject *parse(PyObject *module, PyObject *args)
+{
+    PyObject *body_object, *spans_object, *times_object, *values_object, *counts_object;
+    if (!PyArg_ParseTuple(args, "OOOOO:parse", &body_object, &spans_object, &times_object,
+                          &values_object, &counts_object))
+        return NULL;
+    Py_buffer body, spans, times, values, counts;
+    if (PyObject_GetBuffer(body_object, &body, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(spans_object, &spans, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&body);
+        return NULL;
+    }
+    int have_times = 0, have_values = 0, have_counts = 0;
+    PyObject *result = NULL;
+    if (!(have_times = writable(times_object, &times, "times", 8)) ||
+        !(have_values = writable(values_object, &values, "values", 8)) ||
+        !(have_counts = writable(counts_object, &counts, "counts", 8)))
+        goto done;
+    Py_ssize_t series = spans.len / 16;
+    if (spans.len % 16 != 0 || counts.len / 8 != series) {
+        PyErr_SetString(PyExc_ValueError, "spans must be int64 pairs, one count per pair");
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < series; s++) {
+        int64_t start = ((int64_t *)spans.buf)[2 * s], end = ((int64_t *)spans.buf)[2 * s + 1];
+        if (start < 0 || end < start || end > body.len) {
+            PyErr_SetString(PyExc_ValueError, "a span lies outside the body");
+            goto done;
+        }
+    }
+    Py_ssize_t room = times.len / 8 < values.len / 8 ? times.len / 8 : values.len / 8;
+    Py_ssize_t total = 0;
+    int fraction = 0, ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = read_samples((const char *)body.buf, (const int64_t *)spans.buf, series,
+                      (int64_t *)times.buf, (double *)values.buf, room, (int64_t *)counts.buf,
+                      &total, &fraction);
+    Py_END_ALLOW_THREADS
+    if (ok)
+        result = Py_BuildValue("(nO)", total, fraction ? Py_True : Py_False);
+    else
+        result = Py_NewRef(Py_None);
+done:
+    if (have_counts)
+        PyBuffer_Release(&counts);
+    if (have_values)
+        PyBuffer_Release(&values);
+    if (have_times)
+        PyBuffer_Release(&times);
+    PyBuffer_Release(&spans);
+    PyBuffer_Release(&body);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"parse", parse, METH_VARARGS, parse_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sysmon_magic.samples",
+    .m_doc = "The samples of a compact query answer -> arrays, without the GIL (see fastjson).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit_samples(void)
+{
+#if defined(_WIN32)
+    c_locale = _create_locale(LC_NUMERIC, "C");
+#else
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+#endif
+    if (!c_locale) {
+        PyErr_SetString(PyExc_OSError, "cannot make the C locale for reading numbers");
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}
