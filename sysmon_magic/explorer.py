@@ -1,7 +1,7 @@
 """The explorer: label pickers and a time-range slider feeding a matplotlib plot.
 
 :class:`Explorer` builds one ipywidgets tree and never displays it; Jupyter shows it as the value
-of a cell; with the extension loaded, as two outputs (``magics.show_explorer``): a static PNG of
+of a cell; with the extension loaded, as two outputs (``display.show_explorer``): a static PNG of
 its first state, which nbconvert's HTML shows offline, then the live widget, whose style hides
 that picture while it is there. It talks to a server only
 through the :class:`~sysmon_magic.client.Client` it is given, and only for the range buttons.
