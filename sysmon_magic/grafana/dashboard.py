@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..errors import SysmonError, SysmonUsageError
+from ..templating import expand
 from ..timeparse import format_time, parse_duration, parse_time
+from .adhoc import Filter, parse_filters
 from .model import ALL, Variable, as_mapping, read_variables
 from .panels import Panel
 from .timing import grafana_duration, grafana_time
@@ -76,10 +78,11 @@ class Dashboard:
         self.time = (str(time.get("from") or "now-6h"), str(time.get("to") or "now"))
         self._variables = read_variables(data)
         self._order = dependency_order(self._variables)
-        self.panels: list[Panel] = list(_panels(self, data))
+        self.panels: list[Panel] = []
         for name, value in (variables or {}).items():
             self._choose(name, value)
         self._resolve(list(self._variables))
+        self._build_panels()
 
     @classmethod
     def load(
@@ -109,6 +112,11 @@ class Dashboard:
         return {name: variable.value for name, variable in self._variables.items()}
 
     @property
+    def filters(self) -> list[Filter]:
+        """The ad-hoc filters (of every ``adhoc`` variable) added to every selector."""
+        return [f for v in self._variables.values() if v.type == "adhoc" for f in v.filters]
+
+    @property
     def values(self) -> dict[str, Any]:
         """The values queries are expanded with (:attr:`variables`, ``$__dashboard``)."""
         return {"__dashboard": self.title, **self.variables}
@@ -126,21 +134,30 @@ class Dashboard:
     def set(self, name: str, value: str | Sequence[str]) -> None:
         """Choose a variable's value (``"All"`` for All) and resolve the variables that use it.
 
-        A value the variable does not have is refused, and nothing changes.
+        A value the variable does not have is refused, and nothing changes. An ``adhoc``
+        variable takes filters: ``'instance="web-03:9100", mode=~"user|system"'`` or a list of
+        them (``""``: none). Repeated panels are repeated again for the new values.
         """
-        before = {n: (list(v.current), list(v.options), v.note) for n, v in self._variables.items()}
+        before = {
+            n: (list(v.current), list(v.options), v.note, list(v.filters))
+            for n, v in self._variables.items()
+        }
         try:
             self._choose(name, value)
             self._resolve(self._dependents(name))
         except SysmonError:
-            for other, (current, options, note) in before.items():
+            for other, (current, options, note, filters) in before.items():
                 variable = self._variables[other]
                 variable.current, variable.options, variable.note = current, options, note
-                variable.pending = False
+                variable.filters, variable.pending = filters, False
             raise
+        self._build_panels()
 
     def _choose(self, name: str, value: str | Sequence[str]) -> None:
         variable = self.variable(name)
+        if variable.type == "adhoc":
+            variable.filters = parse_filters(value, name)
+            return
         wanted = [value] if isinstance(value, str) else [str(v) for v in value]
         if not wanted:
             raise SysmonUsageError(f"Give ${name} at least one value.")
@@ -212,13 +229,71 @@ class Dashboard:
         if len(found) == 1:
             return found[0]
         if found:
-            rows = ", ".join(repr(p.row) for p in found)
+            copies = [f"${n}={v}" for p in found for n, v in p.repeated.items()]
+            where = (
+                f"repeated for {', '.join(copies)}"
+                if copies
+                else f"in rows {', '.join(repr(p.row) for p in found)}"
+            )
             raise SysmonUsageError(
-                f"{len(found)} panels are titled {title!r} (in rows {rows}): pick one from .panels."
+                f"{len(found)} panels are titled {title!r} ({where}): pick one from .panels."
             )
         close = [p.title for p in self.panels if title.lower() in p.title.lower()]
         hint = f" Did you mean {', '.join(map(repr, close[:5]))}?" if close else ""
         raise SysmonUsageError(f"No panel titled {title!r} in {self.title!r}.{hint}")
+
+    def _build_panels(self) -> None:
+        """(Re)build the panel list, repeated panels and rows once per value of their variable.
+        A panel built before for the same JSON, row and value is kept: the same object."""
+        known = {(id(p.data), p.row, tuple(p.repeated.items())): p for p in self.panels}
+        panels = []
+        for item, row, repeated in self._layout():
+            key = (id(item), row, tuple(repeated.items()))
+            panels.append(known.get(key) or Panel(self, item, row, repeated))
+        self.panels = panels
+
+    def _layout(self) -> Iterator[tuple[Mapping[str, Any], str | None, dict[str, str]]]:
+        """Every panel as ``(JSON, row title, repeated value)``, rows opened: a collapsed row
+        holds its panels, an open one is followed by them, the old schema's ``rows`` hold theirs.
+        Copies of repeats that an older Grafana saved (``repeatPanelId``, ``repeatRowId``) are
+        left out: the repeats are made here again, from the variables' values now."""
+        sections: list[tuple[Mapping[str, Any] | None, list[Any]]] = []
+        for old_row in self.data.get("rows") or []:
+            if isinstance(old_row, Mapping):
+                sections.append((old_row, list(old_row.get("panels") or [])))
+        sections.append((None, []))
+        for item in self.data.get("panels") or []:
+            if isinstance(item, Mapping) and item.get("type") == "row":
+                sections.append((item, list(item.get("panels") or [])))
+            else:
+                sections[-1][1].append(item)
+        for row, items in sections:
+            if row is not None and row.get("repeatRowId"):
+                continue
+            for scope in self._copies(row, {}) if row is not None else [{}]:
+                title = self._titled(str(row.get("title") or ""), scope) if row else None
+                for item in items:
+                    if isinstance(item, Mapping) and not item.get("repeatPanelId"):
+                        for repeated in self._copies(item, scope):
+                            yield item, title or None, repeated
+
+    def _copies(self, item: Mapping[str, Any], scope: dict[str, str]) -> list[dict[str, str]]:
+        """The values a panel or row is repeated for, each as its own scope: one copy per value
+        chosen (every value for All); one copy, as written, when it repeats for no variable."""
+        name = str(item.get("repeat") or "")
+        variable = self._variables.get(name)
+        if variable is None or name in scope or variable.type == "adhoc":
+            return [scope]
+        chosen = variable.values if variable.current == [ALL] else list(variable.current)
+        return [{**scope, name: value} for value in chosen] or [scope]
+
+    def _titled(self, title: str, scope: Mapping[str, str]) -> str:
+        if "$" not in title:
+            return title
+        try:
+            return expand(title, {**self.values, **scope})
+        except SysmonError:
+            return title
 
     def summary(self) -> pd.DataFrame:
         """A row per panel: row, title (variables filled in), type, unit, targets, and how it is
@@ -265,24 +340,3 @@ class Dashboard:
                 shown = f"All ({shown})"
             lines.append(f"  ${name} = {shown}")
         return "\n".join(lines)
-
-
-def _panels(dashboard: Dashboard, data: Mapping[str, Any]) -> Iterable[Panel]:
-    """Every panel, rows opened: a collapsed row holds its panels, an open one is followed by
-    them; the old schema's ``rows`` hold theirs."""
-    for old_row in data.get("rows") or []:
-        if isinstance(old_row, Mapping):
-            for item in old_row.get("panels") or []:
-                if isinstance(item, Mapping):
-                    yield Panel(dashboard, item, str(old_row.get("title") or "") or None)
-    row: str | None = None
-    for item in data.get("panels") or []:
-        if not isinstance(item, Mapping):
-            continue
-        if item.get("type") == "row":
-            row = str(item.get("title") or "") or None
-            for inner in item.get("panels") or []:
-                if isinstance(inner, Mapping):
-                    yield Panel(dashboard, inner, row)
-            continue
-        yield Panel(dashboard, item, row)

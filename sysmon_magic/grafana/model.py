@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import SysmonUsageError
 from ..templating import Verbatim
+from .adhoc import Filter, filter_text, read_filters
 
 __all__ = [
     "ALL",
@@ -90,10 +91,14 @@ class Variable:
     saved: list[str] = field(default_factory=list)  # the value saved in the JSON
     auto: tuple[int, str] | None = None  # an interval variable's auto: (count, min)
     pending: bool = field(default=False, repr=False)  # chosen, not yet checked against options
+    filters: list[Filter] = field(default_factory=list)  # an adhoc variable's
 
     @property
     def value(self) -> str | list[str]:
-        """What the variable puts into a query: one value, a list, or the All value."""
+        """What the variable puts into a query: one value, a list, or the All value (an adhoc
+        variable: its filters as matchers, ``['instance="web-03:9100"']``)."""
+        if self.type == "adhoc":
+            return [filter_text(f) for f in self.filters]
         if self.current == [ALL]:
             if self.all_value is not None:
                 return Verbatim(self.all_value)
@@ -169,9 +174,11 @@ def read_variables(data: Mapping[str, Any]) -> dict[str, Variable]:
         if item.get("type") == "interval" and item.get("auto"):
             auto = (int(item.get("auto_count") or 30), str(item.get("auto_min") or "10s"))
         all_value = item.get("allValue")
+        kind = str(item.get("type") or "query")
+        filters = read_filters(item.get("filters"), str(item["name"])) if kind == "adhoc" else []
         found[str(item["name"])] = Variable(
             name=str(item["name"]),
-            type=str(item.get("type") or "query"),
+            type=kind,
             label=str(item.get("label") or item["name"]),
             query=str(query or ""),
             regex=str(item.get("regex") or ""),
@@ -183,6 +190,7 @@ def read_variables(data: Mapping[str, Any]) -> dict[str, Variable]:
             current=list(saved),
             saved=saved,
             auto=auto,
+            filters=filters,
         )
     return found
 

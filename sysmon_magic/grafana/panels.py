@@ -14,8 +14,10 @@ from ..errors import SysmonError, SysmonUsageError
 from ..frames import NOT_LABELS
 from ..templating import expand, grafana_macros, references
 from ..timeparse import parse_duration
+from .adhoc import add_filters
 from .drawing import plot_lines, plot_values
 from .model import PanelQuery, Target, as_mapping, datasource_type, is_prometheus, number_or_none
+from .overrides import override_unit, read_overrides
 from .timing import GRAFANA_SCRAPE_INTERVAL, aligned, interval_seconds, step_for
 
 if TYPE_CHECKING:
@@ -89,16 +91,31 @@ class Panel:
         (shown as a table: :meth:`frame`), or ``None``: not drawn, and ``reason`` says why.
     limits
         The panel's ``(min, max)`` for the value axis.
+    repeat, repeated
+        The variable the panel is repeated for (``repeat`` in the JSON, the panel's or its
+        row's), and this copy's value of it: ``{"node": "web-01:9100"}``, else ``{}``.
+    overrides
+        The unit overrides of ``fieldConfig.overrides``: :meth:`unit_for` gives a series' unit.
     """
 
-    def __init__(self, dashboard: Dashboard, data: Mapping[str, Any], row: str | None) -> None:
+    def __init__(
+        self,
+        dashboard: Dashboard,
+        data: Mapping[str, Any],
+        row: str | None,
+        repeated: Mapping[str, str] | None = None,
+    ) -> None:
         self.dashboard = dashboard
         self.data = data
         self.row = row
+        self.repeat = str(data.get("repeat") or "") or None
+        self.repeated: dict[str, str] = dict(repeated or {})
         self.id = data.get("id")
         self.title = str(data.get("title") or "")
         self.type = str(data.get("type") or "")
-        defaults = as_mapping(as_mapping(data.get("fieldConfig")).get("defaults"))
+        field_config = as_mapping(data.get("fieldConfig"))
+        defaults = as_mapping(field_config.get("defaults"))
+        self.overrides = read_overrides(field_config.get("overrides"))
         yaxes = data.get("yaxes") if isinstance(data.get("yaxes"), list) else []
         left = as_mapping(yaxes[0]) if yaxes else {}
         unit = defaults.get("unit") or left.get("format") or data.get("format")
@@ -160,13 +177,24 @@ class Panel:
         return [target for target in self.targets if target.expr and not target.hidden]
 
     @property
+    def values(self) -> dict[str, Any]:
+        """What the panel's queries and title are expanded with: the dashboard's values, and a
+        repeated panel's own value of its variable."""
+        return {**self.dashboard.values, **self.repeated}
+
+    @property
     def shown_title(self) -> str:
         """The title with the dashboard's variables filled in (``CPU of $node`` -> ``CPU of
-        web-01:9100``), or as written where it cannot be."""
+        web-01:9100``; a repeated panel's with its own value), or as written where it cannot be."""
         try:
-            return expand(self.title, self.dashboard.values) if "$" in self.title else self.title
+            return expand(self.title, self.values) if "$" in self.title else self.title
         except SysmonError:
             return self.title
+
+    def unit_for(self, name: str | Sequence[str], ref_id: str | None = None) -> str | None:
+        """The unit of the series shown as ``name`` (its legend, or ``metric{labels}``) of the
+        target ``ref_id``: the last override that matches it, else the panel's unit."""
+        return override_unit(self.overrides, name, ref_id, self.values) or self.unit
 
     # -- queries and frames ----------------------------------------------------------------
 
@@ -188,6 +216,7 @@ class Panel:
         first, last = self.dashboard.window(range, start=start, end=end, panel=self)
         span = last - first
         dashboard = self.dashboard
+        values = self.values
         scrape = dashboard.client.scrape_interval
         out = []
         for target in self.visible_targets:
@@ -198,17 +227,15 @@ class Panel:
                 chosen, query_interval = step_for(
                     range_seconds=span,
                     max_data_points=self.max_data_points or dashboard.max_points,
-                    min_interval=interval_seconds(self.interval, dashboard.values),
-                    min_step=interval_seconds(target.interval, dashboard.values),
+                    min_interval=interval_seconds(self.interval, values),
+                    min_step=interval_seconds(target.interval, values),
                     interval_factor=target.interval_factor,
                     scrape_interval=scrape,
                 )
             # $__rate_interval adds the target's min step, else the data source's scrape
             # interval (Grafana assumes 15 s when none is configured).
             rate_scrape = (
-                interval_seconds(target.interval, dashboard.values)
-                or scrape
-                or GRAFANA_SCRAPE_INTERVAL
+                interval_seconds(target.interval, values) or scrape or GRAFANA_SCRAPE_INTERVAL
             )
             instant = target.instant or self.drawn == "table"
             # Grafana aligns a range query's window to its step (as Prometheus' cache wants).
@@ -221,7 +248,8 @@ class Panel:
                 start=first,
                 end=last,
             )
-            expr = _expand_for(self, target, dashboard.values, macros)
+            # Ad-hoc filters go into every selector once the variables are in (as Grafana does).
+            expr = add_filters(_expand_for(self, target, values, macros), dashboard.filters)
             out.append(PanelQuery(target.ref_id, expr, instant, *window, chosen, target.legend))
         return out
 
@@ -257,6 +285,7 @@ class Panel:
             "unit": self.unit,
             "limits": list(self.limits),
             "calc": self.calc if self.drawn == "values" else None,
+            "overrides": [override.as_json() for override in self.overrides],
             "queries": [
                 {
                     "ref_id": q.ref_id,

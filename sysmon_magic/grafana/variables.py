@@ -68,6 +68,9 @@ def dependency_order(variables: Mapping[str, Variable]) -> list[str]:
 def resolve_variable(dashboard: Dashboard, variable: Variable) -> None:
     """Find the variable's options (asking the server for a query variable) and keep what is
     chosen if it is still there; else the first option, as Grafana does."""
+    if variable.type == "adhoc":  # filters, not values: nothing to ask the server
+        variable.pending = False
+        return
     first, last = dashboard.window()
     try:
         variable.options = _options(dashboard, variable, first, last)
@@ -128,7 +131,7 @@ def _options(
             options.insert(0, ("auto", format_duration(value)))
         return options
     if kind != "query":
-        return [(v, v) for v in variable.saved]  # adhoc, groupby, ...: not resolved here
+        return [(v, v) for v in variable.saved]  # groupby, ...: not resolved here
     macros = grafana_macros(
         range_seconds=end - start,
         step=dashboard.client.scrape_interval or GRAFANA_SCRAPE_INTERVAL,
