@@ -39,12 +39,9 @@ import atexit
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
-import urllib.parse
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -59,19 +56,16 @@ from .prometheus import (
     as_pid,
     backfill,
     binary,
-    free_port,
-    http_answer,
     http_body,
-    launch,
     locked,
     one_line_errors,
     read_pid,
     remove,
     report,
     runs_in,
-    tail,
     terminate,
 )
+from .startup import RESET_HINT, launch_repairing
 
 # PROMETHEUS_ENV and PROMTOOL_ENV are .prometheus', importable from here as before.
 __all__ = [
@@ -85,26 +79,6 @@ __all__ = [
     "stop",
     "version_dir",
 ]
-
-ROUTE_PREFIX = "/prometheus"
-
-METADATA_FILE = "demo_metadata.txt"
-METADATA_JOB = "demo-metadata"
-# Scrape often: the first scrape comes after a fixed offset within one interval, and start()
-# waits for it. The scraped text is a few hundred bytes with no samples.
-METADATA_SCRAPE_INTERVAL = "1s"
-
-START_TIMEOUT = 120.0  # Prometheus opening its TSDB and answering
-
-# The readiness probe, an instant query at the data's end (~5 ms). It reads the newest chunk of
-# every series, and a chunk file cut short anywhere loses the newest chunk of the series stored
-# last, so any cut fails it ("cannot populate chunk"); its node_uname_info count tells whether
-# Prometheus loaded the block at all (it skips one whose meta.json it cannot read, and serves 0
-# series without an error).
-_DATA_PROBE = 'count by (__name__) ({__name__=~".+"})'
-_RESET_HINT = "`sysmon-magic demo --reset` deletes the cached data and state for a clean start"
-# `msg="..."` and `err="..."` in a line of Prometheus' logfmt, where values escape their quotes.
-_LOGGED = re.compile(r'\b(msg|err)="((?:[^"\\]|\\.)*)"')
 
 
 @dataclass
@@ -224,7 +198,7 @@ def start(
     promtool = binary("promtool", PROMTOOL_ENV)
     demo_dir = version_dir(cache_dir)
     # What the cache's files can throw (permissions, a file where a directory belongs): one line.
-    with one_line_errors("could not start the demo server", _RESET_HINT):
+    with one_line_errors("could not start the demo server", RESET_HINT):
         demo_dir.mkdir(parents=True, exist_ok=True)
         with locked(demo_dir / "lock"):
             server = None
@@ -240,7 +214,17 @@ def start(
                 _remove_stale_runs(demo_dir)
                 if reuse:
                     _retire_orphans(demo_dir)
-                server = _launch_repairing(prometheus, promtool, demo_dir, reuse, port)
+                started = launch_repairing(prometheus, promtool, demo_dir, reuse, port)
+                server = DemoServer(
+                    url=started.url,
+                    pid=started.pid,
+                    port=started.port,
+                    started_here=True,
+                    log_file=started.log_file,
+                    _run_dir=started.run_dir,
+                    _demo_dir=demo_dir,
+                    _process=started.process,
+                )
                 server._shared = reuse
                 if reuse:
                     _write_state(demo_dir, server)
@@ -349,171 +333,6 @@ def version_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     """The directory of this generator version's data and servers."""
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     return root / f"demo-{data.fingerprint()}"
-
-
-# --- running Prometheus ---------------------------------------------------------------------------
-
-
-class _DamagedData(DemoError):
-    """Prometheus cannot read the cached blocks, or finds no demo data in them."""
-
-    def __init__(self, reason: str, log_file: Path) -> None:
-        super().__init__(f"the cached demo data are damaged: {reason} (log: {log_file})")
-        self.reason = reason
-
-
-def _launch_repairing(
-    prometheus: str, promtool: str, demo_dir: Path, reuse: bool, port: int | None
-) -> DemoServer:
-    """Launch on the cached blocks; if Prometheus finds them damaged, rebuild them once."""
-    try:
-        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
-    except _DamagedData as exc:
-        report(f"the cached demo data are damaged ({exc.reason}); rebuilding them (about 20 s).")
-    # Every server runs on its own hard links (or copies) of the blocks: deleting the damaged
-    # ones removes no file that a server of another process still reads.
-    remove(demo_dir / "blocks")
-    try:
-        backfill(demo_dir, data.write_openmetrics, promtool, what="the demo data")
-        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
-    except DemoError as exc:
-        raise DemoError(f"{exc}; rebuilding the demo data did not help ({_RESET_HINT})") from None
-
-
-def _new_run_dir(demo_dir: Path, reuse: bool) -> Path:
-    """A new directory per server: an old one may still be in use by a hung process."""
-    kind = "shared" if reuse else "private"
-    return demo_dir / "runs" / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) -> DemoServer:
-    """Start Prometheus in ``run_dir`` and wait for the demo data; retry on a port taken."""
-    consoles = run_dir / "consoles"
-    consoles.mkdir(parents=True)
-    (consoles / METADATA_FILE).write_text(data.metadata_exposition())
-    console_flags = [f"--web.console.templates={consoles}", f"--web.console.libraries={consoles}"]
-    attempts = 1 if port is not None else 3
-    last_error = ""
-    for _ in range(attempts):
-        chosen = port if port is not None else free_port()
-        started = launch(
-            demo_dir / "blocks",
-            run_dir,
-            port=chosen,
-            config=_config(chosen),
-            route_prefix=ROUTE_PREFIX,
-            args=console_flags,
-            prometheus=prometheus,
-        )
-        (run_dir / "pid").write_text(str(started.pid))
-        server = DemoServer(
-            url=started.url,
-            pid=started.pid,
-            port=chosen,
-            started_here=True,
-            log_file=started.log_file,
-            _run_dir=run_dir,
-            _demo_dir=demo_dir,
-            _process=started.process,
-        )
-        try:
-            _wait_ready(server, started.process)
-            return server
-        except _DamagedData:
-            started.terminate()
-            raise
-        except DemoError as exc:
-            started.terminate()
-            last_error = str(exc)
-            if "address already in use" not in tail(started.log_file.read_text(errors="replace")):
-                break
-    raise DemoError(last_error)
-
-
-def _config(port: int) -> str:
-    """A config whose only scrape is the metadata text (Prometheus scraping itself)."""
-    return (
-        "# Generated by sysmon_magic.demo: the demo data are backfilled, not scraped.\n"
-        "global:\n"
-        f"  scrape_interval: {METADATA_SCRAPE_INTERVAL}\n"
-        "scrape_configs:\n"
-        f"  - job_name: {METADATA_JOB}\n"
-        f"    metrics_path: {ROUTE_PREFIX}/consoles/{METADATA_FILE}\n"
-        "    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{port}']\n"
-    )
-
-
-def _wait_ready(server: DemoServer, process: subprocess.Popen[bytes]) -> None:
-    """Until the API serves the demo data and ``/api/v1/metadata`` holds the demo metrics.
-
-    Raises :class:`_DamagedData` if Prometheus cannot open the blocks or the data probe fails.
-    """
-    deadline = time.monotonic() + START_TIMEOUT
-    metadata = f"{server.url}/api/v1/metadata?metric=node_cpu_seconds_total"
-    data_seen = False
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = server.log_file.read_text(errors="replace")
-            if "opening storage failed" in log:  # Prometheus' words for a block it cannot read
-                reason = _logged_error(log) or "Prometheus cannot open them"
-                raise _DamagedData(reason, server.log_file)
-            raise DemoError(
-                f"prometheus exited with status {process.returncode} while starting: "
-                f"{tail(log)} (log: {server.log_file})"
-            )
-        # The data first: they answer as soon as the TSDB is open, the metadata only after the
-        # first scrape, seconds later; a damaged block is known without waiting for that.
-        data_seen = data_seen or _serves_data(server)
-        body = http_body(metadata) if data_seen else None
-        if body is not None and json.loads(body).get("data"):
-            return
-        time.sleep(0.1)
-    raise DemoError(
-        f"prometheus did not answer within {START_TIMEOUT:.0f} s on {server.url} "
-        f"(log: {server.log_file})"
-    )
-
-
-def _serves_data(server: DemoServer) -> bool:
-    """Whether the data probe finds the demo data; False while Prometheus cannot answer yet.
-
-    Raises :class:`_DamagedData` when it answers that it cannot read them or holds none.
-    """
-    query = urllib.parse.urlencode({"query": _DATA_PROBE, "time": data.DEMO_END})
-    answer = http_answer(f"{server.url}/api/v1/query?{query}")
-    if answer is None or answer[0] not in (200, 422):  # not listening, or opening its TSDB (503)
-        return False
-    status, body = answer
-    try:
-        parsed = json.loads(body)
-        if status == 422:  # an execution error: a chunk it cannot read
-            reason = f"Prometheus cannot read them: {parsed['error']}"
-        else:
-            hosts = sum(
-                int(r["value"][1])
-                for r in parsed["data"]["result"]
-                if r["metric"].get("__name__") == "node_uname_info"
-            )
-            if hosts == len(data.HOSTS):
-                return True
-            reason = f"Prometheus found {hosts} of the {len(data.HOSTS)} demo hosts in them"
-            logged = _logged_error(server.log_file.read_text(errors="replace"))
-            reason += f"; its log says: {logged}" if logged else ""
-    # Not Prometheus' JSON: another server answering on a port that Prometheus then finds taken.
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return False
-    raise _DamagedData(reason, server.log_file)
-
-
-def _logged_error(log: str) -> str | None:
-    """The message and error of the last ``level=error`` line of a Prometheus log."""
-    for line in reversed(log.splitlines()):
-        if "level=error" in line:
-            fields = dict(_LOGGED.findall(line))
-            text = ": ".join(fields[k].replace('\\"', '"') for k in ("msg", "err") if k in fields)
-            return text or None
-    return None
 
 
 def _running_server(demo_dir: Path) -> DemoServer | None:

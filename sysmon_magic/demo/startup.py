@@ -1,0 +1,207 @@
+"""Starting the demo's Prometheus: on the cached blocks, scraping the demo's metadata, and ready
+only once it serves the demo data; blocks it finds damaged are rebuilt once.
+
+The shared server's bookkeeping (who uses it, ``state.json``) is :mod:`.server`'s; Prometheus and
+promtool themselves are run by :mod:`.prometheus`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+from ..errors import DemoError
+from . import data
+from .prometheus import (
+    PrometheusProcess,
+    backfill,
+    free_port,
+    http_answer,
+    http_body,
+    launch,
+    remove,
+    report,
+    tail,
+)
+
+__all__ = ["RESET_HINT", "ROUTE_PREFIX", "DamagedData", "launch_repairing"]
+
+ROUTE_PREFIX = "/prometheus"
+
+METADATA_FILE = "demo_metadata.txt"
+METADATA_JOB = "demo-metadata"
+# Scrape often: the first scrape comes after a fixed offset within one interval, and start()
+# waits for it. The scraped text is a few hundred bytes with no samples.
+METADATA_SCRAPE_INTERVAL = "1s"
+
+START_TIMEOUT = 120.0  # Prometheus opening its TSDB and answering
+
+# The readiness probe, an instant query at the data's end (~5 ms). It reads the newest chunk of
+# every series, and a chunk file cut short anywhere loses the newest chunk of the series stored
+# last, so any cut fails it ("cannot populate chunk"); its node_uname_info count tells whether
+# Prometheus loaded the block at all (it skips one whose meta.json it cannot read, and serves 0
+# series without an error).
+_DATA_PROBE = 'count by (__name__) ({__name__=~".+"})'
+RESET_HINT = "`sysmon-magic demo --reset` deletes the cached data and state for a clean start"
+# `msg="..."` and `err="..."` in a line of Prometheus' logfmt, where values escape their quotes.
+_LOGGED = re.compile(r'\b(msg|err)="((?:[^"\\]|\\.)*)"')
+
+
+class DamagedData(DemoError):
+    """Prometheus cannot read the cached blocks, or finds no demo data in them."""
+
+    def __init__(self, reason: str, log_file: Path) -> None:
+        super().__init__(f"the cached demo data are damaged: {reason} (log: {log_file})")
+        self.reason = reason
+
+
+def launch_repairing(
+    prometheus: str, promtool: str, demo_dir: Path, reuse: bool, port: int | None
+) -> PrometheusProcess:
+    """Launch on the cached blocks; if Prometheus finds them damaged, rebuild them once.
+
+    Ready when it returns: the API serves the demo data, and their metadata.
+    """
+    try:
+        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
+    except DamagedData as exc:
+        report(f"the cached demo data are damaged ({exc.reason}); rebuilding them (about 20 s).")
+    # Every server runs on its own hard links (or copies) of the blocks: deleting the damaged
+    # ones removes no file that a server of another process still reads.
+    remove(demo_dir / "blocks")
+    try:
+        backfill(demo_dir, data.write_openmetrics, promtool, what="the demo data")
+        return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
+    except DemoError as exc:
+        raise DemoError(f"{exc}; rebuilding the demo data did not help ({RESET_HINT})") from None
+
+
+def _new_run_dir(demo_dir: Path, reuse: bool) -> Path:
+    """A new directory per server: an old one may still be in use by a hung process."""
+    kind = "shared" if reuse else "private"
+    return demo_dir / "runs" / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) -> PrometheusProcess:
+    """Start Prometheus in ``run_dir`` and wait for the demo data; retry on a port taken."""
+    consoles = run_dir / "consoles"
+    consoles.mkdir(parents=True)
+    (consoles / METADATA_FILE).write_text(data.metadata_exposition())
+    console_flags = [f"--web.console.templates={consoles}", f"--web.console.libraries={consoles}"]
+    attempts = 1 if port is not None else 3
+    last_error = ""
+    for _ in range(attempts):
+        chosen = port if port is not None else free_port()
+        started = launch(
+            demo_dir / "blocks",
+            run_dir,
+            port=chosen,
+            config=_config(chosen),
+            route_prefix=ROUTE_PREFIX,
+            args=console_flags,
+            prometheus=prometheus,
+        )
+        (run_dir / "pid").write_text(str(started.pid))
+        try:
+            _wait_ready(started)
+            return started
+        except DamagedData:
+            started.terminate()
+            raise
+        except DemoError as exc:
+            started.terminate()
+            last_error = str(exc)
+            if "address already in use" not in tail(started.log_file.read_text(errors="replace")):
+                break
+    raise DemoError(last_error)
+
+
+def _config(port: int) -> str:
+    """A config whose only scrape is the metadata text (Prometheus scraping itself)."""
+    return (
+        "# Generated by sysmon_magic.demo: the demo data are backfilled, not scraped.\n"
+        "global:\n"
+        f"  scrape_interval: {METADATA_SCRAPE_INTERVAL}\n"
+        "scrape_configs:\n"
+        f"  - job_name: {METADATA_JOB}\n"
+        f"    metrics_path: {ROUTE_PREFIX}/consoles/{METADATA_FILE}\n"
+        "    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{port}']\n"
+    )
+
+
+def _wait_ready(server: PrometheusProcess) -> None:
+    """Until the API serves the demo data and ``/api/v1/metadata`` holds the demo metrics.
+
+    Raises :class:`DamagedData` if Prometheus cannot open the blocks or the data probe fails.
+    """
+    deadline = time.monotonic() + START_TIMEOUT
+    metadata = f"{server.url}/api/v1/metadata?metric=node_cpu_seconds_total"
+    data_seen = False
+    while time.monotonic() < deadline:
+        if (process := server.process).poll() is not None:
+            log = server.log_file.read_text(errors="replace")
+            if "opening storage failed" in log:  # Prometheus' words for a block it cannot read
+                reason = _logged_error(log) or "Prometheus cannot open them"
+                raise DamagedData(reason, server.log_file)
+            raise DemoError(
+                f"prometheus exited with status {process.returncode} while starting: "
+                f"{tail(log)} (log: {server.log_file})"
+            )
+        # The data first: they answer as soon as the TSDB is open, the metadata only after the
+        # first scrape, seconds later; a damaged block is known without waiting for that.
+        data_seen = data_seen or _serves_data(server)
+        body = http_body(metadata) if data_seen else None
+        if body is not None and json.loads(body).get("data"):
+            return
+        time.sleep(0.1)
+    raise DemoError(
+        f"prometheus did not answer within {START_TIMEOUT:.0f} s on {server.url} "
+        f"(log: {server.log_file})"
+    )
+
+
+def _serves_data(server: PrometheusProcess) -> bool:
+    """Whether the data probe finds the demo data; False while Prometheus cannot answer yet.
+
+    Raises :class:`DamagedData` when it answers that it cannot read them or holds none.
+    """
+    query = urllib.parse.urlencode({"query": _DATA_PROBE, "time": data.DEMO_END})
+    answer = http_answer(f"{server.url}/api/v1/query?{query}")
+    if answer is None or answer[0] not in (200, 422):  # not listening, or opening its TSDB (503)
+        return False
+    status, body = answer
+    try:
+        parsed = json.loads(body)
+        if status == 422:  # an execution error: a chunk it cannot read
+            reason = f"Prometheus cannot read them: {parsed['error']}"
+        else:
+            hosts = sum(
+                int(r["value"][1])
+                for r in parsed["data"]["result"]
+                if r["metric"].get("__name__") == "node_uname_info"
+            )
+            if hosts == len(data.HOSTS):
+                return True
+            reason = f"Prometheus found {hosts} of the {len(data.HOSTS)} demo hosts in them"
+            logged = _logged_error(server.log_file.read_text(errors="replace"))
+            reason += f"; its log says: {logged}" if logged else ""
+    # Not Prometheus' JSON: another server answering on a port that Prometheus then finds taken.
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return False
+    raise DamagedData(reason, server.log_file)
+
+
+def _logged_error(log: str) -> str | None:
+    """The message and error of the last ``level=error`` line of a Prometheus log."""
+    for line in reversed(log.splitlines()):
+        if "level=error" in line:
+            fields = dict(_LOGGED.findall(line))
+            text = ": ".join(fields[k].replace('\\"', '"') for k in ("msg", "err") if k in fields)
+            return text or None
+    return None
