@@ -27,12 +27,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import http.client
 import random
 import re
-import socket
 import threading
 import time
 import warnings
@@ -44,9 +42,6 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .credentials import (
     APPKEY_HEADER,
@@ -63,8 +58,10 @@ from .errors import (
     ResponseTooLargeError,
     TransportError,
 )
+from .watchdog import Cancel, Cancelled, Expired, Watch, default_session
 
-# The secrets and their checks are credentials.py's; their names stay importable from here.
+# The secrets and their checks are credentials.py's, the deadline and cancellation watchdog.py's;
+# their names stay importable from here.
 __all__ = [
     "APPKEY_HEADER",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -113,10 +110,6 @@ class Request:
     get_only: bool = False
 
 
-class Cancelled(Exception):
-    """The request was cancelled through its :class:`Cancel` (another window failed, Ctrl-C)."""
-
-
 class Transport(Protocol):
     """Where answers come from: HTTP, or a recording (``recording.py``)."""
 
@@ -128,169 +121,6 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-class Cancel:
-    """A cancellation shared by the requests of one query: :meth:`cancel` aborts them all.
-
-    Aborting shuts the socket of each request in flight, so a thread blocked reading it wakes
-    at once (a thread cannot be stopped otherwise), and wakes any that wait to retry.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._watches: set[_Watch] = set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def cancel(self) -> None:
-        self._event.set()
-        with self._lock:
-            watches = list(self._watches)
-        for watch in watches:
-            watch.abort()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep ``seconds``, or less if cancelled; whether it was cancelled."""
-        return self._event.wait(seconds)
-
-    def _add(self, watch: _Watch) -> None:
-        with self._lock:
-            self._watches.add(watch)
-        if self.cancelled:
-            watch.abort()
-
-    def _remove(self, watch: _Watch) -> None:
-        with self._lock:
-            self._watches.discard(watch)
-
-
-_current = threading.local()  # the _Watch of the request this thread is sending
-
-
-class _Watch:
-    """One attempt of a request: its connection, aborted when the deadline passes or on cancel.
-
-    The connection is learnt from urllib3 itself (:class:`_WatchedHTTPConnection` reports to the
-    watch of its thread), so that also an answer whose headers trickle in can be cut off.
-    """
-
-    def __init__(self, deadline: float, cancel: Cancel | None) -> None:
-        self.deadline = deadline
-        self.cancel = cancel
-        self.expired = False
-        self._connection: HTTPConnection | None = None
-        self._aborted = False
-        self._lock = threading.Lock()
-        # Never past threading's own limit: the longest --timeout (292 years) would overflow it.
-        wait = min(max(0.0, deadline - time.monotonic()), threading.TIMEOUT_MAX)
-        self._timer = threading.Timer(wait, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watch:
-        _current.watch = self
-        if self.cancel is not None:
-            self.cancel._add(self)
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-        _current.watch = None
-        if self.cancel is not None:
-            self.cancel._remove(self)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel is not None and self.cancel.cancelled
-
-    def attach(self, connection: HTTPConnection) -> None:
-        """The connection a request is about to go out on (from this watch's thread)."""
-        with self._lock:
-            self._connection = connection
-            aborted = self._aborted
-        if aborted:  # cancelled (or past the deadline) before it was even sent
-            raise Cancelled if self.cancelled else _Expired
-
-    def connected(self, connection: HTTPConnection) -> None:
-        """The connection's socket now exists: shut it if the watch fired while it opened."""
-        with self._lock:
-            aborted = self._aborted
-        if aborted:
-            _shut(connection)
-
-    def _expire(self) -> None:
-        self.expired = True
-        self.abort()
-
-    def abort(self) -> None:
-        with self._lock:
-            self._aborted = True
-            connection = self._connection
-        if connection is not None:
-            _shut(connection)
-
-
-def _shut(connection: HTTPConnection) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):  # already closed: nothing left to wake
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    """A connection that tells the watch of its thread's request about itself."""
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.attach(self)
-        super().request(*args, **kwargs)
-
-    def connect(self) -> None:
-        super().connect()
-        watch = getattr(_current, "watch", None)
-        if watch is not None:
-            watch.connected(self)
-
-
-class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
-    """The same over TLS (the methods above run before HTTPSConnection's, in its MRO)."""
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter with connections that report to the watch of their request. It does
-    not retry by itself: :class:`HTTPTransport` retries within the request's deadline."""
-
-    def __init__(self) -> None:
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
-
-
-def default_session() -> requests.Session:
-    """A session whose connections a deadline or a cancel can cut off."""
-    session = requests.Session()
-    adapter = _WatchedAdapter()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class HTTPTransport:
@@ -406,7 +236,7 @@ class HTTPTransport:
         remaining = min(deadline - time.monotonic(), threading.TIMEOUT_MAX)
         if remaining <= 0:
             raise self._deadline(request.timeout)
-        with _Watch(deadline, cancel) as watch:
+        with Watch(deadline, cancel) as watch:
             try:
                 with warnings.catch_warnings():
                     if self.verify is False:  # the user was warned once, when connecting
@@ -435,7 +265,7 @@ class HTTPTransport:
                 if watch.expired:
                     raise self._deadline(request.timeout) from None
                 raise self._classify(exc, request.timeout) from None
-            except _Expired:
+            except Expired:
                 raise self._deadline(request.timeout) from None
             except (OSError, urllib3.exceptions.HTTPError):
                 # A socket shut by the watch can surface as a bare OSError or urllib3 error.
@@ -452,7 +282,7 @@ class HTTPTransport:
             compression_asked=self.compress,
         )
 
-    def _read_body(self, response: requests.Response, watch: _Watch) -> bytes:
+    def _read_body(self, response: requests.Response, watch: Watch) -> bytes:
         """The whole body, decompressed, in large pieces; refused past the size limit."""
         limit = self.max_response_bytes
         declared = response.headers.get("Content-Length", "")
@@ -481,7 +311,7 @@ class HTTPTransport:
                 raise requests.exceptions.ConnectionError("aborted")
         return b"".join(pieces)
 
-    def _read_into(self, fp: Any, length: int | None, watch: _Watch) -> bytes:
+    def _read_into(self, fp: Any, length: int | None, watch: Watch) -> bytes:
         """A body read straight from the socket into one buffer: of its Content-Length, or
         (chunked) grown by doubling up to the size limit. No piece is copied, and no second
         buffer of the whole body is made (fresh memory is dear: a 24 MB answer joined from
@@ -613,10 +443,6 @@ class HTTPTransport:
                 "compress=False to ask for uncompressed answers."
             )
         return ResponseFormatError(message)
-
-
-class _Expired(Exception):
-    """The deadline passed before a request went out (turned into a DeadlineError)."""
 
 
 class _Retryable(Exception):
