@@ -41,11 +41,9 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from ..errors import DemoError
 from . import data
@@ -66,6 +64,7 @@ from .prometheus import (
     terminate,
 )
 from .startup import RESET_HINT, launch_repairing
+from .state import discard_damaged_state, read_state, write_state
 
 # PROMETHEUS_ENV and PROMTOOL_ENV are .prometheus', importable from here as before.
 __all__ = [
@@ -203,7 +202,7 @@ def start(
         with locked(demo_dir / "lock"):
             server = None
             if reuse:
-                _discard_damaged_state(demo_dir)
+                discard_damaged_state(demo_dir)
                 server = _running_server(demo_dir)
             if server is None:
                 if reuse:
@@ -224,10 +223,10 @@ def start(
                     _run_dir=started.run_dir,
                     _demo_dir=demo_dir,
                     _process=started.process,
+                    _shared=reuse,
                 )
-                server._shared = reuse
                 if reuse:
-                    _write_state(demo_dir, server)
+                    write_state(demo_dir, started)
             if reuse:
                 _acquire(server, detach)
     if not detach:
@@ -323,7 +322,7 @@ def _release(server: DemoServer) -> None:
             if pid is not None and alive(pid):
                 return  # still in use
             user.unlink()  # a user that died without letting go
-        state = _read_state(demo_dir)
+        state = read_state(demo_dir)
         if state is not None and state.get("pid") == server.pid:
             (demo_dir / "state.json").unlink()
         terminate(server.pid, server._process, run_dir)
@@ -337,7 +336,7 @@ def version_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 def _running_server(demo_dir: Path) -> DemoServer | None:
     """The shared server from ``state.json`` if its process lives and answers as ours."""
-    state = _read_state(demo_dir)
+    state = read_state(demo_dir)
     if state is None:
         return None
     pid, url = state["pid"], state["url"]
@@ -364,7 +363,7 @@ def _running_server(demo_dir: Path) -> DemoServer | None:
 
 def _stop_unresponsive(demo_dir: Path) -> None:
     """Terminate a shared server that lives but does not answer (it would hold its port)."""
-    state = _read_state(demo_dir)
+    state = read_state(demo_dir)
     if state is not None:
         terminate(state["pid"], None, Path(state["tsdb"]).parent)
 
@@ -394,61 +393,6 @@ def _retire_orphans(demo_dir: Path) -> None:
         else:
             terminate(pid, None, run_dir)
             report(f"stopped demo server pid {pid}, which no state.json named any more.")
-
-
-def _write_state(demo_dir: Path, server: DemoServer) -> None:
-    assert server._run_dir is not None
-    state = {
-        "pid": server.pid,
-        "port": server.port,
-        "url": server.url,
-        "tsdb": str(server._run_dir / "tsdb"),
-        "log_file": str(server.log_file),
-        "started_at": time.time(),
-    }
-    tmp = demo_dir / f"state.json.{os.getpid()}"
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    os.replace(tmp, demo_dir / "state.json")
-
-
-# What _write_state writes and readers rely on, by type.
-_STATE_FIELDS = {"pid": int, "port": int, "url": str, "tsdb": str, "log_file": str}
-
-
-def _load_state(path: Path) -> dict[str, Any]:
-    """The state in ``path``; ValueError says what is wrong with it (OSError if unreadable)."""
-    state = json.loads(path.read_text())
-    if not isinstance(state, dict):
-        raise ValueError("not a JSON object")
-    for key, kind in _STATE_FIELDS.items():
-        value = state.get(key)
-        if kind is int:  # bool is an int to isinstance(); a pid of 0 or -1 signals a group, or all
-            valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        else:
-            valid = isinstance(value, str) and value != ""
-        if not valid:
-            raise ValueError(f"no valid {key!r}")
-    return state
-
-
-def _read_state(demo_dir: Path) -> dict[str, Any] | None:
-    """The shared server's state, or None if there is none or it is damaged."""
-    try:
-        return _load_state(demo_dir / "state.json")
-    except (OSError, ValueError):
-        return None
-
-
-def _discard_damaged_state(demo_dir: Path) -> None:
-    """Delete a ``state.json`` that is not one we wrote (cut short, edited), saying so."""
-    path = demo_dir / "state.json"
-    try:
-        _load_state(path)
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError) as exc:
-        remove(path)
-        report(f"ignored a damaged {path} ({exc}); the new server rewrites it.")
 
 
 def _remove_old_versions(demo_dir: Path) -> None:
