@@ -28,21 +28,20 @@
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import random
 import re
 import threading
 import time
 import warnings
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
 
+from .bodies import TooLarge, read_body
 from .credentials import (
     APPKEY_HEADER,
     Secret,
@@ -84,10 +83,6 @@ USER_AGENT = "sysmon-magic/0.1"
 # Above this many characters of URL a query goes as a form-encoded POST: proxies and servers
 # commonly cap request lines at 4-8 KiB, and Prometheus reads POST bodies only as forms.
 _MAX_GET_URL = 2000
-# A body is read this much at a time: each read releases the interpreter lock for its recv.
-_PIECE = 1 << 20
-#: The first buffer of a body of unknown length (chunked); it doubles as the body grows.
-_FIRST_BUFFER = 8 << 20
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _ATTEMPTS = 4  # one try and three retries, as urllib3's Retry(total=3) did
 _CUT_OFF_ATTEMPTS = 2  # a body cut off is tried once more
@@ -256,7 +251,9 @@ class HTTPTransport:
                         proxies=dict(_NO_PROXY) if self._loopback else None,
                     )
                 try:
-                    body = self._read_body(response, watch)
+                    body = read_body(response, watch, self.max_response_bytes)
+                except TooLarge as exc:
+                    raise self._too_large(exc.how) from None
                 finally:
                     response.close()
             except requests.exceptions.RequestException as exc:
@@ -281,84 +278,6 @@ class HTTPTransport:
             url=url,
             compression_asked=self.compress,
         )
-
-    def _read_body(self, response: requests.Response, watch: Watch) -> bytes:
-        """The whole body, decompressed, in large pieces; refused past the size limit."""
-        limit = self.max_response_bytes
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise self._too_large(f"declares {int(declared):,} bytes, more")
-        stream = response.raw
-        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-        fp = getattr(stream, "_fp", None)  # http.client's response, under urllib3's
-        if encoding in ("", "identity", "gzip") and hasattr(fp, "readinto"):
-            # http.client's readinto undoes chunked framing itself (Prometheus' way to send an
-            # answer), so both framings land in one buffer, unjoined; a gzipped one is then
-            # inflated in one call (which lets go of the GIL), not 1 MB at a time.
-            body = self._read_into(fp, int(declared) if declared.isdigit() else None, watch)
-            return self._gunzip(body) if encoding == "gzip" else body
-        pieces: list[bytes] = []
-        size = 0
-        while True:
-            piece = _read_piece(stream)
-            if not piece:
-                break
-            size += len(piece)
-            if size > limit or stream.tell() > limit:
-                raise self._too_large("is larger")  # an endless body, or a gzip bomb
-            pieces.append(piece)
-            if watch.expired or watch.cancelled:  # a session of the caller's: between reads
-                raise requests.exceptions.ConnectionError("aborted")
-        return b"".join(pieces)
-
-    def _read_into(self, fp: Any, length: int | None, watch: Watch) -> bytes:
-        """A body read straight from the socket into one buffer: of its Content-Length, or
-        (chunked) grown by doubling up to the size limit. No piece is copied, and no second
-        buffer of the whole body is made (fresh memory is dear: a 24 MB answer joined from
-        pieces took twice as long as the transfer)."""
-        limit = self.max_response_bytes
-        buffer = bytearray(length if length is not None else min(_FIRST_BUFFER, limit + 1))
-        view = memoryview(buffer)
-        done = 0
-        while True:
-            if done == len(buffer):
-                if length is not None:
-                    break
-                if done > limit:
-                    raise self._too_large("is larger")  # an endless body
-                view.release()  # a bytearray with a view of it cannot grow
-                buffer.extend(bytes(min(done, limit + 1 - done)))  # calloc'd: no page touched
-                view = memoryview(buffer)
-            try:
-                read = fp.readinto(view[done : done + _PIECE * 8])
-            except (OSError, http.client.HTTPException) as exc:  # shut by the watch, reset, cut
-                raise requests.exceptions.ChunkedEncodingError(exc) from None
-            if not read:
-                if length is not None:
-                    raise requests.exceptions.ChunkedEncodingError(
-                        f"the body ended after {done:,} of its {length:,} bytes"
-                    )
-                break
-            done += read
-            if watch.expired or watch.cancelled:  # a session of the caller's: between reads
-                raise requests.exceptions.ConnectionError("aborted")
-        view.release()
-        del buffer[done:]  # in place: the unused end of a grown buffer is given back
-        return buffer  # type: ignore[return-value]  # a bytearray reads as bytes do
-
-    def _gunzip(self, packed: bytes) -> bytes:
-        """A gzip body inflated, up to the size limit (a gzip bomb stops there). A stream cut
-        short gives what it holds, as urllib3 does: the JSON is then what is found short."""
-        limit = self.max_response_bytes
-        try:
-            body = zlib.decompressobj(wbits=31).decompress(packed, limit + 1)
-        except zlib.error as exc:
-            raise requests.exceptions.ContentDecodingError(
-                f"Received response with content-encoding: gzip, but failed to decode it. ({exc})"
-            ) from None
-        if len(body) > limit:
-            raise self._too_large("is larger")  # decompressed: a gzip bomb
-        return body
 
     def _too_large(self, how: str) -> ResponseTooLargeError:
         limit = self.max_response_bytes
@@ -456,21 +375,6 @@ class _Retryable(Exception):
 
 # Every scheme mapped to no proxy: requests then never takes one from the environment.
 _NO_PROXY: Mapping[str, str] = {"http": "", "https": "", "all": ""}
-
-
-def _read_piece(stream: Any) -> bytes:
-    """The next piece of a body, with urllib3's errors as requests' (as its iter_content has
-    them), so that one classification names them all."""
-    try:
-        return bytes(stream.read(_PIECE, decode_content=True))
-    except urllib3.exceptions.ProtocolError as exc:  # reset, or ended early (IncompleteRead)
-        raise requests.exceptions.ChunkedEncodingError(exc) from None
-    except urllib3.exceptions.DecodeError as exc:
-        raise requests.exceptions.ContentDecodingError(exc) from None
-    except urllib3.exceptions.ReadTimeoutError as exc:
-        raise requests.exceptions.ReadTimeout(exc) from None
-    except urllib3.exceptions.SSLError as exc:
-        raise requests.exceptions.SSLError(exc) from None
 
 
 def _backoff(attempt: int) -> float:
