@@ -1,5 +1,5 @@
-"""Every check() try of the course review (shared/reviews/learning.md, 223 tries), against the
-lessons' own exercises on the demo Prometheus: each gets the right verdict, and no feedback falls
+"""Every check() try of the course review (shared/reviews/learning.md, 223 tries, lessons 1 to 8),
+and the tries written with lessons 9 onwards, against the lessons' own exercises on the demo Prometheus: each gets the right verdict, and no feedback falls
 back on a cause that the review found wrong ("a different range", the regex-anchoring hint for a
 binary operation)."""
 
@@ -53,7 +53,7 @@ def test_the_tries_cover_every_exercise(exercises):
     assert {(t["lesson"], t["exercise"]) for t in TRIES} == set(exercises)
 
 
-@pytest.mark.parametrize("lesson", range(1, 9))
+@pytest.mark.parametrize("lesson", sorted({t["lesson"] for t in TRIES}))
 def test_the_reviews_tries_get_the_right_verdict(client, exercises, lesson):
     wrong = []
     for attempt in (t for t in TRIES if t["lesson"] == lesson):
