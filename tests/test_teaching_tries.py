@@ -22,7 +22,7 @@ TRIES = json.loads((ROOT / "tests" / "teaching_tries.json").read_text())
 def lesson_exercises() -> dict[tuple[int, int], tuple[str, dict[str, object]]]:
     """``(lesson, n) -> (expected, window)``, read from each lesson's setup cell."""
     found: dict[tuple[int, int], tuple[str, dict[str, object]]] = {}
-    for path in sorted((ROOT / "notebooks" / "course").glob("0*.ipynb")):
+    for path in sorted((ROOT / "notebooks" / "course").glob("[0-9][0-9]-*.ipynb")):
         lesson = int(path.name[:2])
         setup = nbformat.read(path, as_version=4).cells[2].source
         names: dict[str, object] = {}
