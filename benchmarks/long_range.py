@@ -24,7 +24,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,17 +35,8 @@ from urllib.request import urlopen
 import numpy as np
 
 from sysmon_magic import Client, demo
-from sysmon_magic.demo.server import (
-    PROMETHEUS_ENV,
-    PROMTOOL_ENV,
-    _backfill,
-    _binary,
-    _free_port,
-    _get,
-    _link_tree,
-    _locked,
-    cache_root,
-)
+from sysmon_magic.demo.prometheus import PrometheusProcess, backfill, http_body, launch, locked
+from sysmon_magic.demo.server import cache_root
 from sysmon_magic.timeparse import split_range
 
 LATENCY = 0.100
@@ -77,9 +67,9 @@ def month_blocks() -> Path:
     """The month's TSDB blocks, backfilled on first use (as the demo's are) and cached."""
     directory = cache_root() / f"bench-month-{MONTH_VERSION}"
     directory.mkdir(parents=True, exist_ok=True)
-    with _locked(directory / "lock"):
+    with locked(directory / "lock"):
         if not (directory / "blocks").is_dir():
-            _backfill(directory, _binary("promtool", PROMTOOL_ENV), write_month)
+            backfill(directory, write_month)
     return directory / "blocks"
 
 
@@ -88,36 +78,17 @@ class MonthServer:
 
     def __enter__(self) -> MonthServer:
         self._dir = tempfile.TemporaryDirectory()
-        tsdb = Path(self._dir.name) / "tsdb"
-        tsdb.mkdir()
-        for block in month_blocks().iterdir():
-            _link_tree(block, tsdb / block.name)
-        config = Path(self._dir.name) / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\n")
-        port = _free_port()
-        self._process = subprocess.Popen(
-            [
-                _binary("prometheus", PROMETHEUS_ENV),
-                f"--config.file={config}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--storage.tsdb.path={tsdb}",
-                "--storage.tsdb.retention.time=100y",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+        self.prometheus: PrometheusProcess = launch(month_blocks(), Path(self._dir.name))
+        self.url, self.pid = self.prometheus.url, self.prometheus.pid
         deadline = time.monotonic() + 120
-        while _get(f"{url}/api/v1/query?query=count({MONTH_QUERY})&time={END}") is None:
-            if time.monotonic() > deadline or self._process.poll() is not None:
+        while http_body(f"{self.url}/api/v1/query?query=count({MONTH_QUERY})&time={END}") is None:
+            if time.monotonic() > deadline or self.prometheus.process.poll() is not None:
                 raise RuntimeError("the month's Prometheus did not start")
             time.sleep(0.2)
-        self.url, self.pid = url, self._process.pid
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._process.terminate()
-        self._process.wait(10)
+        self.prometheus.terminate()
         self._dir.cleanup()
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from . import frames
 from .envelope import Answer, Reader, strings
 from .errors import ResponseFormatError, SysmonError, SysmonUsageError
+from .provenance import Provenance
 from .query_client import TimeLike
 from .recording import RecordingTransport, ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
@@ -387,17 +388,18 @@ class Client:
     def _time(self, value: TimeLike) -> float:
         return parse_time(value, self.now())
 
-    def _provenance(self, answer: Answer, **window: Any) -> dict[str, Any]:
-        return {
-            **window,
-            "warnings": answer.warnings,
-            "infos": answer.infos,
-            "source": self.name,
-            "headers": self.headers,
-            "params": self.params,
-            "elapsed": round(answer.elapsed, 3),
-            "replayed": self.replaying,
-        }
+    def _provenance(self, answer: Answer, **asked: Any) -> dict[str, Any]:
+        """``attrs["promql"]``: what was asked and how it was answered, as a Provenance."""
+        return Provenance(
+            **asked,
+            warnings=answer.warnings,
+            infos=answer.infos,
+            source=self.name,
+            headers=self.headers,
+            params=self.params,
+            elapsed=round(answer.elapsed, 3),
+            replayed=self.replaying,
+        ).to_attrs()
 
     # -- endpoints -------------------------------------------------------------------------
 

@@ -1,20 +1,17 @@
 """The explorer: label pickers and a time-range slider feeding a matplotlib plot.
 
 :class:`Explorer` builds one ipywidgets tree and never displays it; Jupyter shows it as the value
-of a cell; with the extension loaded, as two outputs (``magics.show_explorer``): a static PNG of
+of a cell; with the extension loaded, as two outputs (``display.show_explorer``): a static PNG of
 its first state, which nbconvert's HTML shows offline, then the live widget, whose style hides
 that picture while it is there. It talks to a server only
 through the :class:`~sysmon_magic.client.Client` it is given, and only for the range buttons.
-
-One figure is kept and drawn into again on every change, so that its axes keep their tick artists
-instead of building new ones (a third of a redraw), and the plot is sent as a PNG: an SVG would
-cost the kernel less, but a browser without a GPU takes over half a second to draw one of 20 x
-2,000 points, against 30 ms for the PNG.
+The plot is one :class:`~sysmon_magic.plot_figure.PlotFigure`, drawn into again on every change
+and shown as a PNG (that module says why).
 """
 
 from __future__ import annotations
 
-import io
+import html
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,13 +21,13 @@ import pandas as pd
 
 from . import promql_text
 from .errors import SysmonError, SysmonUsageError
-from .plotting import as_wide, informative_labels, legend_height, plot
-from .timeparse import format_duration, format_time, parse_duration, parse_zone, resolve_window
+from .legends import informative_labels, series_labels, varying_labels
+from .plot_figure import PlotFigure
+from .plotting import as_wide
+from .provenance import Provenance, describe_window
+from .timeparse import parse_duration, parse_zone, resolve_window
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
     from .query_client import QueryClient
 
 __all__ = ["RANGES", "Explorer", "explore"]
@@ -41,12 +38,6 @@ RANGES = ("15m", "1h", "6h", "24h", "7d")
 _FILTER_ABOVE = 12
 # The time slider snaps to at most this many positions (a 11,000-point slider is unusable).
 _SLIDER_POSITIONS = 400
-_WIDTH_INCHES = 10.0
-_AXES_INCHES = 2.66  # the plot's own height; the legend under it adds to the figure's
-_TOP_INCHES = 0.36  # room for a "Showing 30 of 96" note
-_BOTTOM_INCHES = 0.58  # tick labels and the time axis' label
-_Z_RLE = 3  # zlib's run-length strategy: plots are long runs of the same colour
-_DPI = 96
 # Picked options stay marked when the picker loses focus (browsers turn them pale grey), and
 # the slider's readout is wide enough for two times instead of clipped.
 _STYLE = """<style>
@@ -125,7 +116,8 @@ class Explorer:
         self.max_series = max_series
         self.max_points = max_points
         self.unit = unit
-        self.figure = _figure()
+        self._plot = PlotFigure()
+        self.figure = self._plot.figure
         self.png = b""
         self.original_query: str = frame.attrs.get("promql", {}).get("query", "")
         self.pickers: dict[str, Any] = {}
@@ -249,24 +241,17 @@ class Explorer:
     def _build_pickers(self, previous: dict[str, list[str]]) -> None:
         import ipywidgets as widgets
 
-        columns = self._wide.columns
-        names = [str(n) for n in columns.names]
-        label_sets = [
-            dict(zip(names, map(str, key if isinstance(key, tuple) else (key,)), strict=True))
-            for key in columns
-        ]
-        varying = [n for n in names if len({ls[n] for ls in label_sets}) > 1]
-        shown = (
-            varying
-            if self.all_labels.value
-            else informative_labels([{k: v for k, v in ls.items() if v != ""} for ls in label_sets])
-        )
+        names = [str(n) for n in self._wide.columns.names]
+        label_sets = series_labels(self._wide.columns)  # a label a series lacks: left out
+        differ = set(varying_labels(label_sets))
+        varying = [n for n in names if n in differ]  # in the columns' order
+        shown = varying if self.all_labels.value else informative_labels(label_sets)
         self.all_labels.layout.display = "" if len(shown) < len(varying) else "none"
         self.pickers = {}
         self.filters = {}
         boxes = []
         for label in [n for n in varying if n in shown]:
-            values = sorted({ls[label] for ls in label_sets})
+            values = sorted({ls.get(label, "") for ls in label_sets})
             picker = widgets.SelectMultiple(
                 options=values,
                 value=[v for v in previous.get(label, []) if v in values],
@@ -358,7 +343,7 @@ class Explorer:
                     fmt="tidy" if "timestamp" in self.result.columns else "wide",
                 )
             except SysmonError as exc:
-                self.summary.value = f"<span style='color:#a33'>{_html(str(exc))}</span>"
+                self.summary.value = f"<span style='color:#a33'>{_html(exc)}</span>"
                 return
             self._load(frame)
             self._mark_range(range_text)
@@ -369,17 +354,14 @@ class Explorer:
             started = time.perf_counter()
             visible = self._visible_wide()
             self._draw(visible)
-            self.png = self.image.value = self._encode()
+            self.png = self.image.value = self._plot.png()
             self.summary.value = _html(self._summary_text(visible, time.perf_counter() - started))
 
     def _draw(self, visible: pd.DataFrame) -> None:
-        axes = self.figure.axes[0]
-        _clear(axes)
         if visible.shape[1] or not self._wide.shape[1]:
             visible.attrs = self.result.attrs  # the window: with no data, plot() draws it
-            plot(
+            self._plot.draw(
                 visible,
-                ax=axes,
                 legend=self.legend,
                 timezone=self.timezone,
                 max_series=self.max_series,
@@ -388,39 +370,7 @@ class Explorer:
                 unit=self.unit,
             )
         else:
-            axes.text(0.5, 0.5, "No series selected", ha="center", transform=axes.transAxes)
-            # No ticks, and no date formatter left to label none (it fails on an empty list);
-            # plot() sets its own again when there is something to draw.
-            from matplotlib.ticker import NullFormatter, NullLocator
-
-            for axis in (axes.xaxis, axes.yaxis):
-                axis.set_major_locator(NullLocator())
-                axis.set_major_formatter(NullFormatter())
-        # Fixed margins in inches, not a layout engine: constrained layout doubles the cost of a
-        # redraw. The figure grows by the legend's height, so the plot keeps its own.
-        below = _BOTTOM_INCHES + legend_height(axes)
-        height = _TOP_INCHES + _AXES_INCHES + below
-        if self.figure.get_figheight() != height:
-            self.figure.set_figheight(height)
-        self.figure.subplots_adjust(
-            left=0.08, right=0.98, bottom=below / height, top=1 - _TOP_INCHES / height
-        )
-
-    def _encode(self) -> bytes:
-        """The figure as a PNG: drawn by Agg and encoded by Pillow directly (savefig's
-        bookkeeping costs more than the encoding), with fast run-length zlib (2x faster than
-        the default, ~15 % larger). RGBA, as savefig writes it: a style may make it transparent."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        assert isinstance(canvas, FigureCanvasAgg)  # _figure() attached it
-        canvas.draw()
-        size = canvas.get_width_height()
-        image = Image.frombuffer("RGBA", size, canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buffer = io.BytesIO()
-        image.save(buffer, format="png", compress_level=1, compress_type=_Z_RLE)
-        return buffer.getvalue()
+            self._plot.draw(None, message="No series selected")
 
     def _summary_text(self, visible: pd.DataFrame, draw_seconds: float) -> str:
         info = self.result.attrs.get("promql", {})
@@ -439,13 +389,8 @@ class Explorer:
             )
         else:
             series = f"{matching} / {total} series shown"
-        parts = [
-            series,
-            f"{samples:,} samples",
-            f"{format_time(start.timestamp())} to {format_time(end.timestamp())}",
-        ]
-        if "step" in info:
-            parts.append(f"step {format_duration(info['step'])}")
+        shown = Provenance(start=start.timestamp(), end=end.timestamp(), step=info.get("step"))
+        parts = [series, f"{samples:,} samples", describe_window(shown)]
         if "elapsed" in info:
             parts.append(f"query {info['elapsed']:.2f} s")
         parts.append(f"drawn in {draw_seconds:.2f} s")
@@ -493,40 +438,5 @@ def _range_of(frame: pd.DataFrame) -> str | None:
     return next((text for text in RANGES if parse_duration(text) == span), None)
 
 
-def _figure() -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.transforms import blended_transform_factory
-
-    # A bare Figure, not pyplot: nothing is kept in pyplot's registry or shown twice inline.
-    figure = Figure(figsize=(_WIDTH_INCHES, _TOP_INCHES + _AXES_INCHES + _BOTTOM_INCHES), dpi=_DPI)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    # Axis labels at fixed places (the margins are fixed too), so that a redraw need not measure
-    # every tick label to place them: the time label just under the tick labels, the value
-    # label at the figure's left edge.
-    axes.xaxis.set_label_coords(0.5, -0.27 / _AXES_INCHES)
-    axes.yaxis.set_label_coords(
-        0.015, 0.5, transform=blended_transform_factory(figure.transFigure, axes.transAxes)
-    )
-    return figure
-
-
-def _clear(axes: Axes) -> None:
-    """Remove what :func:`~sysmon_magic.plot` drew, keeping the axes' ticks (cheaper than cla())."""
-    for artist in [*axes.lines, *axes.texts]:
-        artist.remove()
-    if (legend := axes.get_legend()) is not None:
-        legend.remove()
-    for loc in ("left", "center", "right"):
-        axes.set_title("", loc=loc)
-    axes.set_ylabel("")
-    axes.relim()
-    # A new figure's limits, so that nothing to draw (no series, only NaN) shows no old ones.
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_autoscale_on(True)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _html(text: object) -> str:
+    return html.escape(str(text), quote=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from textwrap import dedent
 from typing import Any
 
 from .errors import SysmonUsageError
@@ -32,10 +31,7 @@ __all__ = [
 
 
 class _MagicHelp(argparse.RawDescriptionHelpFormatter):
-    """``%magic?`` help as plain text: the magic's docstring, dedented, under "usage: %magic"."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return super()._fill_text(dedent(text), width, indent)
+    """``%magic?`` help as plain text: the magic's docstring as written, under "usage: %magic"."""
 
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: Any = "usage: %") -> None:
         super().add_usage(usage, actions, groups, prefix)
@@ -258,6 +254,14 @@ def _sysmon_connect_options() -> OptionParser:
 CONNECT = _sysmon_connect_options()
 
 
+def _query_options(parser: OptionParser) -> None:
+    """The connection and time limit of the query magics."""
+    parser.add_argument(
+        "--conn", metavar="NAME", help="use this connection instead of the current one"
+    )
+    parser.add_argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+
+
 def _promql_options() -> OptionParser:
     """%%promql / %promql [options] [query]."""
     parser = OptionParser("promql")
@@ -274,10 +278,7 @@ def _promql_options() -> OptionParser:
     parser.add_argument(
         "--format", choices=["tidy", "wide"], help="tidy (a row per sample) or wide"
     )
-    parser.add_argument(
-        "--conn", metavar="NAME", help="use this connection instead of the current one"
-    )
-    parser.add_argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    _query_options(parser)
     parser.add_argument("--plot", action="store_true", help="also draw the result (matplotlib)")
     parser.add_argument(
         "--legend",
@@ -336,20 +337,15 @@ def _promql_alert_options() -> OptionParser:
     )
     parser.add_argument("--legend", metavar="FORMAT", help="legend of --plot, as in %%promql")
     parser.add_argument("--events", metavar="NAME", help="mark the events of NAME on --plot")
-    parser.add_argument(
-        "--conn", metavar="NAME", help="use this connection instead of the current one"
-    )
-    parser.add_argument("--timeout", metavar="DUR", help="server-side and client-side time limit")
+    _query_options(parser)
     return parser
 
 
 ALERT = _promql_alert_options()
 
 
-def _promql_series_options() -> OptionParser:
-    """%promql_series [options] selector."""
-    parser = OptionParser("promql_series")
-    parser.add_argument("selector", nargs="*", help='series selector, e.g. up{job="node"}')
+def _window_options(parser: OptionParser) -> OptionParser:
+    """The window and connection options of the metadata magics."""
     parser.add_argument(
         "--range", dest="range_", metavar="DUR", help="window ending now (default 1h)"
     )
@@ -359,26 +355,14 @@ def _promql_series_options() -> OptionParser:
     return parser
 
 
-SERIES = _promql_series_options()
+SERIES = OptionParser("promql_series")
+SERIES.add_argument("selector", nargs="*", help='series selector, e.g. up{job="node"}')
+_window_options(SERIES)
 
-
-def _promql_labels_options() -> OptionParser:
-    """%promql_labels [options] [label]."""
-    parser = OptionParser("promql_labels")
-    parser.add_argument(
-        "label", nargs="*", help="a label name: list its values (default: list names)"
-    )
-    parser.add_argument("--match", metavar="SELECTOR", help="only series matching this selector")
-    parser.add_argument(
-        "--range", dest="range_", metavar="DUR", help="window ending now (default 1h)"
-    )
-    parser.add_argument("--start", metavar="T", help="window start")
-    parser.add_argument("--end", metavar="T", help="window end (default: now)")
-    parser.add_argument("--conn", metavar="NAME", help="use this connection")
-    return parser
-
-
-LABELS = _promql_labels_options()
+LABELS = OptionParser("promql_labels")
+LABELS.add_argument("label", nargs="*", help="a label name: list its values (default: list names)")
+LABELS.add_argument("--match", metavar="SELECTOR", help="only series matching this selector")
+_window_options(LABELS)
 
 
 def _promql_metadata_options() -> OptionParser:

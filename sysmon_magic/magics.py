@@ -10,6 +10,7 @@ query templated once per cell. Every :class:`~sysmon_magic.errors.SysmonError` b
 from __future__ import annotations
 
 import functools
+import inspect
 import shlex
 import sys
 from argparse import Namespace
@@ -34,13 +35,7 @@ from .lineparse import OptionParser, check_identifier, magic_terms, split_option
 from .provenance import Provenance, no_series_line, provenance_line, series_count, summarize
 from .settings import MagicOptions, refused_options, seconds
 from .templating import expand, grafana_macros
-from .timeparse import (
-    auto_step,
-    parse_duration,
-    parse_time,
-    resolve_span,
-    resolve_window,
-)
+from .timeparse import auto_step, parse_duration, parse_time, resolve_span, resolve_window
 
 if TYPE_CHECKING:
     from .client import Client
@@ -63,7 +58,7 @@ def _options(parser: OptionParser) -> Callable[[_Magic], _Magic]:
             except SysmonError as exc:
                 raise UsageError(magic_terms(str(exc))) from exc
 
-        parser.description = method.__doc__
+        parser.description = inspect.cleandoc(method.__doc__ or "")
         magic.parser = parser  # type: ignore[attr-defined]
         magic.__doc__ = parser.format_help()
         return magic  # type: ignore[return-value]
@@ -226,7 +221,9 @@ class SysmonMagics(Magics, MagicOptions):
             frame = client.query_range(query, *window, timeout=timeout, fmt=fmt, progress=progress)
         if args.legend is not None or args.unit:  # kept for a dashboard made of this result
             frame.attrs["promql"].update(legend=args.legend, unit=args.unit)
-        self._show_warnings(frame)
+        provenance = Provenance.of(frame)
+        for message in provenance.warnings + provenance.infos:
+            print(f"Server: {message}", file=sys.stderr)
         about = summarize(frame)
         if self.provenance:
             about = provenance_line(frame, client.name, connection.where, timezone=self.timezone)
@@ -235,35 +232,21 @@ class SysmonMagics(Magics, MagicOptions):
         empty = None
         if series_count(frame) == 0:
             empty = no_series_line(query, frame, connection.names, client.name, client.now())
+        # How the result is drawn, by the explorer or --plot.
+        look = {"legend": args.legend, "unit": args.unit, "timezone": self.timezone}
+        look["max_series"] = self.max_plot_series
+        value: Any = frame
         if args.explore:
             from .explorer import Explorer
 
-            explorer = Explorer(
-                frame,
-                client=client,
-                legend=args.legend,
-                timezone=self.timezone,
-                max_series=self.max_plot_series,
-                max_points=self.max_points,
-                unit=args.unit,
-            )
-            self._deliver(explorer, args.output, about)
-            if empty:
-                print(empty)
-            return explorer  # shown even with -o: a stored explorer is still there to work
-        result = self._deliver(frame, args.output, about)
-        if empty:  # after the line about the frame; the frame is still the cell's value
+            value = Explorer(frame, client=client, max_points=self.max_points, **look)
+        result = self._deliver(value, args.output, about)
+        if empty:  # after the line about the result; the result is still the cell's value
             print(empty)
+        if args.explore:
+            return value  # shown even with -o: a stored explorer is still there to work
         if args.plot:  # after -o's line about the frame, before the table (the cell's value)
-            display.show_plot(
-                frame,
-                legend=args.legend,
-                timezone=self.timezone,
-                max_series=self.max_plot_series,
-                unit=args.unit,
-                events=self._events(args.events),
-                log=args.log,
-            )
+            display.show_plot(frame, events=self._events(args.events), log=args.log, **look)
         return result
 
     def _plan(
@@ -350,12 +333,6 @@ class SysmonMagics(Magics, MagicOptions):
     @property
     def _user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
-
-    @staticmethod
-    def _show_warnings(frame: pd.DataFrame) -> None:
-        provenance = Provenance.of(frame)
-        for message in provenance.warnings + provenance.infos:
-            print(f"Server: {message}", file=sys.stderr)
 
     def _deliver(self, result: Any, output: str | None, about: str) -> Any:
         """The cell's value, or, with -o NAME, store it and print the one line about it."""

@@ -2,9 +2,9 @@
 
 The client stores provenance as a plain dict in ``attrs`` (pandas copies attrs with every frame,
 and a dict of plain values survives that and pickling); :class:`Provenance` is the typed record
-read from it. :func:`describe_window` is the one formatter of "a window and its step, or an
-instant": the provenance line, the ``-o`` summary, the empty-result line and the recording's
-"no answer for ..." all say a window its way.
+it is written and read through. :func:`describe_window` is the one formatter of "a window and
+its step, or an instant": the provenance line, the ``-o`` summary, the empty-result line and the
+recording's "no answer for ..." all say a window its way.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Provenance:
     answer neither. Times are unix seconds, durations seconds.
     """
 
-    query: str = ""
+    query: str | None = None
     start: float | None = None
     end: float | None = None
     step: float | None = None
@@ -67,6 +67,11 @@ class Provenance:
         """The record from the dict the client stores; keys it does not know are left out."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in info.items() if key in known})
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The dict stored in ``attrs["promql"]``: what is unset (None) is left out."""
+        values = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return {name: value for name, value in values if value is not None}
 
     @property
     def is_range(self) -> bool:

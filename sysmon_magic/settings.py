@@ -124,11 +124,14 @@ class MagicOptions(Configurable):
     def _demo_gateway_from_env(self) -> bool:
         return _env_flag("SYSMON_DEMO_GATEWAY")
 
-    @validate("max_response_mb")
-    def _valid_max_response_mb(self, proposal: dict[str, Any]) -> int:
+    @validate("max_response_mb", "max_points", "max_parallel")
+    def _valid_at_least_one(self, proposal: dict[str, Any]) -> int:
         value = int(proposal["value"])
         if value < 1:
-            raise TraitError("max_response_mb must be at least 1 (MiB).")
+            name = proposal["trait"].name
+            raise TraitError(
+                f"{name} must be at least 1{' (MiB)' if name == 'max_response_mb' else ''}."
+            )
         return value
 
     @validate("max_plot_series")

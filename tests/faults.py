@@ -12,6 +12,7 @@ closes, as HTTP/1.0 does).
 ``badbyte:<hex>`` puts that byte (default ``ff``, not UTF-8) in the middle of the good body.
 Compressed answers, sent whatever the client asked for, as a misbehaving server or proxy would:
 ``gzip`` (a good one), ``gzip-bad`` (plain JSON labelled gzip), ``gzip-cut`` (half the stream).
+Good answers framed as Prometheus frames them: ``chunked``, ``gzip-chunked`` (2 KiB chunks).
 
 Answers that never end, or take forever: ``trickle:<seconds>`` (the good answer, a byte every
 <seconds>), ``trickle-head:<seconds>`` (even its status line and headers a byte at a time),
@@ -88,6 +89,8 @@ class FaultServer:
         #: The X-TC-APP-KEY header of each request, as it arrived.
         self.appkeys: list[str | None] = []
         self.good: dict[str, object] = GOOD
+        #: The good answer to /query_range (a test may put a larger one here, or its bytes).
+        self.range: dict[str, object] | bytes = RANGE
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -119,7 +122,9 @@ class FaultServer:
 
     def good_body(self, path: str) -> bytes:
         """The good answer to a request for ``path``, in Prometheus' compact layout."""
-        answer = RANGE if "/query_range" in path else self.good
+        if "/query_range" in path and isinstance(self.range, bytes):
+            return self.range
+        answer = self.range if "/query_range" in path else self.good
         return json.dumps(answer, separators=(",", ":")).encode()
 
     def perform(self, handler: BaseHTTPRequestHandler, step: str) -> None:
@@ -176,6 +181,19 @@ class FaultServer:
             self.send(handler, 200, good[:middle] + bad + good[middle + 1 :])
         elif kind == "gzip":
             self.send(handler, 200, gzip.compress(good), headers={"Content-Encoding": "gzip"})
+        elif kind in ("chunked", "gzip-chunked"):
+            # As Prometheus sends answers: chunked; gzipped ones in 2 KiB chunks.
+            body, size = (gzip.compress(good), 2048) if kind == "gzip-chunked" else (good, 65536)
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            if kind == "gzip-chunked":
+                handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            for at in range(0, len(body), size):
+                chunk = body[at : at + size]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.write(b"0\r\n\r\n")
         elif kind == "gzip-bad":
             self.send(handler, 200, good, headers={"Content-Encoding": "gzip"})
         elif kind == "gzip-cut":

@@ -79,6 +79,7 @@ def test_the_longest_timeout_is_taken(connected):
         # ZoneInfoNotFoundError at every query; "Asia" was an IsADirectoryError.
         ("timezone", "Mars/Olympus", "timezone: Unknown time zone 'Mars/Olympus'"),
         ("timezone", "Asia", "timezone: Unknown time zone 'Asia'"),
+        ("timezone", "Asia/Seol", "timezone: Unknown time zone 'Asia/Seol'"),
         # AttributeError at %sysmon_connect kr1.
         ("region_urls", {"kr1": 5}, "region_urls maps region codes to base URLs as strings"),
         ("region_urls", {1: "http://127.0.0.1:1"}, "not 1: 'http://127.0.0.1:1'"),

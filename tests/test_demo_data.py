@@ -365,8 +365,8 @@ def test_private_server_is_stopped_on_exit(demo_server: demo.DemoServer) -> None
 @pytest.fixture
 def cache_with_blocks(tmp_path: Path, demo_server: demo.DemoServer) -> Iterator[Path]:
     """A fresh cache directory holding the generated blocks (skips the 20 s generation)."""
-    source = server._demo_dir(None) / "blocks"
-    shutil.copytree(source, server._demo_dir(tmp_path) / "blocks")
+    source = server.version_dir(None) / "blocks"
+    shutil.copytree(source, server.version_dir(tmp_path) / "blocks")
     yield tmp_path
     server.stop(cache_dir=tmp_path)
 

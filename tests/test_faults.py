@@ -3,10 +3,12 @@ typed error whose one-line message names the cause and what to do; never a parti
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
@@ -19,6 +21,7 @@ from sysmon_magic import (
     SysmonUsageError,
     TransportError,
 )
+from sysmon_magic.frames import frame_from_data
 from tests.faults import RANGE_END, RANGE_SERIES, FaultServer
 from tests.test_magics import run
 
@@ -327,3 +330,27 @@ def test_a_damaged_answer_in_the_notebook(shell, faults, endpoint, step, words, 
     err = capsys.readouterr().err
     assert err.startswith("UsageError: ") and err.count("\n") == 1
     assert words in err and "API root" not in err and "Cannot connect" not in err
+
+
+@pytest.fixture(scope="module")
+def large_answer() -> tuple[bytes, pd.DataFrame]:
+    """A 20 MB range answer (past the first buffer of a chunked body, 8 MiB, which must grow)
+    and its frame as the plain path reads it."""
+    samples = ",".join(f'[{RANGE_END - 60 * 3000 + 60 * i},"{i / 7:.6f}"]' for i in range(3001))
+    result = ",".join(
+        f'{{"metric":{{"__name__":"up","instance":"host-{n:03d}:9100"}},"values":[{samples}]}}'
+        for n in range(300)
+    )
+    body = f'{{"status":"success","data":{{"resultType":"matrix","result":[{result}]}}}}'.encode()
+    return body, frame_from_data(json.loads(body)["data"])
+
+
+@pytest.mark.parametrize("step", ["ok", "chunked", "gzip-chunked"])
+def test_a_large_answer_reads_the_same_however_it_is_framed(faults, large_answer, step):
+    body, expected = large_answer
+    faults.range = body
+    faults.plan = [step]
+    with Client(faults.url, compress=step.startswith("gzip")) as client:
+        got = client.query_range("up", RANGE_END - 60 * 3000, RANGE_END, 60)
+    assert len(body) > 20_000_000 and faults.requests == 1
+    pd.testing.assert_frame_equal(got, expected)

@@ -12,6 +12,7 @@ import matplotlib
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 
 from sysmon_magic import Client, demo
 from sysmon_magic.errors import SysmonUsageError
@@ -214,7 +215,7 @@ def test_the_widget_follows_the_dropdowns(hosts):
     view.panels.value = hosts.panels.index(hosts.panel("Uptime"))
     assert view.image.layout.display is None and view.png.startswith(b"\x89PNG")
     view.range.value = "1h"
-    bundle = hosts._repr_mimebundle_()
+    bundle, _ = InteractiveShell.instance().display_formatter.format(hosts)
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"].startswith("<Dashboard 'Hosts (sysmon-magic tests)': 10 panels")
 

@@ -51,6 +51,15 @@ def test_the_record_reads_the_attrs_the_client_writes_and_ignores_the_rest():
     assert Provenance.of(pd.DataFrame()) == Provenance()
 
 
+def test_the_attrs_leave_out_what_is_unset_and_read_back_the_same():
+    record = Provenance(query="up", time=END, source="demo", elapsed=0.5)
+    attrs = record.to_attrs()
+    assert "start" not in attrs and "legend" not in attrs and attrs["time"] == END
+    assert Provenance.from_attrs(attrs) == record
+    with pytest.raises(TypeError):
+        Provenance(windows=3)  # type: ignore[call-arg]  # a key the record does not know
+
+
 def tidy(rows: int) -> pd.DataFrame:
     frame = pd.DataFrame(
         {

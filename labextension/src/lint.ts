@@ -3,6 +3,7 @@
  * checks of Prometheus' parser: syntax, argument and operand types), moved to cell offsets.
  */
 import { Diagnostic } from '@codemirror/lint';
+import { ensureSyntaxTree } from '@codemirror/language';
 import { EditorState } from '@codemirror/state';
 import type { EditorView } from '@codemirror/view';
 import { LanguageType, PromQLExtension, promQLLanguage } from '@prometheus-io/codemirror-promql';
@@ -25,7 +26,13 @@ export function lintPromql(expression: string): readonly Diagnostic[] {
   if (expression.trim() === '') {
     return [];
   }
-  const state = EditorState.create({ doc: expression, extensions: bodyLanguage });
+  let state = EditorState.create({ doc: expression, extensions: bodyLanguage });
+  // A new state parses for at most 20 ms and 3,000 characters, then leaves the rest to an
+  // editor's background parse, which a lone state never gets: its tree would end early (a busy
+  // machine cut `rate(x[5m])` before its `[5m]`), and the analysis would flag what it lacks.
+  // Parse it all, then take a state whose syntax tree is the whole one.
+  ensureSyntaxTree(state, state.doc.length, 10_000);
+  state = state.update({}).state;
   // The analysis reads only `view.state`: a whole EditorView is not needed to lint a string.
   const result = analyse({ state } as EditorView);
   if (!Array.isArray(result)) {

@@ -41,35 +41,53 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..errors import DemoError
 from . import data
+from .prometheus import (
+    PROMETHEUS_ENV,
+    PROMTOOL_ENV,
+    alive,
+    as_pid,
+    backfill,
+    binary,
+    free_port,
+    http_answer,
+    http_body,
+    launch,
+    locked,
+    one_line_errors,
+    read_pid,
+    remove,
+    report,
+    runs_in,
+    tail,
+    terminate,
+)
 
-__all__ = ["DemoServer", "cache_root", "reset", "running", "start", "stop"]
+# PROMETHEUS_ENV and PROMTOOL_ENV are .prometheus', importable from here as before.
+__all__ = [
+    "PROMETHEUS_ENV",
+    "PROMTOOL_ENV",
+    "DemoServer",
+    "cache_root",
+    "reset",
+    "running",
+    "start",
+    "stop",
+    "version_dir",
+]
 
-PROMETHEUS_ENV = "SYSMON_PROMETHEUS_BIN"
-PROMTOOL_ENV = "SYSMON_PROMTOOL_BIN"
 ROUTE_PREFIX = "/prometheus"
 
-# promtool cuts blocks at multiples of the largest standard block range (2h x 3^k) that fits this
-# duration. The default, 2 h, makes 85 blocks and re-reads the whole text for each: ~5 min. 24h
-# gives 18 h blocks: ~45 s. 486 h (20.25 days) holds the whole week in one aligned range, so the
-# text is read twice: ~11 s. Prometheus itself accepts blocks up to 31 days (10 % of retention).
-BLOCK_DURATION = "486h"
 METADATA_FILE = "demo_metadata.txt"
 METADATA_JOB = "demo-metadata"
 # Scrape often: the first scrape comes after a fixed offset within one interval, and start()
@@ -77,8 +95,6 @@ METADATA_JOB = "demo-metadata"
 METADATA_SCRAPE_INTERVAL = "1s"
 
 START_TIMEOUT = 120.0  # Prometheus opening its TSDB and answering
-LOCK_TIMEOUT = 600.0  # another process generating the data
-STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL
 
 # The readiness probe, an instant query at the data's end (~5 ms). It reads the newest chunk of
 # every series, and a chunk file cut short anywhere loses the newest chunk of the series stored
@@ -89,12 +105,6 @@ _DATA_PROBE = 'count by (__name__) ({__name__=~".+"})'
 _RESET_HINT = "`sysmon-magic demo --reset` deletes the cached data and state for a clean start"
 # `msg="..."` and `err="..."` in a line of Prometheus' logfmt, where values escape their quotes.
 _LOGGED = re.compile(r'\b(msg|err)="((?:[^"\\]|\\.)*)"')
-
-_INSTALL_HINT = (
-    "Install Prometheus: `sudo apt-get install prometheus` on Debian/Ubuntu, or download it from "
-    "https://prometheus.io/download/ and put `prometheus` and `promtool` on PATH (or set "
-    f"{PROMETHEUS_ENV} and {PROMTOOL_ENV} to their paths)."
-)
 
 
 @dataclass
@@ -132,13 +142,13 @@ class DemoServer:
         if self._shared:
             _release(self)
         else:
-            _terminate(self.pid, self._process, self._run_dir)
+            terminate(self.pid, self._process, self._run_dir)
             if self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
 
     def is_alive(self) -> bool:
         """Whether the server process still runs."""
-        return _alive(self.pid)
+        return alive(self.pid)
 
     def __enter__(self) -> DemoServer:
         return self
@@ -210,13 +220,13 @@ def start(
     """
     if detach and not reuse:
         raise ValueError("detach=True keeps a shared server running: it needs reuse=True")
-    prometheus = _binary("prometheus", PROMETHEUS_ENV)
-    promtool = _binary("promtool", PROMTOOL_ENV)
-    demo_dir = _demo_dir(cache_dir)
+    prometheus = binary("prometheus", PROMETHEUS_ENV)
+    promtool = binary("promtool", PROMTOOL_ENV)
+    demo_dir = version_dir(cache_dir)
     # What the cache's files can throw (permissions, a file where a directory belongs): one line.
-    with _one_line_errors("could not start the demo server", _RESET_HINT):
+    with one_line_errors("could not start the demo server", _RESET_HINT):
         demo_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(demo_dir / "lock"):
+        with locked(demo_dir / "lock"):
             server = None
             if reuse:
                 _discard_damaged_state(demo_dir)
@@ -226,7 +236,7 @@ def start(
                     _stop_unresponsive(demo_dir)
                 if not (demo_dir / "blocks").is_dir():
                     _remove_old_versions(demo_dir)
-                    _backfill(demo_dir, promtool)
+                    backfill(demo_dir, data.write_openmetrics, promtool, what="the demo data")
                 _remove_stale_runs(demo_dir)
                 if reuse:
                     _retire_orphans(demo_dir)
@@ -243,7 +253,7 @@ def start(
 
 def running(cache_dir: str | os.PathLike[str] | None = None) -> DemoServer | None:
     """The shared demo server if one is running, for a look (its ``stop()`` does nothing)."""
-    demo_dir = _demo_dir(cache_dir)
+    demo_dir = version_dir(cache_dir)
     server = _running_server(demo_dir) if demo_dir.is_dir() else None
     if server is not None:
         server._released = True
@@ -252,10 +262,10 @@ def running(cache_dir: str | os.PathLike[str] | None = None) -> DemoServer | Non
 
 def stop(cache_dir: str | os.PathLike[str] | None = None) -> bool:
     """Stop the shared demo server now, whoever uses it; False if none was running."""
-    demo_dir = _demo_dir(cache_dir)
+    demo_dir = version_dir(cache_dir)
     if not demo_dir.is_dir():
         return False
-    with _one_line_errors("could not stop the demo server"), _locked(demo_dir / "lock"):
+    with one_line_errors("could not stop the demo server"), locked(demo_dir / "lock"):
         return _stop_shared(demo_dir)
 
 
@@ -265,14 +275,14 @@ def reset(cache_dir: str | os.PathLike[str] | None = None) -> bool:
     Servers that other processes started privately keep their run directories (and run on their
     own links to the data). Returns whether a shared server was stopped.
     """
-    demo_dir = _demo_dir(cache_dir)
+    demo_dir = version_dir(cache_dir)
     if not demo_dir.is_dir():
         return False
-    with _one_line_errors(f"could not delete the demo cache in {demo_dir}"):
-        with _locked(demo_dir / "lock"):
+    with one_line_errors(f"could not delete the demo cache in {demo_dir}"):
+        with locked(demo_dir / "lock"):
             stopped = _stop_shared(demo_dir)
             for leftover in (demo_dir / "blocks", *demo_dir.glob(".tmp-*")):
-                _remove(leftover)
+                remove(leftover)
             _remove_stale_runs(demo_dir)
         return stopped
 
@@ -281,9 +291,9 @@ def _stop_shared(demo_dir: Path) -> bool:
     """Stop every shared server of ``demo_dir`` (under the lock), and forget it."""
     servers = _live_shared_runs(demo_dir)
     for pid, run_dir in servers:
-        _terminate(pid, None, run_dir)
+        terminate(pid, None, run_dir)
     for state in (demo_dir / "state.json", *demo_dir.glob("state.json.*")):
-        _remove(state)
+        remove(state)
     return bool(servers)
 
 
@@ -318,67 +328,27 @@ def _release(server: DemoServer) -> None:
     del _HANDLES[run_dir]
     if not demo_dir.is_dir():
         return  # the cache was deleted: nothing left to coordinate (or to run)
-    with _locked(demo_dir / "lock"):
+    with locked(demo_dir / "lock"):
         users = run_dir / "users"
         with contextlib.suppress(FileNotFoundError):
             (users / str(os.getpid())).unlink()
         if (run_dir / "detached").exists() or not run_dir.is_dir():
             return
         for user in users.iterdir() if users.is_dir() else ():
-            pid = _as_pid(user.name)
-            if pid is not None and _alive(pid):
+            pid = as_pid(user.name)
+            if pid is not None and alive(pid):
                 return  # still in use
             user.unlink()  # a user that died without letting go
         state = _read_state(demo_dir)
         if state is not None and state.get("pid") == server.pid:
             (demo_dir / "state.json").unlink()
-        _terminate(server.pid, server._process, run_dir)
+        terminate(server.pid, server._process, run_dir)
 
 
-def _demo_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+def version_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     """The directory of this generator version's data and servers."""
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     return root / f"demo-{data.fingerprint()}"
-
-
-# --- generation ---------------------------------------------------------------------------------
-
-
-def _backfill(
-    demo_dir: Path, promtool: str, write: Callable[[BinaryIO], object] = data.write_openmetrics
-) -> None:
-    """Generate the OpenMetrics text (``write``) and turn it into ``blocks/``, atomically."""
-    # Under the lock, any temporary directory left is from a process that died mid-way.
-    for stale in demo_dir.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = demo_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        text = tmp / "demo.om"
-        with open(text, "wb", buffering=1 << 20) as out:
-            write(out)
-        cmd = [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            f"--max-block-duration={BLOCK_DURATION}",
-            str(text),
-            str(tmp / "blocks"),
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            said = _tail(result.stderr or result.stdout)
-            raise DemoError(
-                f"promtool could not backfill the demo data (exit {result.returncode})"
-                + (f": {said}" if said else "")
-            )
-        text.unlink()
-        # rename() is atomic: other processes see no blocks or all of them.
-        os.rename(tmp / "blocks", demo_dir / "blocks")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- running Prometheus ---------------------------------------------------------------------------
@@ -399,12 +369,12 @@ def _launch_repairing(
     try:
         return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
     except _DamagedData as exc:
-        _report(f"the cached demo data are damaged ({exc.reason}); rebuilding them (about 20 s).")
+        report(f"the cached demo data are damaged ({exc.reason}); rebuilding them (about 20 s).")
     # Every server runs on its own hard links (or copies) of the blocks: deleting the damaged
     # ones removes no file that a server of another process still reads.
-    _remove(demo_dir / "blocks")
+    remove(demo_dir / "blocks")
     try:
-        _backfill(demo_dir, promtool)
+        backfill(demo_dir, data.write_openmetrics, promtool, what="the demo data")
         return _launch(prometheus, demo_dir, _new_run_dir(demo_dir, reuse), port)
     except DemoError as exc:
         raise DemoError(f"{exc}; rebuilding the demo data did not help ({_RESET_HINT})") from None
@@ -417,65 +387,45 @@ def _new_run_dir(demo_dir: Path, reuse: bool) -> Path:
 
 
 def _launch(prometheus: str, demo_dir: Path, run_dir: Path, port: int | None) -> DemoServer:
-    """Prepare ``run_dir`` and start Prometheus there; retry on a port taken in the meantime."""
-    tsdb = run_dir / "tsdb"
-    tsdb.mkdir(parents=True)
-    for block in (demo_dir / "blocks").iterdir():
-        _link_tree(block, tsdb / block.name)
+    """Start Prometheus in ``run_dir`` and wait for the demo data; retry on a port taken."""
     consoles = run_dir / "consoles"
-    consoles.mkdir()
+    consoles.mkdir(parents=True)
     (consoles / METADATA_FILE).write_text(data.metadata_exposition())
-
+    console_flags = [f"--web.console.templates={consoles}", f"--web.console.libraries={consoles}"]
     attempts = 1 if port is not None else 3
     last_error = ""
     for _ in range(attempts):
-        chosen = port if port is not None else _free_port()
-        config = run_dir / "prometheus.yml"
-        config.write_text(_config(chosen))
-        log_file = run_dir / "prometheus.log"
-        url = f"http://127.0.0.1:{chosen}{ROUTE_PREFIX}"
-        cmd = [
-            prometheus,
-            f"--web.listen-address=127.0.0.1:{chosen}",
-            f"--web.route-prefix={ROUTE_PREFIX}",
-            f"--web.external-url={url}",
-            f"--web.console.templates={consoles}",
-            f"--web.console.libraries={consoles}",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            # Retention counts back from the newest block: fixed-date data would be deleted.
-            "--storage.tsdb.retention.time=100y",
-        ]
-        with open(log_file, "ab") as log:
-            # Own session: a Ctrl-C in the terminal reaches us, and we stop Prometheus cleanly.
-            process = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (run_dir / "pid").write_text(str(process.pid))
+        chosen = port if port is not None else free_port()
+        started = launch(
+            demo_dir / "blocks",
+            run_dir,
+            port=chosen,
+            config=_config(chosen),
+            route_prefix=ROUTE_PREFIX,
+            args=console_flags,
+            prometheus=prometheus,
+        )
+        (run_dir / "pid").write_text(str(started.pid))
         server = DemoServer(
-            url=url,
-            pid=process.pid,
+            url=started.url,
+            pid=started.pid,
             port=chosen,
             started_here=True,
-            log_file=log_file,
+            log_file=started.log_file,
             _run_dir=run_dir,
             _demo_dir=demo_dir,
-            _process=process,
+            _process=started.process,
         )
         try:
-            _wait_ready(server, process)
+            _wait_ready(server, started.process)
             return server
         except _DamagedData:
-            _terminate(process.pid, process, run_dir)
+            started.terminate()
             raise
         except DemoError as exc:
-            _terminate(process.pid, process, run_dir)
+            started.terminate()
             last_error = str(exc)
-            if "address already in use" not in _tail(log_file.read_text(errors="replace")):
+            if "address already in use" not in tail(started.log_file.read_text(errors="replace")):
                 break
     raise DemoError(last_error)
 
@@ -510,12 +460,12 @@ def _wait_ready(server: DemoServer, process: subprocess.Popen[bytes]) -> None:
                 raise _DamagedData(reason, server.log_file)
             raise DemoError(
                 f"prometheus exited with status {process.returncode} while starting: "
-                f"{_tail(log)} (log: {server.log_file})"
+                f"{tail(log)} (log: {server.log_file})"
             )
         # The data first: they answer as soon as the TSDB is open, the metadata only after the
         # first scrape, seconds later; a damaged block is known without waiting for that.
         data_seen = data_seen or _serves_data(server)
-        body = _get(metadata) if data_seen else None
+        body = http_body(metadata) if data_seen else None
         if body is not None and json.loads(body).get("data"):
             return
         time.sleep(0.1)
@@ -531,7 +481,7 @@ def _serves_data(server: DemoServer) -> bool:
     Raises :class:`_DamagedData` when it answers that it cannot read them or holds none.
     """
     query = urllib.parse.urlencode({"query": _DATA_PROBE, "time": data.DEMO_END})
-    answer = _http(f"{server.url}/api/v1/query?{query}")
+    answer = http_answer(f"{server.url}/api/v1/query?{query}")
     if answer is None or answer[0] not in (200, 422):  # not listening, or opening its TSDB (503)
         return False
     status, body = answer
@@ -572,11 +522,11 @@ def _running_server(demo_dir: Path) -> DemoServer | None:
     if state is None:
         return None
     pid, url = state["pid"], state["url"]
-    if not _alive(pid):
+    if not alive(pid):
         return None
     # A recycled pid or someone else's server on the port would not run on our directory.
     try:
-        answer = json.loads(_get(f"{url}/api/v1/status/flags") or b"{}")
+        answer = json.loads(http_body(f"{url}/api/v1/status/flags") or b"{}")
     except ValueError:
         return None
     flags = answer.get("data") if isinstance(answer, dict) else None
@@ -597,15 +547,15 @@ def _stop_unresponsive(demo_dir: Path) -> None:
     """Terminate a shared server that lives but does not answer (it would hold its port)."""
     state = _read_state(demo_dir)
     if state is not None:
-        _terminate(state["pid"], None, Path(state["tsdb"]).parent)
+        terminate(state["pid"], None, Path(state["tsdb"]).parent)
 
 
 def _live_shared_runs(demo_dir: Path) -> list[tuple[int, Path]]:
     """``(pid, run directory)`` of each shared server of ``demo_dir`` whose Prometheus runs."""
     found = []
     for run_dir in sorted((demo_dir / "runs").glob("shared-*")):
-        pid = _read_pid(run_dir / "pid")
-        if pid is not None and _runs_in(pid, run_dir):
+        pid = read_pid(run_dir / "pid")
+        if pid is not None and runs_in(pid, run_dir):
             found.append((pid, run_dir))
     return found
 
@@ -619,12 +569,12 @@ def _retire_orphans(demo_dir: Path) -> None:
     """
     for pid, run_dir in _live_shared_runs(demo_dir):
         users = run_dir / "users"
-        user_pids = [_as_pid(user.name) for user in users.iterdir()] if users.is_dir() else []
-        if any(user is not None and _alive(user) for user in user_pids):
-            _remove(run_dir / "detached")
+        user_pids = [as_pid(user.name) for user in users.iterdir()] if users.is_dir() else []
+        if any(user is not None and alive(user) for user in user_pids):
+            remove(run_dir / "detached")
         else:
-            _terminate(pid, None, run_dir)
-            _report(f"stopped demo server pid {pid}, which no state.json named any more.")
+            terminate(pid, None, run_dir)
+            report(f"stopped demo server pid {pid}, which no state.json named any more.")
 
 
 def _write_state(demo_dir: Path, server: DemoServer) -> None:
@@ -678,8 +628,8 @@ def _discard_damaged_state(demo_dir: Path) -> None:
     except FileNotFoundError:
         return
     except (OSError, ValueError) as exc:
-        _remove(path)
-        _report(f"ignored a damaged {path} ({exc}); the new server rewrites it.")
+        remove(path)
+        report(f"ignored a damaged {path} ({exc}); the new server rewrites it.")
 
 
 def _remove_old_versions(demo_dir: Path) -> None:
@@ -688,12 +638,12 @@ def _remove_old_versions(demo_dir: Path) -> None:
         if other == demo_dir or not other.is_dir():
             continue
         try:
-            with _locked(other / "lock", timeout=0.0):  # someone generating or starting there
+            with locked(other / "lock", timeout=0.0):  # someone generating or starting there
                 pids = []
                 for pid_file in other.glob("runs/*/pid"):
                     with contextlib.suppress(OSError, ValueError):
                         pids.append(int(pid_file.read_text()))
-                if not any(_alive(pid) for pid in pids):
+                if not any(alive(pid) for pid in pids):
                     shutil.rmtree(other, ignore_errors=True)
         except (DemoError, OSError):
             continue
@@ -705,193 +655,6 @@ def _remove_stale_runs(demo_dir: Path) -> None:
     if not runs.is_dir():
         return
     for run in runs.iterdir():
-        pid = _read_pid(run / "pid")
-        if pid is None or not _alive(pid):
+        pid = read_pid(run / "pid")
+        if pid is None or not alive(pid):
             shutil.rmtree(run, ignore_errors=True)
-
-
-# --- processes, files, HTTP -----------------------------------------------------------------------
-
-
-def _binary(name: str, env: str) -> str:
-    configured = os.environ.get(env)
-    if configured:
-        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
-            raise DemoError(f"{env}={configured} is not an executable file. {_INSTALL_HINT}")
-        return configured
-    found = shutil.which(name)
-    if found is None:
-        raise DemoError(f"The demo server needs `{name}`, which is not on PATH. {_INSTALL_HINT}")
-    return found
-
-
-def _read_pid(path: Path) -> int | None:
-    """The pid written in ``path``, or None (absent, damaged, a directory)."""
-    try:
-        return _as_pid(path.read_text().strip())
-    except OSError:
-        return None
-
-
-def _as_pid(text: str) -> int | None:
-    """``text`` as a positive pid, or None: 0 or -1 would make kill() signal a group or all."""
-    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
-    if pid <= 0:  # kill() would signal a process group, or every process: never ours
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): trust kill()
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _runs_in(pid: int, run_dir: Path | None) -> bool:
-    """Whether ``pid`` is the Prometheus of ``run_dir``, not a process that recycled its pid."""
-    if run_dir is None:
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return _alive(pid)  # no /proc (macOS): the pid file and state are all we have
-    return f"--storage.tsdb.path={run_dir / 'tsdb'}".encode() in cmdline
-
-
-def _terminate(pid: int, process: subprocess.Popen[bytes] | None, run_dir: Path | None) -> None:
-    """SIGTERM, wait, then SIGKILL: Prometheus closes its TSDB cleanly on SIGTERM.
-
-    Without a :class:`subprocess.Popen` (another process started it), the pid is signalled only
-    if it still runs Prometheus on ``run_dir``.
-    """
-    if process is not None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return
-    if not _runs_in(pid, run_dir):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def _locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """An exclusive fcntl lock: one process generates and starts, the others wait, then reuse."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no Prometheus packaging to speak of; run unlocked
-        yield
-        return
-    if path.is_dir():
-        # No process can hold a lock that is a directory (opening it fails): none relies on it.
-        with contextlib.suppress(OSError):  # another process may have just replaced it
-            shutil.rmtree(path)
-        _report(f"{path} was a directory, not a lock file; replaced it.")
-    with open(path, "a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DemoError(
-                        f"another process has held {path} for {timeout:.0f} s; "
-                        "if none is generating the demo data, delete the file"
-                    ) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _link_tree(src: Path, dst: Path) -> None:
-    """Copy a block as hard links (instant, no space); copy where links are impossible."""
-    dst.mkdir()
-    for item in src.iterdir():
-        if item.is_dir():
-            _link_tree(item, dst / item.name)
-        else:
-            try:
-                os.link(item, dst / item.name)
-            except OSError:
-                shutil.copy2(item, dst / item.name)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Loopback only: an http_proxy in the environment would otherwise receive these requests too.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _http(url: str) -> tuple[int, bytes] | None:
-    """The status and body of an answer, or None (not listening yet, no answer in time)."""
-    try:
-        with _OPENER.open(url, timeout=2.0) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read()
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-def _get(url: str) -> bytes | None:
-    """The body of a 200 answer, or None (not listening yet, starting up, error)."""
-    answer = _http(url)
-    return answer[1] if answer is not None and answer[0] == 200 else None
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or a directory tree, if there."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _report(message: str) -> None:
-    """Say what was repaired, in one line: on stderr, where a notebook shows it too."""
-    print(f"sysmon-magic: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _one_line_errors(doing: str, hint: str = "") -> Iterator[None]:
-    """Turn what the cache's files throw into one DemoError line."""
-    try:
-        yield
-    except OSError as exc:
-        raise DemoError(f"{doing}: {exc}" + (f" ({hint})" if hint else "")) from exc
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
-
-
-if sys.platform == "win32":  # pragma: no cover
-    _INSTALL_HINT += " The demo server is tested on Linux and macOS only."

@@ -11,10 +11,12 @@ import html
 import io
 from typing import TYPE_CHECKING, Any
 
-from .errors import SysmonError
+from ..errors import SysmonError
 
 if TYPE_CHECKING:
-    from .grafana import Dashboard, Panel, Variable
+    from .dashboard import Dashboard
+    from .model import Variable
+    from .panels import Panel
 
 __all__ = ["RANGES", "DashboardView"]
 
@@ -203,7 +205,7 @@ def _png(panel: Panel, range_text: str | None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .plotting import legend_height
+    from ..plotting import legend_height
 
     # A bare Figure: nothing kept in pyplot's registry, nothing shown twice inline.
     figure = Figure(figsize=(_WIDTH_INCHES, 3.6), dpi=_DPI, layout="constrained")
