@@ -86,8 +86,9 @@ USER_AGENT = "sysmon-magic/0.1"
 _MAX_GET_URL = 2000
 # A body is read this much at a time: each read releases the interpreter lock for its recv.
 _PIECE = 1 << 20
-#: The first buffer of a body of unknown length (chunked); it doubles as the body grows.
-_FIRST_BUFFER = 8 << 20
+#: The first buffer of a body of unknown length (chunked), small for the many small answers; it
+#: grows to what is left of the chunk being read, or doubles.
+_FIRST_BUFFER = 256 << 10
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _ATTEMPTS = 4  # one try and three retries, as urllib3's Retry(total=3) did
 _CUT_OFF_ATTEMPTS = 2  # a body cut off is tried once more
@@ -313,7 +314,7 @@ class HTTPTransport:
 
     def _read_into(self, fp: Any, length: int | None, watch: Watch) -> bytes:
         """A body read straight from the socket into one buffer: of its Content-Length, or
-        (chunked) grown by doubling up to the size limit. No piece is copied, and no second
+        (chunked) grown as its chunks announce their sizes, up to the size limit. No piece is copied, and no second
         buffer of the whole body is made (fresh memory is dear: a 24 MB answer joined from
         pieces took twice as long as the transfer)."""
         limit = self.max_response_bytes
@@ -326,8 +327,13 @@ class HTTPTransport:
                     break
                 if done > limit:
                     raise self._too_large("is larger")  # an endless body
+                # Doubled, or, if more, room for what is left of the chunk being read (http.client
+                # knows; an uncompressed Prometheus answer is one chunk) and one byte, whose read
+                # finds the end: a 24 MB answer in one step.
+                left = getattr(fp, "chunk_left", None)
+                wanted = max(2 * done, done + left + 1 if isinstance(left, int) else 0)
                 view.release()  # a bytearray with a view of it cannot grow
-                buffer.extend(bytes(min(done, limit + 1 - done)))  # calloc'd: no page touched
+                buffer.extend(bytes(min(wanted, limit + 1) - done))  # calloc'd: no page touched
                 view = memoryview(buffer)
             try:
                 read = fp.readinto(view[done : done + _PIECE * 8])
