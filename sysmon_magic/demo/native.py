@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -162,6 +163,8 @@ class NativeHistogramScrape:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        # Stopped at interpreter exit too, if a notebook cell fails before its close().
+        weakref.finalize(self, _stop, self._process)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + TIMEOUT
         while not self._scraped():
@@ -196,9 +199,8 @@ class NativeHistogramScrape:
 
     def close(self) -> None:
         """Stop Prometheus (by its pid), the target, and remove the temporary directory."""
-        if self._process is not None and self._process.poll() is None:
-            os.kill(self._process.pid, signal.SIGTERM)
-            self._process.wait(timeout=30)
+        if self._process is not None:
+            _stop(self._process)
         if self._target is not None:
             self._target.shutdown()
             self._target.server_close()
@@ -216,3 +218,10 @@ class NativeHistogramScrape:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the private Prometheus by its own pid, if it still runs."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
