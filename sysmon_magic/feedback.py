@@ -326,6 +326,15 @@ def _compare_samples(
             counts = (
                 f" ({len(yours)} vs {len(expected)} samples)" if len(yours) != len(expected) else ""
             )
+            if only_yours.empty and len(yours):
+                # Same grid, some steps missing: the query returned nothing there, not 0.
+                return not_yet(
+                    f"your `{namer(key)}` has gaps: no sample at {len(only_expected)} of the "
+                    f"expected {len(expected)} times.",
+                    _first_time("Missing at", only_expected),
+                    "At those times your query returned nothing; an empty result is not 0 "
+                    "(`... or on () vector(0)` fills it in).",
+                )
             return not_yet(
                 f"your samples of `{namer(key)}` are at other times than the expected "
                 f"ones{counts}.",

@@ -334,7 +334,7 @@ def test_a_damaged_answer_in_the_notebook(shell, faults, endpoint, step, words, 
 
 @pytest.fixture(scope="module")
 def large_answer() -> tuple[bytes, pd.DataFrame]:
-    """A 20 MB range answer (past the first buffer of a chunked body, 8 MiB, which must grow)
+    """A 20 MB range answer (past the first buffer of a chunked body, which must grow)
     and its frame as the plain path reads it."""
     samples = ",".join(f'[{RANGE_END - 60 * 3000 + 60 * i},"{i / 7:.6f}"]' for i in range(3001))
     result = ",".join(

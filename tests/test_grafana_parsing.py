@@ -15,6 +15,7 @@ from sysmon_magic.grafana import (
     round_interval,
     step_for,
 )
+from sysmon_magic.grafana.adhoc import add_filters, parse_filters
 
 NOW = 1794182400.0  # 2026-11-09T00:00:00Z
 
@@ -286,3 +287,57 @@ def test_dashboard_times(offline):
     )
     with pytest.raises(SysmonUsageError, match="Cannot read the dashboard's time 'yesterday'"):
         window({"from": "yesterday", "to": "now"})
+
+
+def test_adhoc_filters_are_read_and_added_to_every_selector():
+    assert parse_filters('instance="web-01:9100", mode=~"user|system"', "f") == [
+        ("instance", "=", "web-01:9100"),
+        ("mode", "=~", "user|system"),
+    ]
+    assert parse_filters(["job|=|node", "code!~5..", "path='a,b'"], "f") == [
+        ("job", "=", "node"),
+        ("code", "!~", "5.."),
+        ("path", "=", "a,b"),  # a comma inside quotes is the value's
+    ]
+    assert parse_filters("", "f") == []
+    with pytest.raises(SysmonUsageError, match=r"'<', which PromQL selectors do not have"):
+        parse_filters("cpu|<|3", "f")
+    with pytest.raises(SysmonUsageError, match=r"'1x' is not a label name"):
+        parse_filters("1x|=|3", "f")
+    job = [("job", "=", "node")]
+    assert add_filters("rate(up[5m]) / on (instance) up", job) == (
+        'rate(up{job="node"}[5m]) / on (instance) up{job="node"}'
+    )  # not the label name in on (...)
+    assert add_filters('{__name__="up"} + sum by (job) (x{a="b"})', job) == (
+        '{__name__="up", job="node"} + sum by (job) (x{a="b", job="node"})'
+    )
+    assert add_filters('up{job="node"}', job) == 'up{job="node"}'  # there already: once
+    assert add_filters('label_replace(up, "x", "$1", "y", "(.*)")', [("q", "=", 'say "hi"')]) == (
+        'label_replace(up{q="say \\"hi\\""}, "x", "$1", "y", "(.*)")'
+    )
+    assert add_filters("sum(up)", []) == "sum(up)"
+
+
+def test_repeats_without_a_server(offline):
+    dash = dashboard(
+        offline,
+        variables=[
+            {
+                "name": "dc",
+                "type": "custom",
+                "query": "kr1,kr2,jp1",
+                "multi": True,
+                "includeAll": True,
+                "current": {"value": ["kr2", "jp1"]},
+            },
+        ],
+        panels=[
+            timeseries("Up in $dc", {"expr": 'up{dc="$dc"}'}, repeat="dc"),
+            timeseries("Up in kr1", {"expr": "up"}, repeatPanelId=1),  # a saved copy
+            timeseries("Not repeated", {"expr": "up"}, repeat="nosuchvariable"),
+        ],
+    )
+    assert [p.shown_title for p in dash.panels] == ["Up in kr2", "Up in jp1", "Not repeated"]
+    assert dash.panel("Up in jp1").queries()[0].expr == 'up{dc="jp1"}'
+    dash.set("dc", "All")
+    assert [p.repeated for p in dash.panels[:3]] == [{"dc": "kr1"}, {"dc": "kr2"}, {"dc": "jp1"}]

@@ -184,8 +184,14 @@ def record_every_connection(nb: nbformat.NotebookNode) -> list[str]:
             cell.source = _DEMO_CONNECT.sub(add_record, cell.source)
     sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     names = re.findall(r"^%sysmon_connect\s+demo\b.*--record[ =](\S+)", sources, re.M)
-    # A name in a variable ($recording) is made at run time, under TMPDIR: searched all the same.
-    return [name for name in names if not name.startswith(("$", "{"))]
+    # A name in a variable ($recording) is made at run time, under TMPDIR: searched all the same;
+    # unless a cell assigns it a literal, as the incident report's parameters cell does.
+    literals = dict(re.findall(r'^(\w+) = "([^"\n]+)"', sources, re.M))
+    return [
+        literals.get(name[1:], "") if name.startswith("$") else name
+        for name in names
+        if not name.startswith("{") and (not name.startswith("$") or name[1:] in literals)
+    ]
 
 
 def _files(root: Path) -> Iterator[Path]:

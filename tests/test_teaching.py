@@ -251,6 +251,21 @@ def test_samples_at_other_times():
     )
 
 
+def test_samples_missing_at_some_steps_are_gaps_not_other_times():
+    later = T + pd.Timedelta(minutes=5)
+    feedback = compare(
+        tidy({"value": 1.0}, times=[T]), tidy({"value": [1.0, 0.0]}, times=[T, later])
+    )
+    assert (
+        feedback.message == "Not yet: your `{}` has gaps: no sample at 1 of the expected 2 times."
+    )
+    assert feedback.details == (
+        "Missing at 2026-11-04T03:05:00Z.",
+        "At those times your query returned nothing; an empty result is not 0 "
+        "(`... or on () vector(0)` fills it in).",
+    )
+
+
 def test_a_wrong_value_names_the_series_and_both_values():
     feedback = compare(tidy(web("web-01", 19.5), web("web-02", 20.0)), PER_INSTANCE)
     assert feedback.message == (

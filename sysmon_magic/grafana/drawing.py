@@ -140,7 +140,8 @@ def _unit_axis(
     from ..plotting import value_formatter
 
     ax.relim()
-    ax.autoscale_view()
+    ax.set_autoscaley_on(True)  # plot() fixed the limits for all the lines it drew
+    ax.autoscale_view(scalex=False)
     if limits != (None, None):
         ax.set_ylim(*limits)
     unit = units.unit_from_grafana(unit_id) if unit_id else None

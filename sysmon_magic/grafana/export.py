@@ -9,7 +9,7 @@ import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -32,6 +32,7 @@ class _Chart:
     limits: tuple[float | None, float | None]
     calc: str | None
     queries: list[dict[str, Any]]  # ref_id, expr, legend, instant, start, end, step
+    overrides: list[dict[str, Any]] = field(default_factory=list)  # a panel's, as in its JSON
 
 
 def to_dashboard(
@@ -46,8 +47,8 @@ def to_dashboard(
     :class:`~sysmon_magic.explorer.Explorer` (its picks and zoom), or a panel's frame; a mapping
     names the panels (``{"Memory": frame}``), else each is titled by its query. A range result
     becomes a time series panel, an instant one a table; their queries, legends (``--legend``),
-    units (``--unit``, else the query's own) and steps are kept, and the dashboard's time range is
-    the first result's window, so that :class:`Dashboard` gives the same frames again. With
+    units (``--unit``, else the query's own; a panel's frame: its unit overrides too) and steps
+    are kept, and the dashboard's time range is the first result's window, so that :class:`Dashboard` gives the same frames again. With
     ``path``, the JSON is also written there.
     """
     named = list(items.items()) if isinstance(items, Mapping) else [(None, i) for i in items]
@@ -131,6 +132,7 @@ def _chart(item: Any, name: str | None, number: int) -> _Chart:
             limits=tuple(grafana.get("limits") or (None, None)),  # type: ignore[arg-type]
             calc=grafana.get("calc"),
             queries=[dict(q) for q in grafana["queries"]],
+            overrides=[dict(o) for o in grafana.get("overrides") or []],
         )
     query = info.get("query")
     if not isinstance(query, str) or not query:
@@ -231,7 +233,7 @@ def _panel_json(chart: _Chart, number: int) -> dict[str, Any]:
         defaults["max"] = high
     panel: dict[str, Any] = {
         "datasource": datasource,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": chart.overrides},
         "gridPos": {"h": 8, "w": 24, "x": 0, "y": number * 8},
         "id": number + 1,
         "targets": targets,

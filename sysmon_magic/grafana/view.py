@@ -2,7 +2,9 @@
 panels as a list, and the chosen panel drawn (or shown as a table). Builds, never displays.
 
 Changing a dropdown sets the variable (:meth:`Dashboard.set`), which resolves the variables
-that depend on it; their dropdowns then show their new options, and the panel is drawn again.
+that depend on it; their dropdowns then show their new options, the list of panels shows the
+repeated panels for the new values, and the panel is drawn again. An ad-hoc filter variable is a
+text box of matchers (``instance="web-03:9100", mode=~"user|system"``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class DashboardView:
         The ipywidgets tree (a ``VBox`` with class ``sysmon-dashboard``).
     controls
         Variable name -> its ``Dropdown`` (``SelectMultiple`` for a multi-value variable,
-        ``Text`` for a text box); hidden variables have none.
+        ``Text`` for a text box and for ad-hoc filters); hidden variables have none.
     range
         A ``Dropdown``: the dashboard's time range (``None``) or a range ending where it ends.
     panels
@@ -74,7 +76,7 @@ class DashboardView:
             rows=min(14, max(len(dashboard.panels), 2)),
             layout=widgets.Layout(width="30%"),
         )
-        self.panels.observe(lambda _change: self.draw(), "value")
+        self.panels.observe(lambda _change: None if self._syncing else self.draw(), "value")
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="auto"))
         self.table = widgets.HTML()
         self.message = widgets.HTML()
@@ -121,15 +123,19 @@ class DashboardView:
         if self._syncing:
             return
         value = change["new"]
+        chosen = self.panel  # before set(): it may rebuild the list of panels
         try:
             self.dashboard.set(name, list(value) if isinstance(value, tuple) else value)
         except SysmonError as exc:
+            self._sync(chosen)  # nothing changed: the control shows the value again
             self.message.value = f"<span style='color:#a33'>{html.escape(str(exc))}</span>"
-        self._sync()
+            return
+        self._sync(chosen)
         self.draw()
 
-    def _sync(self) -> None:
-        """Show every variable's options and value as the dashboard has them now."""
+    def _sync(self, chosen: Panel | None) -> None:
+        """Show every variable's options and value, and the panels, as the dashboard has them
+        now; the chosen panel stays chosen if it is still there (a repeat may be gone)."""
         self._syncing = True
         try:
             for name, control in self.controls.items():
@@ -139,6 +145,13 @@ class DashboardView:
                     control.value = _value(variable)
                 else:
                     control.value = _value(variable)
+            panels = self.dashboard.panels
+            options = [(_panel_label(p), n) for n, p in enumerate(panels)]
+            if options != list(self.panels.options):
+                kept = [n for n, p in enumerate(panels) if p is chosen]
+                first = next((n for n, p in enumerate(panels) if p.drawn), None)
+                self.panels.options = options
+                self.panels.value = kept[0] if kept else first
         finally:
             self._syncing = False
 
@@ -147,7 +160,7 @@ def _control(variable: Variable) -> Any:
     import ipywidgets as widgets
 
     style = {"description_width": "initial"}
-    if variable.type == "textbox":
+    if variable.type in ("textbox", "adhoc"):
         return widgets.Text(
             value=_value(variable),
             description=variable.label,
@@ -179,6 +192,8 @@ def _options(variable: Variable) -> list[tuple[str, str]]:
 
 
 def _value(variable: Variable) -> Any:
+    if variable.type == "adhoc":
+        return ", ".join(variable.value)
     if variable.type == "textbox":
         return variable.current[0] if variable.current else ""
     if variable.multi:
