@@ -105,7 +105,8 @@ def test_papermill_runs_the_report_for_another_host_and_window(
         if "text/markdown" in o.get("data", {})
     )
     assert f"`web-01` lost {leak * 3600 / 2**20:,.0f} MiB/h over the 6h before {end}" in summary
-    assert "first fired never" in summary  # the forecast rule never fires for web-01
+    # The alert (for: 10m) never fires for web-01 in its window: a computed "never", not a time.
+    assert f"with `for: 10m` never fired before {end}." in summary
     assert "plots in Europe/Berlin (UTC+01:00)" in text
     assert "the saved run's checks skipped" in text
     recorded = json.loads((tmp_path / OTHER["recording"]).read_text())
