@@ -107,16 +107,27 @@ def _read_into(fp: Any, length: int | None, watch: Watch, limit: int) -> bytes:
 
 def gunzip(packed: bytes, limit: int) -> bytes:
     """A gzip body inflated, up to the size limit (a gzip bomb stops there). A stream cut
-    short gives what it holds, as urllib3 does: the JSON is then what is found short."""
-    try:
-        body = zlib.decompressobj(wbits=31).decompress(packed, limit + 1)
-    except zlib.error as exc:
-        raise requests.exceptions.ContentDecodingError(
-            f"Received response with content-encoding: gzip, but failed to decode it. ({exc})"
-        ) from None
-    if len(body) > limit:
-        raise TooLarge("is larger")  # decompressed: a gzip bomb
-    return body
+    short gives what it holds, as urllib3 does: the JSON is then what is found short. Several
+    gzip members follow one another, as urllib3 reads them; bytes after the last that are no
+    gzip member are dropped, as urllib3 drops them."""
+    pieces: list[bytes] = []
+    size, rest = 0, packed
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            piece = inflater.decompress(rest, limit + 1 - size)
+        except zlib.error as exc:
+            if pieces:  # what follows the last member
+                break
+            raise requests.exceptions.ContentDecodingError(
+                f"Received response with content-encoding: gzip, but failed to decode it. ({exc})"
+            ) from None
+        size += len(piece)
+        if size > limit:
+            raise TooLarge("is larger")  # decompressed: a gzip bomb
+        pieces.append(piece)
+        rest = inflater.unused_data if inflater.eof else b""
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _read_piece(stream: Any) -> bytes:

@@ -1,0 +1,32 @@
+"""bodies.gunzip on literals: gzip members, cut streams, bombs, trailing bytes."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+import requests
+
+from sysmon_magic.bodies import TooLarge, gunzip
+
+
+def test_one_member_and_several_read_as_urllib3_reads_them():
+    assert gunzip(gzip.compress(b'{"a":1}'), 100) == b'{"a":1}'
+    assert gunzip(gzip.compress(b'{"a":') + gzip.compress(b"1}"), 100) == b'{"a":1}'
+    assert gunzip(b"", 100) == b""
+
+
+def test_a_cut_stream_gives_what_it_holds_and_bytes_after_the_last_member_are_dropped():
+    packed = gzip.compress(b"x" * 1000, compresslevel=0)
+    cut = gunzip(packed[: len(packed) // 2], 10_000)
+    assert 0 < len(cut) < 1000 and cut == b"x" * len(cut)
+    assert gunzip(gzip.compress(b"ok") + b"\0\0 trailing", 100) == b"ok"
+
+
+def test_the_limit_holds_across_members_and_a_body_that_is_no_gzip_is_named():
+    two = gzip.compress(b"0" * 60) + gzip.compress(b"0" * 60)
+    assert gunzip(two, 120) == b"0" * 120
+    with pytest.raises(TooLarge):
+        gunzip(two, 119)
+    with pytest.raises(requests.exceptions.ContentDecodingError, match="incorrect header check"):
+        gunzip(b'{"status":"success"}', 100)
