@@ -1,7 +1,7 @@
 """What pyproject.toml cannot say: the C reader of samples, and the JupyterLab extension.
 
 The C reader (``sysmon_magic/samples.c``) is ``optional=True``: where no C compiler is at hand
-the package installs without it, and ``sysmon_magic.fastjson`` reads samples with pandas' CSV
+the package installs without it, and ``sysmon_magic.frames_bytes`` reads samples with pandas' CSV
 reader instead (the same frames, slower, and holding the GIL for part of the time).
 
 ``labextension/`` holds the TypeScript source of ``sysmon-magic-promql`` (the PromQL editor of

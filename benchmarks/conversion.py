@@ -6,7 +6,7 @@ each, in one run and with the garbage collector on, as users run:
 
 * (a) ``json.loads`` + ``prometheus_api_client.MetricRangeDataFrame``, the popular client;
 * (b) ``orjson.loads`` alone, which only builds the Python objects;
-* (c) ``sysmon_magic.fastjson.frame_from_body``, tidy and wide.
+* (c) ``sysmon_magic.frames_bytes.frame_from_body``, tidy and wide.
 
 It prints the median wall time of a few runs of each (and of CPU time, all threads: the cost on
 one core, whatever else the machine does), the ratios (targets: (c) at least 25 times faster
@@ -35,8 +35,8 @@ import orjson
 import pandas as pd
 from prometheus_api_client import MetricRangeDataFrame
 
-from sysmon_magic.fastjson import frame_from_body
 from sysmon_magic.frames import frame_from_data
+from sysmon_magic.frames_bytes import frame_from_body
 
 RUNS, SLOW_RUNS = 7, 3
 START, STEP = 1_793_923_140, 60  # 2026-11-05T23:59:00Z, one point a minute
@@ -124,7 +124,7 @@ def measure(series: int, points: int) -> None:
         ("wide", fast[1], wide_frame, "<= 9"),
     ):
         print(
-            f"  {'(c) fastjson.frame_from_body, ' + name:38} {wall * 1e3:5.0f}ms {cpu * 1e3:5.0f}ms"
+            f"  {'(c) frames_bytes.frame_from_body, ' + name:38} {wall * 1e3:5.0f}ms {cpu * 1e3:5.0f}ms"
             f"  {slow / wall:5.1f}x faster {wall / parse:6.2f}  {per_sample(frame, samples):12.1f}"
             f"  {target}"
         )

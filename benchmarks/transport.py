@@ -22,7 +22,7 @@ is chosen per URL, each as measured from Prometheus 2.42 on this machine:
 2. **One window end to end**: ``client.query_range`` of one 11,001-point window with no latency,
    against the sum of its parts each measured alone in the same run: the raw transfer (one GET
    on a socket, read into a preallocated buffer of the Content-Length) and the conversion
-   (``fastjson.frame_from_body``); target: <= 1.15 of the sum. Then whether two conversions
+   (``frames_bytes.frame_from_body``); target: <= 1.15 of the sum. Then whether two conversions
    overlap in two threads (the C reader of samples lets go of the GIL; finding the series and
    building the frame hold it): that decides whether windows' conversions share two cores.
 3. **Real Prometheus**: ``benchmarks/long_range.py``, the same split range from a Prometheus
@@ -64,9 +64,9 @@ import pandas as pd
 import requests
 import urllib3
 
-from sysmon_magic import Client, fastjson, frames
-from sysmon_magic.fastjson import frame_from_body, runs_from_body
+from sysmon_magic import Client, frames, frames_bytes
 from sysmon_magic.frames import concat_runs, frame_from_runs
+from sysmon_magic.frames_bytes import frame_from_body, runs_from_body
 from sysmon_magic.timeparse import split_range
 
 SERIES = 100
@@ -537,14 +537,14 @@ def gil_figure(server: Server, body: bytes, runs: int) -> None:
     print(
         "\n   do conversions overlap in threads? (1x one: fully, as on two cores; 2x: not at all)"
     )
-    split = fastjson.PARALLEL_MIN_BYTES
+    split = frames_bytes.PARALLEL_MIN_BYTES
     for label, limit in (("as shipped (2 threads each)", split), ("each in 1 thread", 2**62)):
         # The module's own threshold: above it a conversion splits its samples over 2 threads.
-        fastjson.PARALLEL_MIN_BYTES = limit
+        frames_bytes.PARALLEL_MIN_BYTES = limit
         try:
             one, two = in_turns(runs, server, convert, two_threads)
         finally:
-            fastjson.PARALLEL_MIN_BYTES = split
+            frames_bytes.PARALLEL_MIN_BYTES = split
         print(
             f"   {'2 conversions in 2 threads, ' + label:{WIDTH}} {ms(two.median)} "
             f"{ms(two.median_cpu)} {ms(one.median):>8} {two.median / one.median:5.2f}  "

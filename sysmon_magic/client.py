@@ -5,7 +5,7 @@ for the answer and reads it: an :class:`~sysmon_magic.transport.HTTPTransport` (
 a recording one that stores each exchange, or a replaying one that answers from a file
 (:mod:`~sysmon_magic.recording`), as httpx's clients take a ``transport=``. Range answers are
 read window by window into their series' arrays, from the bytes when there are bytes
-(:mod:`~sysmon_magic.fastjson`); windows are always joined by one merge of those arrays
+(:mod:`~sysmon_magic.frames_bytes`); windows are always joined by one merge of those arrays
 (:func:`~sysmon_magic.frames.concat_runs`), and the frame is built once, from the merge: live,
 recorded and replayed frames are the same.
 """
@@ -377,7 +377,7 @@ class Client:
         if isinstance(reply, Answer):
             return reply, None
         if series and reply.status == 200:
-            from .fastjson import runs_from_body
+            from .frames_bytes import runs_from_body
 
             found = runs_from_body(reply.body)
             if found.runs is not None and isinstance(found.envelope, dict):

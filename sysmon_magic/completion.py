@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .errors import SysmonError
-from .promql_text import FUNCTIONS, KEYWORDS, metric_names
+from .promql import FUNCTIONS, KEYWORDS, metric_names
 
 if TYPE_CHECKING:
     from .query_client import QueryClient

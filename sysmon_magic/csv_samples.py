@@ -1,6 +1,6 @@
 """The samples of a compact query answer -> arrays, with pandas' C CSV reader.
 
-The fallback of :mod:`~sysmon_magic.fastjson` where the package was built without a C compiler
+The fallback of :mod:`~sysmon_magic.frames_bytes` where the package was built without a C compiler
 (and so without ``samples.c``): pandas' CSV reader reads the samples a chunk of about 256 KiB at a
 time, after ``bytes.translate`` has turned every ``,[t,"v"]`` of the chunk into the CSV line
 ``,t,v``. Checks on the positions and counts of the structural bytes make sure it never reads

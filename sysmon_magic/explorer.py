@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import promql_text
+from . import promql
 from .errors import SysmonError, SysmonUsageError
 from .legends import informative_labels, series_labels, varying_labels
 from .plot_figure import PlotFigure
@@ -201,7 +201,7 @@ class Explorer:
     @property
     def query(self) -> str:
         """The original query with the picked label values as matchers: a reproducible cell."""
-        return promql_text.add_matchers(self.original_query, self.selection)
+        return promql.add_matchers(self.original_query, self.selection)
 
     @property
     def frame(self) -> pd.DataFrame:

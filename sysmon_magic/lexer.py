@@ -23,7 +23,7 @@ from pygments.token import (
     Whitespace,
 )
 
-from .promql_text import FUNCTIONS, KEYWORDS
+from .promql import FUNCTIONS, KEYWORDS
 
 __all__ = ["PromQLLexer"]
 

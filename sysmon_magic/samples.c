@@ -1,6 +1,6 @@
 /* The samples of a compact query answer -> arrays, in C, without the GIL.
  *
- * fastjson finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse() reads
+ * frames_bytes finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse() reads
  * them all into arrays the caller allocated: timestamps as whole milliseconds (int64), values
  * (float64), samples per series (int64). The interpreter lock is let go for the whole loop, so
  * that windows fetched in parallel are converted on all cores.
@@ -278,7 +278,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "sysmon_magic.samples",
-    .m_doc = "The samples of a compact query answer -> arrays, without the GIL (see fastjson).",
+    .m_doc = "The samples of a compact query answer -> arrays, without the GIL (see frames_bytes).",
     .m_size = -1,
     .m_methods = methods,
 };

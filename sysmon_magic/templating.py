@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SysmonUsageError
-from .promql_text import escape_string, regex_literal
+from .promql import escape_string, regex_literal
 from .timeparse import format_duration
 
 __all__ = ["Verbatim", "expand", "grafana_macros", "rate_interval", "references"]

@@ -43,7 +43,7 @@ GOOD: dict[str, object] = {
     },
 }
 # Range answers: 120 series of 61 samples, a minute apart, ending at RANGE_END: about 160 KB of
-# JSON, so fastjson reads it from the bytes, and half of it is still beyond its 64 KiB minimum.
+# JSON, so frames_bytes reads it from the bytes, and half of it is still beyond its 64 KiB minimum.
 RANGE_END = 1793923200
 RANGE_SERIES = 120
 RANGE: dict[str, object] = {

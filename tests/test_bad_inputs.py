@@ -2,7 +2,7 @@
 
 Through the shell where a user types them (a one-line ``UsageError``, refused before anything is
 fetched), on the library where they come from Python. The fast path's cases (a body cut short,
-timestamps after 2262, invalid JSON in the samples) are in ``test_fastjson.py``.
+timestamps after 2262, invalid JSON in the samples) are in ``test_frames_bytes.py``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 
 from sysmon_magic import AuthError, Client, SysmonError, SysmonUsageError, demo
 from sysmon_magic.envelope import PARTIAL_WARNING, Raw, Reader
-from sysmon_magic.fastjson import FAST_PATH_MIN_BYTES
+from sysmon_magic.frames_bytes import FAST_PATH_MIN_BYTES
 from sysmon_magic.recording import FORMAT, Recording
 from sysmon_magic.timeparse import PROMETHEUS_MAX_POINTS, split_range
 from sysmon_magic.transport import Secret

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.promql_text import escape_regex
+from sysmon_magic.promql import escape_regex
 from sysmon_magic.templating import Verbatim, expand, grafana_macros, rate_interval, references
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import SysmonUsageError
-from ..promql_text import escape_string, selectors
+from ..promql import escape_string, selectors
 
 __all__ = ["Filter", "add_filters", "filter_text", "parse_filters", "read_filters"]
 

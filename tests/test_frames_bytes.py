@@ -22,10 +22,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from sysmon_magic import fastjson
+from sysmon_magic import frames_bytes
 from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
-from sysmon_magic.fastjson import frame_from_body
 from sysmon_magic.frames import frame_from_data
+from sysmon_magic.frames_bytes import frame_from_body
 
 # Quick by default; HYPOTHESIS_PROFILE=long for a deeper run.
 EXAMPLES = 2_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 200
@@ -34,11 +34,11 @@ EXAMPLES = 2_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 200
 @pytest.fixture(
     autouse=True,
     scope="module",
-    params=["native", "csv"] if fastjson.native_samples is not None else ["csv"],
+    params=["native", "csv"] if frames_bytes.native_samples is not None else ["csv"],
 )
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     """Every test here runs with each reader of samples: the C one and pandas' CSV reader."""
-    with mock.patch.object(fastjson, "ENGINE", request.param):
+    with mock.patch.object(frames_bytes, "ENGINE", request.param):
         yield request.param
 
 
@@ -46,15 +46,15 @@ def test_the_c_reader_is_built_where_a_compiler_is_at_hand() -> None:
     # setup.py builds it as optional: a broken samples.c would otherwise pass unnoticed.
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler: the package was built without the C reader")
-    assert fastjson.native_samples is not None
+    assert frames_bytes.native_samples is not None
 
 
 @contextmanager
 def any_size(parallel: bool = True) -> Iterator[None]:
     """Let small bodies take the fast path too, and (unless told not to) parse in two threads."""
     with (
-        mock.patch.object(fastjson, "FAST_PATH_MIN_BYTES", 0),
-        mock.patch.object(fastjson, "PARALLEL_MIN_BYTES", 0 if parallel else 2**62),
+        mock.patch.object(frames_bytes, "FAST_PATH_MIN_BYTES", 0),
+        mock.patch.object(frames_bytes, "PARALLEL_MIN_BYTES", 0 if parallel else 2**62),
     ):
         yield
 
@@ -71,7 +71,7 @@ def plain(body: bytes, fmt: str) -> pd.DataFrame:
 def fast(body: bytes, fmt: str, parallel: bool = True) -> pd.DataFrame:
     """The fast path, which must recognise the body."""
     with any_size(parallel):
-        frame = fastjson._fast(body, fmt).frame  # type: ignore[arg-type]
+        frame = frames_bytes._fast(body, fmt).frame  # type: ignore[arg-type]
     assert frame is not None
     return frame
 
@@ -167,7 +167,7 @@ def test_fast_path_reads_every_prometheus_answer_like_the_plain_path(
 ):
     body = json.dumps(answer, separators=(",", ":"), ensure_ascii=ascii_only).encode()
     with any_size(parallel):
-        got, envelope = fastjson._fast(body, fmt)
+        got, envelope = frames_bytes._fast(body, fmt)
     assert_identical(got, plain(body, fmt))
     del answer["data"]["result"]
     assert envelope == answer
@@ -258,9 +258,9 @@ def test_answers_of_another_shape_never_read_differently(answer, how, at, fmt):
     except (ResponseFormatError, SysmonUsageError) as exc:
         got = type(exc)
     try:
-        fastjson._fast(body, fmt)
+        frames_bytes._fast(body, fmt)
         event("fast path")
-    except fastjson.NotCompact:
+    except frames_bytes.NotCompact:
         event("plain path")
     except (ResponseFormatError, SysmonUsageError):
         event("error")
@@ -273,7 +273,7 @@ def test_answers_of_another_shape_never_read_differently(answer, how, at, fmt):
 # -- bodies that are not JSON --------------------------------------------------------------------
 
 
-def outcome(read: Callable[[], fastjson.BodyFrame]) -> Any:
+def outcome(read: Callable[[], frames_bytes.BodyFrame]) -> Any:
     """What reading a body gives: ``(frame, envelope)``, or the type of the error it raises."""
     try:
         return read()
@@ -283,15 +283,15 @@ def outcome(read: Callable[[], fastjson.BodyFrame]) -> Any:
 
 def assert_read_alike(body: bytes, fmt: str) -> None:
     """frame_from_body, the fast path allowed at any size, gives what the plain path gives."""
-    expected = outcome(lambda: fastjson._plain(body, fmt))  # type: ignore[arg-type]
+    expected = outcome(lambda: frames_bytes._plain(body, fmt))  # type: ignore[arg-type]
     with any_size(parallel=False):
         got = outcome(lambda: frame_from_body(body, fmt))  # type: ignore[arg-type]
-    if isinstance(expected, fastjson.BodyFrame) and expected.frame is not None:
-        assert isinstance(got, fastjson.BodyFrame) and got.frame is not None
+    if isinstance(expected, frames_bytes.BodyFrame) and expected.frame is not None:
+        assert isinstance(got, frames_bytes.BodyFrame) and got.frame is not None
         assert_identical(got.frame, expected.frame)
         assert got.envelope == expected.envelope
     else:
-        assert not (isinstance(got, fastjson.BodyFrame) and got.frame is not None), body
+        assert not (isinstance(got, frames_bytes.BodyFrame) and got.frame is not None), body
         assert got == expected
 
 
@@ -360,7 +360,7 @@ def test_a_body_cut_right_after_a_sample_key_is_not_json():
     # Cut after `"value":`, the fast path indexed past the body's end (an IndexError).
     vector = {"resultType": "vector", "result": [{"metric": {"i": str(i)}, "value": [1, "2"]} for i in range(3000)]}  # fmt: skip
     body = compact({"status": "success", "data": vector})
-    assert len(body) >= fastjson.FAST_PATH_MIN_BYTES
+    assert len(body) >= frames_bytes.FAST_PATH_MIN_BYTES
     key = b'"value":'
     for cut in (body.index(key) + len(key), body.rindex(key) + len(key), len(body) - 1):
         assert frame_from_body(body[:cut]) == (None, None)
@@ -436,7 +436,7 @@ def test_victoriametrics_extras_and_a_vector():
     body = compact(answer)
     for fmt in ("tidy", "wide"):
         assert_identical(fast(body, fmt), plain(body, fmt))
-    assert fastjson._fast(body, "tidy").envelope["stats"] == answer["stats"]
+    assert frames_bytes._fast(body, "tidy").envelope["stats"] == answer["stats"]
 
 
 def test_empty_result():
@@ -519,8 +519,8 @@ BROKEN_SAMPLE = compact(matrix(({"a": "b"}, [[1, "2"], [3, "X"]])))
     ids=OTHER_SHAPES,
 )
 def test_other_shapes_take_the_plain_path(body):
-    with pytest.raises(fastjson.NotCompact), any_size():
-        fastjson._fast(body, "tidy")
+    with pytest.raises(frames_bytes.NotCompact), any_size():
+        frames_bytes._fast(body, "tidy")
 
 
 def test_native_histograms_take_the_plain_path():
@@ -557,7 +557,7 @@ def test_odd_value_strings_read_like_the_plain_path_or_not_at_all(value):
         expected = ResponseFormatError
     try:
         got: Any = fast(body, "tidy")
-    except fastjson.NotCompact:
+    except frames_bytes.NotCompact:
         return
     assert expected is not ResponseFormatError
     assert_identical(got, expected)
@@ -616,8 +616,8 @@ def big_answer(series: int, points: int) -> bytes:
 
 def test_large_bodies_take_the_fast_path_and_stay_small():
     body = big_answer(200, 300)
-    assert len(body) > fastjson.PARALLEL_MIN_BYTES
-    with mock.patch.object(fastjson, "_plain", side_effect=AssertionError("plain path taken")):
+    assert len(body) > frames_bytes.PARALLEL_MIN_BYTES
+    with mock.patch.object(frames_bytes, "_plain", side_effect=AssertionError("plain path taken")):
         tidy, _ = frame_from_body(body)
         wide, _ = frame_from_body(body, "wide")
     assert_identical(tidy, plain(body, "tidy"))

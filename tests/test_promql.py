@@ -2,7 +2,7 @@
 
 import pytest
 
-from sysmon_magic.promql_text import add_matchers, escape_regex, metric_names
+from sysmon_magic.promql import add_matchers, escape_regex, metric_names
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ Any other body takes the plain path, :func:`json.loads` and
 histograms, scalars and strings, errors, a sample that is not ``[number, "string"]`` (nor valid
 JSON: ``[1,-"4"]``). Checks on the positions and counts of the structural bytes make sure the
 fast path never reads such a body differently: both paths give identical frames, or the same
-error (``tests/test_fastjson.py`` checks it on random answers, and on every one-byte edit of
+error (``tests/test_frames_bytes.py`` checks it on random answers, and on every one-byte edit of
 some samples).
 """
 
@@ -55,7 +55,7 @@ PARALLEL_MIN_BYTES = 2_000_000
 #: What reads the samples: ``"native"``, the C reader of ``samples.c``, which holds no lock
 #: while it parses (so windows fetched in parallel convert on every core), or ``"csv"``, pandas'
 #: CSV reader, where the package was built without a C compiler. Both read exactly what
-#: json.loads reads (tests/test_fastjson.py runs each).
+#: json.loads reads (tests/test_frames_bytes.py runs each).
 ENGINE: Literal["native", "csv"] = "native" if native_samples is not None else "csv"
 
 
@@ -295,7 +295,7 @@ def _samples(
         halves = [spans[:middle], spans[middle:]]
     if len(halves) == 1:
         return read(body, spans)
-    with ThreadPoolExecutor(2, thread_name_prefix="sysmon-fastjson") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
         (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: read(body, half), halves)
     if t1.dtype != t2.dtype:  # one half has fractional seconds
         t1, t2 = t1.astype(np.float64), t2.astype(np.float64)
