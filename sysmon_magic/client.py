@@ -356,14 +356,15 @@ class Client:
         timeout: float | None = None,
         get_only: bool = False,
         series: bool = False,
+        threads: int = 2,
         cancel: Cancel | None = None,
         transport: Transport | None = None,
     ) -> tuple[Answer, frames.Runs | None]:
         """The one funnel: ask the transport, read the answer (or raise a typed error).
 
         With ``series``, a successful answer's bytes become its series directly (no Python
-        object per sample); they are None when the answer came parsed (a replay) or is not a
-        vector or matrix.
+        object per sample), read by up to ``threads`` threads; they are None when the answer
+        came parsed (a replay) or is not a vector or matrix.
         """
         if endpoint in _ENGINE_ENDPOINTS:
             params = [*params, *self._params.items()]
@@ -379,7 +380,7 @@ class Client:
         if series and reply.status == 200:
             from .frames_bytes import runs_from_body
 
-            found = runs_from_body(reply.body)
+            found = runs_from_body(reply.body, threads=threads)
             if found.runs is not None and isinstance(found.envelope, dict):
                 envelope = {**found.envelope, "data": found.envelope.get("data", {})}
                 return self._reader.envelope_answer(envelope, reply), found.runs
@@ -457,6 +458,8 @@ class Client:
         )
         windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
         deadline = _deadline(timeout, self.timeout)
+        # Windows read in parallel keep the cores busy already: each is read by one thread.
+        threads = 1 if len(windows) > 1 and self.max_parallel > 1 else 2
 
         def fetch(window: tuple[float, float], cancel: Cancel | None) -> _Window:
             params = [
@@ -467,7 +470,7 @@ class Client:
                 *_timeout_param(timeout),
             ]
             answer, runs = self._call(
-                "query_range", params, timeout=deadline, series=True, cancel=cancel
+                "query_range", params, timeout=deadline, series=True, threads=threads, cancel=cancel
             )
             if runs is None:  # replayed, or not a matrix (a server's error)
                 runs = frames.runs_from_data(answer.data) if isinstance(answer.data, dict) else None

@@ -37,6 +37,7 @@ __all__ = [
     "series_frame",
     "tidy_frame",
     "timestamp_index",
+    "utc_times",
     "wide_frame",
 ]
 
@@ -54,9 +55,11 @@ HistogramPart = tuple[float, float, tuple[tuple[int, float, float, float], ...]]
 
 class Runs(NamedTuple):
     """The series of a vector or matrix as runs of samples, before they become a frame: series
-    ``i`` has labels ``labels[i]`` and the next ``counts[i]`` of ``timestamps`` (seconds since
-    the epoch, int64 or float64) and ``values``. Both readers of an answer give these, and the
-    windows of a range query are merged as these (:func:`concat_runs`), not as frames."""
+    ``i`` has labels ``labels[i]`` and the next ``counts[i]`` of ``timestamps`` (UTC,
+    ``datetime64[ns]``, as :func:`utc_times` makes them) and ``values``. Both readers of an
+    answer give these, and the windows of a range query are merged as these
+    (:func:`concat_runs`), not as frames. The times are checked and converted as each answer is
+    read, in the window's own thread: the frame views them, with no pass of its own."""
 
     labels: list[dict[str, str]]
     timestamps: np.ndarray
@@ -78,7 +81,8 @@ def frame_from_data(data: Mapping[str, Any], fmt: FrameFormat = "tidy") -> pd.Da
         if result_type in ("scalar", "string"):
             timestamp, raw = result
             value: Any = float(raw) if result_type == "scalar" else str(raw)
-            frame = pd.DataFrame({"timestamp": timestamp_index(np.array([float(timestamp)]))})
+            times = utc_times(np.array([float(timestamp)]))
+            frame = pd.DataFrame({"timestamp": timestamp_index(times)})
             frame["value"] = pd.Series(
                 [value], dtype="float64" if result_type == "scalar" else object
             )
@@ -130,8 +134,9 @@ class _Series:
         return cls(labels, timestamps, values, [(float(t), h) for t, h in histograms])
 
 
-def timestamp_index(seconds: np.ndarray) -> pd.DatetimeIndex:
-    """UTC timestamps of whole (int64) or fractional (float64) seconds since the epoch.
+def utc_times(seconds: np.ndarray) -> np.ndarray:
+    """Times (``datetime64[ns]``, UTC) of whole (int64) or fractional (float64) seconds since the
+    epoch, as :class:`Runs` hold them.
 
     Prometheus timestamps have millisecond precision: fractional seconds are rounded to it,
     which removes float noise. Raises ResponseFormatError for a time a DataFrame cannot hold.
@@ -146,8 +151,13 @@ def timestamp_index(seconds: np.ndarray) -> pd.DatetimeIndex:
         nanos = seconds * 1_000_000_000
     else:
         nanos = np.round(seconds * 1000).astype(np.int64) * 1_000_000
-    # A view, not a conversion: a third of the time of astype + tz_localize + as_unit.
-    return pd.DatetimeIndex(nanos.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
+    return nanos.view("datetime64[ns]")
+
+
+def timestamp_index(times: np.ndarray) -> pd.DatetimeIndex:
+    """The UTC index of some times as :func:`utc_times` gives them: a view, not a conversion (a
+    third of the time of astype + tz_localize + as_unit)."""
+    return pd.DatetimeIndex(times, dtype="datetime64[ns, UTC]")
 
 
 def label_categorical(per_series: Sequence[str | None], counts: np.ndarray) -> pd.Categorical:
@@ -171,7 +181,8 @@ def tidy_frame(
     counts: np.ndarray,
 ) -> pd.DataFrame:
     """The tidy frame of series given as runs of samples: series ``i`` has labels
-    ``label_sets[i]`` and the next ``counts[i]`` of ``timestamps`` (seconds) and ``values``."""
+    ``label_sets[i]`` and the next ``counts[i]`` of ``timestamps`` (as :class:`Runs` hold them)
+    and ``values``."""
     columns: dict[str, Any] = {"timestamp": timestamp_index(timestamps)}
     for name in label_columns(label_sets):
         columns[name] = label_categorical([labels.get(name) for labels in label_sets], counts)
@@ -204,7 +215,7 @@ def wide_frame(
     if (
         len(counts)
         and (counts == counts[0]).all()
-        and (np.diff(first) > 0).all()
+        and (np.diff(first.view(np.int64)) > 0).all()
         and (timestamps.reshape(len(counts), -1) == first).all()
     ):
         # Every series at the same times (a range query's usual answer): no grid to build.
@@ -257,9 +268,9 @@ def _read_runs(result: Sequence[Mapping[str, Any]], result_type: str) -> Runs:
         series = [s for s, _ in merged]
         histograms = [part for _, parts in merged for part in parts]
     counts = np.array([len(s.timestamps) for s in series], dtype=np.int64)
-    timestamps = np.concatenate([s.timestamps for s in series]) if series else np.empty(0)
+    seconds = np.concatenate([s.timestamps for s in series]) if series else np.empty(0)
     values = np.concatenate([s.values for s in series]) if series else np.empty(0)
-    return Runs([s.labels for s in series], timestamps, values, counts, histograms)
+    return Runs([s.labels for s in series], utc_times(seconds), values, counts, histograms)
 
 
 def _merge_histograms(s: _Series) -> tuple[_Series, list[HistogramPart]]:
@@ -286,11 +297,12 @@ def runs_within(runs: Runs, first: float, last: float) -> tuple[Runs, int]:
     holds no others unless the server erred."""
     # Half a millisecond either side: a bound summed from fractional steps may lie a rounding
     # error past the sample that the server, which keeps milliseconds, puts on it.
-    low, high = (round(first * 1000) - 0.5) / 1000, (round(last * 1000) + 0.5) / 1000
-    stamps = runs.timestamps
+    low = round(first * 1000) * 1_000_000 - 500_000
+    high = round(last * 1000) * 1_000_000 + 500_000
+    stamps = runs.timestamps.view(np.int64)
     if not len(stamps) or (stamps.min() >= low and stamps.max() <= high):
         return runs, 0  # the usual case: two passes over the times, no copy of them
-    keep = ~((stamps < low) | (stamps > high))  # NaN stays, for timestamp_index to refuse
+    keep = (stamps >= low) & (stamps <= high)
     kept_before = np.concatenate([[0], np.cumsum(keep)])
     bounds = np.concatenate([[0], np.cumsum(runs.counts)])
     histograms = runs.histograms
@@ -298,7 +310,7 @@ def runs_within(runs: Runs, first: float, last: float) -> tuple[Runs, int]:
         histograms = [part for part, kept in zip(histograms, keep.tolist(), strict=True) if kept]
     kept = Runs(
         runs.labels,
-        stamps[keep],
+        runs.timestamps[keep],
         runs.values[keep],
         (kept_before[bounds[1:]] - kept_before[bounds[:-1]]).astype(np.int64),
         histograms,
@@ -336,7 +348,7 @@ def concat_runs(parts: Sequence[Runs]) -> Runs:
         ]
     return Runs(
         [label_sets[key] for key in order],
-        np.concatenate(stamps) if stamps else np.empty(0),
+        np.concatenate(stamps) if stamps else np.empty(0, "datetime64[ns]"),
         np.concatenate([parts[w].values[a:b] for w, a, b in slices]) if slices else np.empty(0),
         counts,
         histograms,

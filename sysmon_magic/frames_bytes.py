@@ -38,8 +38,9 @@ import pandas as pd
 
 from . import csv_samples, frames
 from .csv_samples import NotCompact
-from .errors import SysmonUsageError
+from .errors import ResponseFormatError, SysmonUsageError
 from .frames import FrameFormat
+from .timeparse import LATEST_TIME
 
 try:
     from . import samples as native_samples  # samples.c, built where a C compiler was at hand
@@ -114,15 +115,19 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     return _plain(body, fmt)
 
 
-def runs_from_body(body: bytes) -> BodyRuns:
+def runs_from_body(body: bytes, *, threads: int = 2) -> BodyRuns:
     """Read the body of a ``/query`` or ``/query_range`` answer as :func:`frame_from_body`
     does, up to its series: what the windows of a range query are merged as.
+
+    ``threads``: how many threads may share a large body's samples (given as many cores). A
+    window read while other windows are read in parallel takes 1: the windows already keep the
+    cores busy, and halves would only add their joining.
 
     Raises ResponseFormatError as :func:`frame_from_body` does.
     """
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
-            return _fast_runs(body)
+            return _fast_runs(body, threads)
         except NotCompact:
             pass
     envelope, data = _plain_data(body)
@@ -173,21 +178,20 @@ class _Layout(NamedTuple):
 
 
 def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
-    runs, envelope = _fast_runs(body)
+    runs, envelope = _fast_runs(body, 2)
     assert runs is not None
     return BodyFrame(frames.frame_from_runs(runs, fmt), envelope)
 
 
-def _fast_runs(body: bytes) -> BodyRuns:
+def _fast_runs(body: bytes, threads: int) -> BodyRuns:
     layout = _layout(body)
     envelope = _envelope(layout)
     if not layout.labels:
-        empty = frames.Runs([], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        empty = frames.Runs(
+            [], np.empty(0, "datetime64[ns]"), np.empty(0), np.empty(0, dtype=np.int64)
+        )
         return BodyRuns(empty, envelope)
-    timestamps, values, counts = _samples(body, layout.spans)
-    if not (timestamps.min() > -9e9 and timestamps.max() < 9e9):
-        # NaN, or near the ends of datetime64[ns] (1677 and 2262): let the plain path judge.
-        raise NotCompact
+    timestamps, values, counts = _samples(body, layout.spans, threads)
     return BodyRuns(frames.Runs(layout.labels, timestamps, values, counts), envelope)
 
 
@@ -281,46 +285,54 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _samples(
-    body: bytes, spans: list[tuple[int, int]]
+    body: bytes, spans: list[tuple[int, int]], threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Timestamps and values of all samples, all series in a row, and samples per series."""
+    """Times (datetime64[ns]) and values of all samples, all series in a row, and samples per
+    series. A time a DataFrame cannot hold raises NotCompact: the plain path's error names it."""
     # Both readers let go of the GIL (the CSV one in part: bytes.translate holds it, but one
     # half's translation of a chunk overlaps the other's reading), so two threads share the
     # series: with a second core idle, in half the time (the CSV reader: in about 70%).
-    read = _read_native if ENGINE == "native" else csv_samples.read_samples
+    read = _read_native if ENGINE == "native" else _read_csv
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
-    if size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
+    if threads > 1 and size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
         middle = bisect.bisect_left(spans, (spans[0][0] + size // 2, 0), 1, len(spans) - 1)
         halves = [spans[:middle], spans[middle:]]
     if len(halves) == 1:
         return read(body, spans)
     with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
         (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: read(body, half), halves)
-    if t1.dtype != t2.dtype:  # one half has fractional seconds
-        t1, t2 = t1.astype(np.float64), t2.astype(np.float64)
     return np.concatenate([t1, t2]), np.concatenate([v1, v2]), np.concatenate([c1, c2])
 
 
 def _read_native(
     body: bytes, spans: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the samples of some series with the C reader: timestamps, values, counts."""
+    """Parse the samples of some series with the C reader: times, values, counts."""
     assert native_samples is not None
     # Room for every sample: none is shorter than `[0,"0"],`. Pages of it never written to
     # cost no memory, and the arrays shrink to the samples read (counting them first, with
     # bytes.count, would take most of the time the parsing takes, and hold the GIL).
     room = sum((end - start + 1) // 8 for start, end in spans)
-    millis = np.empty(room, dtype=np.int64)
+    nanos = np.empty(room, dtype=np.int64)
     values = np.empty(room, dtype=np.float64)
     counts = np.empty(len(spans), dtype=np.int64)
-    read = native_samples.parse(body, np.array(spans, dtype=np.int64), millis, values, counts)
-    if read is None:  # not the compact layout after all: the plain path judges
+    spans_array = np.array(spans, dtype=np.int64)
+    # The reader refuses times past those frames.utc_times accepts (the plain path's error).
+    total = native_samples.parse(body, spans_array, LATEST_TIME * 1000, nanos, values, counts)
+    if total is None:  # not the compact layout after all: the plain path judges
         raise NotCompact
-    total, fractional = read
-    millis.resize(total, refcheck=False)  # in place: nothing else refers to them yet
+    nanos.resize(total, refcheck=False)  # in place: nothing else refers to them yet
     values.resize(total, refcheck=False)
-    # Seconds as the CSV reader gives them, whole (int64) unless some have a fraction; dividing
-    # milliseconds is exact after the rounding to milliseconds that frames.timestamp_index does.
-    seconds = millis / 1000 if fractional else millis // 1000
-    return seconds, values, counts
+    return nanos.view("datetime64[ns]"), values, counts
+
+
+def _read_csv(
+    body: bytes, spans: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse the samples of some series with pandas' CSV reader: times, values, counts."""
+    seconds, values, counts = csv_samples.read_samples(body, spans)
+    try:
+        return frames.utc_times(seconds), values, counts
+    except ResponseFormatError:
+        raise NotCompact from None

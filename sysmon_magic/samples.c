@@ -1,14 +1,15 @@
 /* The samples of a compact query answer -> arrays, in C, without the GIL.
  *
- * frames_bytes finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse() reads
- * them all into arrays the caller allocated: timestamps as whole milliseconds (int64), values
- * (float64), samples per series (int64). The interpreter lock is let go for the whole loop, so
- * that windows fetched in parallel are converted on all cores.
+ * frames_bytes finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse()
+ * reads them all into arrays the caller allocated: timestamps as nanoseconds since the epoch
+ * (int64, to be viewed as datetime64[ns]: no later pass converts them), values (float64),
+ * samples per series (int64). The interpreter lock is let go for the whole loop, so that windows
+ * fetched in parallel are converted on all cores.
  *
  * It reads only what it can read exactly as json.loads + float() would, and gives up (returns
  * None) on anything else, for the plain path to judge: a timestamp with an exponent or more than
- * three decimals (servers write milliseconds), a value that is not a JSON-style decimal, NaN,
- * +Inf or -Inf, whitespace, or any other byte out of place.
+ * three decimals (servers write milliseconds), or past the times a DataFrame holds, a value that
+ * is not a JSON-style decimal, NaN, +Inf or -Inf, whitespace, or any other byte out of place.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -38,8 +39,9 @@ static c_locale_t c_locale;
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* -?(0|[1-9][0-9]{0,14})(\.[0-9]{1,3})?  ->  milliseconds. */
-static int read_timestamp(const char **cursor, const char *end, int64_t *millis, int *fraction)
+/* -?(0|[1-9][0-9]{0,14})(\.[0-9]{1,3})?, at most `latest` milliseconds either side of the
+   epoch  ->  nanoseconds. */
+static int read_timestamp(const char **cursor, const char *end, int64_t latest, int64_t *nanos)
 {
     const char *p = *cursor;
     int negative = 0;
@@ -69,10 +71,11 @@ static int read_timestamp(const char **cursor, const char *end, int64_t *millis,
             return 0;
         for (; decimals < 3; decimals++)
             part *= 10;
-        *fraction = 1;
     }
-    int64_t value = whole * 1000 + part;
-    *millis = negative ? -value : value;
+    int64_t millis = whole * 1000 + part;
+    if (millis > latest) /* the plain path's error names the times a DataFrame holds */
+        return 0;
+    *nanos = (negative ? -millis : millis) * 1000000;
     *cursor = p;
     return 1;
 }
@@ -83,27 +86,32 @@ static const double exact_powers[] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-/* A value between its quotes: -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?, NaN, +Inf or -Inf. */
-static int read_value(const char *text, const char *close, double *value)
+/* A value and its closing quote: -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", NaN", +Inf" or -Inf".
+   Read in one pass (no search for the quote first): most values take Clinger's exact case. */
+static int read_value(const char **cursor, const char *end, double *value)
 {
-    size_t length = (size_t)(close - text);
-    if (length == 3 && memcmp(text, "NaN", 3) == 0) {
-        *value = Py_NAN;
-        return 1;
+    const char *text = *cursor, *p = text;
+    if (p < end && (*p == 'N' || ((*p == '+' || *p == '-') && p + 1 < end && p[1] == 'I'))) {
+        if (end - p >= 4 && memcmp(p, "NaN\"", 4) == 0) {
+            *value = Py_NAN;
+            *cursor = p + 4;
+            return 1;
+        }
+        if (end - p >= 5 && memcmp(p + 1, "Inf\"", 4) == 0 && *p != 'N') {
+            *value = *p == '+' ? Py_HUGE_VAL : -Py_HUGE_VAL;
+            *cursor = p + 5;
+            return 1;
+        }
+        return 0;
     }
-    if (length == 4 && (text[0] == '+' || text[0] == '-') && memcmp(text + 1, "Inf", 3) == 0) {
-        *value = text[0] == '+' ? Py_HUGE_VAL : -Py_HUGE_VAL;
-        return 1;
-    }
-    const char *p = text;
-    int negative = p < close && *p == '-';
+    int negative = p < end && *p == '-';
     p += negative;
     /* The digits as one integer (while it fits in 19 of them) and the power of ten to scale it
        by, for Clinger's exact case below. */
     uint64_t mantissa = 0;
     int digits = 0, scale = 0;
     const char *start = p;
-    for (; p < close && is_digit(*p); p++)
+    for (; p < end && is_digit(*p); p++)
         if (digits < 19) {
             mantissa = mantissa * 10 + (uint64_t)(*p - '0');
             digits += mantissa != 0;
@@ -112,9 +120,9 @@ static int read_value(const char *text, const char *close, double *value)
         }
     if (p == start)
         return 0;
-    if (p < close && *p == '.') {
+    if (p < end && *p == '.') {
         const char *decimals = ++p;
-        for (; p < close && is_digit(*p); p++)
+        for (; p < end && is_digit(*p); p++)
             if (digits < 19) {
                 mantissa = mantissa * 10 + (uint64_t)(*p - '0');
                 digits += mantissa != 0;
@@ -124,19 +132,21 @@ static int read_value(const char *text, const char *close, double *value)
             return 0;
     }
     int exponent = 0, exponent_sign = 1;
-    if (p < close && (*p == 'e' || *p == 'E')) {
+    if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        if (p < close && (*p == '+' || *p == '-'))
+        if (p < end && (*p == '+' || *p == '-'))
             exponent_sign = *p++ == '-' ? -1 : 1;
         const char *first = p;
-        for (; p < close && is_digit(*p); p++)
+        for (; p < end && is_digit(*p); p++)
             if (exponent < 100000)
                 exponent = exponent * 10 + (*p - '0');
         if (p == first)
             return 0;
     }
-    if (p != close)
+    if (p >= end || *p != '"')
         return 0;
+    const char *close = p;
+    *cursor = close + 1;
     scale += exponent_sign * exponent;
 #if FLT_EVAL_METHOD == 0
     /* Clinger: an integer below 2^53 and a power of ten up to 1e22 are exact doubles, so one
@@ -156,8 +166,8 @@ static int read_value(const char *text, const char *close, double *value)
 
 /* Returns 0 where the samples are not all `[t,"v"]` as above, or overflow the arrays. */
 static int read_samples(const char *body, const int64_t *spans, Py_ssize_t series,
-                        int64_t *times, double *values, Py_ssize_t room, int64_t *counts,
-                        Py_ssize_t *total, int *fraction)
+                        int64_t latest, int64_t *times, double *values, Py_ssize_t room,
+                        int64_t *counts, Py_ssize_t *total)
 {
     Py_ssize_t n = 0;
     for (Py_ssize_t s = 0; s < series; s++) {
@@ -168,15 +178,13 @@ static int read_samples(const char *body, const int64_t *spans, Py_ssize_t serie
             if (p >= end || *p != '[' || n >= room)
                 return 0;
             p++;
-            if (!read_timestamp(&p, end, &times[n], fraction))
+            if (!read_timestamp(&p, end, latest, &times[n]))
                 return 0;
             if (end - p < 2 || p[0] != ',' || p[1] != '"')
                 return 0;
             p += 2;
-            const char *close = memchr(p, '"', (size_t)(end - p));
-            if (close == NULL || !read_value(p, close, &values[n]))
+            if (!read_value(&p, end, &values[n]))
                 return 0;
-            p = close + 1;
             if (p >= end || *p != ']')
                 return 0;
             p++;
@@ -207,19 +215,20 @@ static int writable(PyObject *object, Py_buffer *view, const char *what, Py_ssiz
 }
 
 PyDoc_STRVAR(parse_doc,
-"parse(body, spans, times, values, counts) -> (samples, fractional) or None\n"
+"parse(body, spans, latest, times, values, counts) -> samples or None\n"
 "\n"
 "Read the samples `[t,\"v\"],...` of each series, body[spans[2i]:spans[2i+1]], into times\n"
-"(int64 milliseconds), values (float64) and counts (int64, one per series), all buffers the\n"
-"caller allocated. Returns how many samples there were and whether any timestamp had a\n"
-"fraction of a second; None where the samples are not in the compact layout (or overflow the\n"
-"buffers): then take the plain path.");
+"(int64 nanoseconds since the epoch), values (float64) and counts (int64, one per series), all\n"
+"buffers the caller allocated. Returns how many samples there were; None where the samples are\n"
+"not in the compact layout, a time lies more than `latest` milliseconds from the epoch, or the\n"
+"buffers overflow: then take the plain path.");
 
 static PyObject *parse(PyObject *module, PyObject *args)
 {
     PyObject *body_object, *spans_object, *times_object, *values_object, *counts_object;
-    if (!PyArg_ParseTuple(args, "OOOOO:parse", &body_object, &spans_object, &times_object,
-                          &values_object, &counts_object))
+    long long latest;
+    if (!PyArg_ParseTuple(args, "OOLOOO:parse", &body_object, &spans_object, &latest,
+                          &times_object, &values_object, &counts_object))
         return NULL;
     Py_buffer body, spans, times, values, counts;
     if (PyObject_GetBuffer(body_object, &body, PyBUF_SIMPLE) < 0)
@@ -248,14 +257,18 @@ static PyObject *parse(PyObject *module, PyObject *args)
     }
     Py_ssize_t room = times.len / 8 < values.len / 8 ? times.len / 8 : values.len / 8;
     Py_ssize_t total = 0;
-    int fraction = 0, ok;
+    int ok;
+    if (latest < 0 || latest > INT64_MAX / 1000000) {
+        PyErr_SetString(PyExc_ValueError, "latest must be milliseconds that nanoseconds hold");
+        goto done;
+    }
     Py_BEGIN_ALLOW_THREADS
     ok = read_samples((const char *)body.buf, (const int64_t *)spans.buf, series,
-                      (int64_t *)times.buf, (double *)values.buf, room, (int64_t *)counts.buf,
-                      &total, &fraction);
+                      (int64_t)latest, (int64_t *)times.buf, (double *)values.buf, room,
+                      (int64_t *)counts.buf, &total);
     Py_END_ALLOW_THREADS
     if (ok)
-        result = Py_BuildValue("(nO)", total, fraction ? Py_True : Py_False);
+        result = PyLong_FromSsize_t(total);
     else
         result = Py_NewRef(Py_None);
 done:

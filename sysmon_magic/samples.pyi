@@ -2,5 +2,11 @@
 import numpy as np
 
 def parse(
-    body: bytes, spans: np.ndarray, times: np.ndarray, values: np.ndarray, counts: np.ndarray, /
-) -> tuple[int, bool] | None: ...
+    body: bytes,
+    spans: np.ndarray,
+    latest: int,
+    times: np.ndarray,
+    values: np.ndarray,
+    counts: np.ndarray,
+    /,
+) -> int | None: ...
