@@ -81,6 +81,7 @@ class LiveScrape:
     job = JOB
     #: What :meth:`start` waits for: an instant query that returns series once a scrape stored.
     probe = METRIC
+    #: The Content-Type of :meth:`exposition`: the Prometheus text format.
     content_type = "text/plain; version=0.0.4"
     #: More command-line flags for Prometheus.
     flags: tuple[str, ...] = ()
