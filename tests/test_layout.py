@@ -199,15 +199,18 @@ def private_uses(path: str, source: str) -> Iterator[Use]:
                 and foreign(base, name.value)
             ):
                 yield Use(path, line, name.value, f"{ast.unparse(node)[:60]}")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if DOTTED.fullmatch(node.value) and private(last := node.value.rsplit(".", 1)[1]):
-                yield Use(path, line, last, f"{node.value!r}")
-        # The magics are found by type (SysmonMagics.unload, isinstance), not by the class's name
-        # as IPython's registry keys them: the name is no API, the class is.
-        if isinstance(node, ast.Subscript | ast.Compare):
-            keys = [node.slice] if isinstance(node, ast.Subscript) else [node.left, *node.comparators]
+        elif isinstance(node, ast.Subscript | ast.Compare):
+            # The magics are found by type (SysmonMagics.unload, isinstance), not by the class's
+            # name as IPython's registry keys them: the name is no API, the class is.
+            keys = [node.slice] if isinstance(node, ast.Subscript) else node.comparators
+            if isinstance(node, ast.Compare):
+                keys = [node.left, *keys]
             if any(isinstance(k, ast.Constant) and k.value == SysmonMagics.__name__ for k in keys):
                 yield Use(path, line, SysmonMagics.__name__, f"{ast.unparse(node)[:60]}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            last = node.value.rsplit(".", 1)[-1]
+            if DOTTED.fullmatch(node.value) and private(last):
+                yield Use(path, line, last, f"{node.value!r}")
 
 
 def scanned_uses() -> list[Use]:
