@@ -56,7 +56,7 @@ DISPLAY_HOOK = re.compile(r"_(repr|ipython)_\w+_")
 #: ``(module, name)``: the standard library's documented underscored functions.
 STDLIB = {
     ("os", "_exit"): "a child process leaves without the parent's atexit handlers and buffers",
-    ("sys", "_getframe"): "documented, and the only way to read a caller's frame cheaply",
+    ("sys", "_getframe"): "documented in sys: a caller's frame, sys._getframe(1)",
 }
 #: ``(file, name)``: third-party privates that no public API stands in for.
 THIRD_PARTY = {
@@ -202,9 +202,10 @@ def private_uses(path: str, source: str) -> Iterator[Use]:
         elif isinstance(node, ast.Subscript | ast.Compare):
             # The magics are found by type (SysmonMagics.unload, isinstance), not by the class's
             # name as IPython's registry keys them: the name is no API, the class is.
-            keys = [node.slice] if isinstance(node, ast.Subscript) else node.comparators
-            if isinstance(node, ast.Compare):
-                keys = [node.left, *keys]
+            if isinstance(node, ast.Subscript):
+                keys = [node.slice]
+            else:
+                keys = [node.left, *node.comparators]
             if any(isinstance(k, ast.Constant) and k.value == SysmonMagics.__name__ for k in keys):
                 yield Use(path, line, SysmonMagics.__name__, f"{ast.unparse(node)[:60]}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
