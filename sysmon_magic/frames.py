@@ -13,6 +13,8 @@ Two shapes (the README's DataFrame contract):
 from __future__ import annotations
 
 import itertools
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
@@ -155,9 +157,10 @@ def utc_times(seconds: np.ndarray) -> np.ndarray:
 
 
 def timestamp_index(times: np.ndarray) -> pd.DatetimeIndex:
-    """The UTC index of some times as :func:`utc_times` gives them: a view, not a conversion (a
-    third of the time of astype + tz_localize + as_unit)."""
-    return pd.DatetimeIndex(times, dtype="datetime64[ns, UTC]")
+    """The UTC index of some times as :func:`utc_times` gives them, sharing their memory."""
+    # As int64 nanoseconds, which pandas takes as UTC already: datetime64 values would be
+    # localized to UTC, a copy of 35 MB for a month of 100 series at 60 s.
+    return pd.DatetimeIndex(times.view(np.int64), dtype="datetime64[ns, UTC]", copy=False)
 
 
 def label_categorical(per_series: Sequence[str | None], counts: np.ndarray) -> pd.Categorical:
@@ -333,7 +336,6 @@ def concat_runs(parts: Sequence[Runs]) -> Runs:
     order = [keys[i] for i in _prometheus_order([label_sets[key] for key in keys])]
     slices = [piece for key in order for piece in by_labels[key]]
     counts = np.array([sum(b - a for _, a, b in by_labels[key]) for key in order], np.int64)
-    stamps = [parts[w].timestamps[a:b] for w, a, b in slices]
     histograms = None
     if any(part.histograms is not None for part in parts):
         no_histogram: HistogramPart = (np.nan, np.nan, ())
@@ -346,13 +348,40 @@ def concat_runs(parts: Sequence[Runs]) -> Runs:
                 else [no_histogram] * (b - a)
             )
         ]
-    return Runs(
-        [label_sets[key] for key in order],
-        np.concatenate(stamps) if stamps else np.empty(0, "datetime64[ns]"),
-        np.concatenate([parts[w].values[a:b] for w, a, b in slices]) if slices else np.empty(0),
-        counts,
-        histograms,
+    times, values = _gather(
+        [parts[w].timestamps[a:b] for w, a, b in slices],
+        [parts[w].values[a:b] for w, a, b in slices],
     )
+    return Runs([label_sets[key] for key in order], times, values, counts, histograms)
+
+
+#: From this many samples on, a merge copies times and values in two threads (given two cores).
+GATHER_IN_TWO_MIN_SAMPLES = 1_000_000
+
+
+def _gather(times: list[np.ndarray], values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Join the pieces of the times and of the values, each into one array."""
+    if not times:
+        return np.empty(0, "datetime64[ns]"), np.empty(0)
+    total = sum(len(piece) for piece in times)
+    if total < GATHER_IN_TWO_MIN_SAMPLES or (os.cpu_count() or 1) < 2:
+        return np.concatenate(times), np.concatenate(values)
+    # numpy lets go of the GIL while it copies into a slice, so the values are copied on the
+    # other core meanwhile: the merge runs after the last window, with nothing to overlap it.
+    joined_times = np.empty(total, times[0].dtype)
+    joined_values = np.empty(total, values[0].dtype)
+
+    def copy(pieces: list[np.ndarray], into: np.ndarray) -> None:
+        position = 0
+        for piece in pieces:
+            into[position : position + len(piece)] = piece
+            position += len(piece)
+
+    other = threading.Thread(target=copy, args=(values, joined_values), name="sysmon-merge")
+    other.start()
+    copy(times, joined_times)
+    other.join()
+    return joined_times, joined_values
 
 
 def _prometheus_order(label_sets: Sequence[Mapping[str, str]]) -> list[int]:

@@ -176,7 +176,7 @@ _HEAD = re.compile(
 
 
 class _Layout(NamedTuple):
-    """Where the parts of a compact answer are."""
+    """Where the parts of a compact answer are (as the CSV reader needs them)."""
 
     result_type: str
     labels: list[dict[str, str]]
@@ -195,27 +195,100 @@ def fast_frame_from_body(body: bytes, fmt: FrameFormat) -> BodyFrame:
 
 
 def _fast_runs(body: bytes, threads: int) -> BodyRuns:
-    layout = _layout(body)
-    envelope = _envelope(layout)
-    if not layout.labels:
-        empty = frames.Runs(
-            [], np.empty(0, "datetime64[ns]"), np.empty(0), np.empty(0, dtype=np.int64)
-        )
-        return BodyRuns(empty, envelope)
-    timestamps, values, counts = _samples(body, layout.spans, threads)
-    return BodyRuns(frames.Runs(layout.labels, timestamps, values, counts), envelope)
-
-
-def _layout(body: bytes) -> _Layout:
-    """Find the series of a compact answer and parse their ``metric`` objects."""
     head = _HEAD.match(body)
     if head is None:
         raise NotCompact
+    if ENGINE == "native":
+        labels, (times, values, counts), position = _scan(body, head, threads)
+        layout = _Layout(head["type"].decode(), labels, [], body[: head.end()] + body[position:])
+    else:
+        layout = _layout(body, head)
+        times, values, counts = _samples(body, layout.spans, threads)
+    envelope = _envelope(layout)
+    return BodyRuns(frames.Runs(layout.labels, times, values, counts), envelope)
+
+
+def _separators(head: re.Match[bytes]) -> tuple[bytes, bytes, bytes]:
+    """The bytes between a series' metric and samples, between two series, after the last."""
     # Matrix: `{"metric":{...},"values":[[t,"v"],...,[t,"v"]]}`; vector: `...,"value":[t,"v"]}`.
     if head["type"] == b"matrix":
-        samples_key, next_series, last_series = b'},"values":[', b']]},{"metric":{', b"]]}]"
+        return b'},"values":[', b']]},{"metric":{', b"]]}]"
+    return b'},"value":', b']},{"metric":{', b"]}]"
+
+
+class _Scanned(NamedTuple):
+    """What the C reader read of some series."""
+
+    metrics: np.ndarray  # [start, end) of each series' metric object
+    times: np.ndarray  # datetime64[ns]
+    values: np.ndarray
+    counts: np.ndarray
+    position: int  # where it stopped: the next series, or the `]` that ends the result
+
+
+def _scan(
+    body: bytes, head: re.Match[bytes], threads: int
+) -> tuple[list[dict[str, str]], tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """Labels, (times, values, counts) and the end of the result, by the C reader's one pass."""
+    begin = head.end()
+    halves = [(begin, -1)]
+    if threads > 1 and len(body) - begin >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1:
+        # The second thread starts at a series near the middle: these bytes, outside strings
+        # (whose '"' are escaped), are only ever where one series ends and the next begins.
+        _, next_series, _ = _separators(head)
+        middle = body.find(next_series, begin + (len(body) - begin) // 2)
+        if middle > 0:
+            split = middle + len(next_series) - len(b'{"metric":{')
+            halves = [(begin, split), (split, -1)]
+    vector = head["type"] == b"vector"
+    if len(halves) == 1:
+        parts = [_scan_native(body, begin, -1, vector)]
     else:
-        samples_key, next_series, last_series = b'},"value":', b']},{"metric":{', b"]}]"
+        with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
+            parts = list(pool.map(lambda half: _scan_native(body, *half, vector), halves))
+    metrics = [body[a:b] for part in parts for a, b in part.metrics.tolist()]
+    if len(parts) == 1:
+        columns = parts[0].times, parts[0].values, parts[0].counts
+    else:
+        columns = (
+            np.concatenate([part.times for part in parts]),
+            np.concatenate([part.values for part in parts]),
+            np.concatenate([part.counts for part in parts]),
+        )
+    return _metrics(metrics), columns, parts[-1].position
+
+
+def _scan_native(body: bytes, begin: int, stop: int, vector: bool) -> _Scanned:
+    """The series from ``begin`` up to ``stop`` (-1: the end of the result), by the C reader."""
+    assert native_samples is not None
+    # Room for every sample and series: no sample is shorter than `[0,"0"],`, no series than
+    # `{"metric":{},"value":[0,"0"]},`. Pages of it never written to cost no memory, and the
+    # arrays shrink to what was read (counting first would take a pass of its own).
+    size = (len(body) if stop < 0 else stop) - begin
+    room, series_room = size // 8 + 1, size // 29 + 1
+    nanos = np.empty(room, dtype=np.int64)
+    values = np.empty(room, dtype=np.float64)
+    counts = np.empty(series_room, dtype=np.int64)
+    metrics = np.empty((series_room, 2), dtype=np.int64)
+    # The reader refuses times past those frames.utc_times accepts (the plain path's error),
+    # and a first half that does not end exactly where the second begins.
+    found = native_samples.scan(
+        body, begin, stop, vector, LATEST_TIME * 1000, nanos, values, counts, metrics
+    )
+    if found is None:  # not the compact layout after all: the plain path judges
+        raise NotCompact
+    series, samples, position = found
+    # In place: nothing else refers to them yet.
+    for array, length in ((nanos, samples), (values, samples), (counts, series)):
+        array.resize(length, refcheck=False)
+    metrics.resize((series, 2), refcheck=False)
+    return _Scanned(metrics, nanos.view("datetime64[ns]"), values, counts, position)
+
+
+def _layout(body: bytes, head: re.Match[bytes]) -> _Layout:
+    """Find the series of a compact answer and parse their ``metric`` objects (for the CSV
+    reader; the C reader finds them in its one pass)."""
+    samples_key, next_series, last_series = _separators(head)
     metrics: list[bytes] = []
     spans: list[tuple[int, int]] = []
     position = head.end()
@@ -255,6 +328,8 @@ def _layout(body: bytes) -> _Layout:
 
 def _metrics(texts: list[bytes]) -> list[dict[str, str]]:
     """Parse the ``metric`` objects in one json.loads call (one call per series costs more)."""
+    if not texts:
+        return []
     try:
         labels = json.loads(b"[" + b",".join(texts) + b"]")
     except ValueError as exc:
@@ -299,43 +374,22 @@ def _samples(
     body: bytes, spans: list[tuple[int, int]], threads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times (datetime64[ns]) and values of all samples, all series in a row, and samples per
-    series. A time a DataFrame cannot hold raises NotCompact: the plain path's error names it."""
-    # Both readers let go of the GIL (the CSV one in part: bytes.translate holds it, but one
-    # half's translation of a chunk overlaps the other's reading), so two threads share the
-    # series: with a second core idle, in half the time (the CSV reader: in about 70%).
-    read = _read_native if ENGINE == "native" else _read_csv
+    series, by pandas' CSV reader. A time a DataFrame cannot hold raises NotCompact: the plain
+    path's error names it."""
+    if not spans:
+        return np.empty(0, "datetime64[ns]"), np.empty(0), np.empty(0, dtype=np.int64)
+    # bytes.translate holds the GIL, but one half's translation of a chunk overlaps the other's
+    # reading: with a second core idle, two threads take about 70% of the time.
     halves = [spans]
     size = spans[-1][1] - spans[0][0]
     if threads > 1 and size >= PARALLEL_MIN_BYTES and len(spans) > 1 and (os.cpu_count() or 1) > 1:
         middle = bisect.bisect_left(spans, (spans[0][0] + size // 2, 0), 1, len(spans) - 1)
         halves = [spans[:middle], spans[middle:]]
     if len(halves) == 1:
-        return read(body, spans)
+        return _read_csv(body, spans)
     with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
-        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: read(body, half), halves)
+        (t1, v1, c1), (t2, v2, c2) = pool.map(lambda half: _read_csv(body, half), halves)
     return np.concatenate([t1, t2]), np.concatenate([v1, v2]), np.concatenate([c1, c2])
-
-
-def _read_native(
-    body: bytes, spans: list[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse the samples of some series with the C reader: times, values, counts."""
-    assert native_samples is not None
-    # Room for every sample: none is shorter than `[0,"0"],`. Pages of it never written to
-    # cost no memory, and the arrays shrink to the samples read (counting them first, with
-    # bytes.count, would take most of the time the parsing takes, and hold the GIL).
-    room = sum((end - start + 1) // 8 for start, end in spans)
-    nanos = np.empty(room, dtype=np.int64)
-    values = np.empty(room, dtype=np.float64)
-    counts = np.empty(len(spans), dtype=np.int64)
-    spans_array = np.array(spans, dtype=np.int64)
-    # The reader refuses times past those frames.utc_times accepts (the plain path's error).
-    total = native_samples.parse(body, spans_array, LATEST_TIME * 1000, nanos, values, counts)
-    if total is None:  # not the compact layout after all: the plain path judges
-        raise NotCompact
-    nanos.resize(total, refcheck=False)  # in place: nothing else refers to them yet
-    values.resize(total, refcheck=False)
-    return nanos.view("datetime64[ns]"), values, counts
 
 
 def _read_csv(

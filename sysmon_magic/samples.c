@@ -1,15 +1,18 @@
-/* The samples of a compact query answer -> arrays, in C, without the GIL.
+/* The series of a compact query answer -> arrays, in C, without the GIL.
  *
- * frames_bytes finds each series' samples in the body: `[t,"v"],[t,"v"],...,[t,"v"]`. parse()
- * reads them all into arrays the caller allocated: timestamps as nanoseconds since the epoch
+ * frames_bytes matches the answer up to its result; scan() reads the series from there, one pass
+ * over the bytes: `{"metric":{...},"values":[[t,"v"],...,[t,"v"]]},...` (a vector: `"value":[t,"v"]`).
+ * It notes where each series' metric object lies (frames_bytes parses them, they are few) and
+ * reads the samples into arrays the caller allocated: timestamps as nanoseconds since the epoch
  * (int64, to be viewed as datetime64[ns]: no later pass converts them), values (float64),
- * samples per series (int64). The interpreter lock is let go for the whole loop, so that windows
+ * samples per series (int64). The interpreter lock is let go for the whole pass, so that windows
  * fetched in parallel are converted on all cores.
  *
  * It reads only what it can read exactly as json.loads + float() would, and gives up (returns
  * None) on anything else, for the plain path to judge: a timestamp with an exponent or more than
  * three decimals (servers write milliseconds), or past the times a DataFrame holds, a value that
- * is not a JSON-style decimal, NaN, +Inf or -Inf, whitespace, or any other byte out of place.
+ * is not a JSON-style decimal, NaN, +Inf or -Inf, whitespace, a series without samples or with
+ * other members, or any other byte out of place.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -164,40 +167,118 @@ static int read_value(const char **cursor, const char *end, double *value)
     return stop == close;
 }
 
-/* Returns 0 where the samples are not all `[t,"v"]` as above, or overflow the arrays. */
-static int read_samples(const char *body, const int64_t *spans, Py_ssize_t series,
-                        int64_t latest, int64_t *times, double *values, Py_ssize_t room,
-                        int64_t *counts, Py_ssize_t *total)
+/* The samples of one series, from its first `[`: `[t,"v"],...,[t,"v"]` (one `[t,"v"]` in a vector).
+   Returns how many, or -1 where they are not all as above or overflow the arrays. */
+static Py_ssize_t read_run(const char **cursor, const char *end, int vector, int64_t latest,
+                           int64_t *times, double *values, Py_ssize_t room)
 {
+    const char *p = *cursor;
     Py_ssize_t n = 0;
-    for (Py_ssize_t s = 0; s < series; s++) {
-        const char *p = body + spans[2 * s];
-        const char *end = body + spans[2 * s + 1];
-        Py_ssize_t first = n;
-        for (;;) {
-            if (p >= end || *p != '[' || n >= room)
+    for (;;) {
+        if (p >= end || *p != '[' || n >= room)
+            return -1;
+        p++;
+        if (!read_timestamp(&p, end, latest, &times[n]))
+            return -1;
+        if (end - p < 2 || p[0] != ',' || p[1] != '"')
+            return -1;
+        p += 2;
+        if (!read_value(&p, end, &values[n]))
+            return -1;
+        if (p >= end || *p != ']')
+            return -1;
+        p++;
+        n++;
+        if (vector || p >= end || *p != ',')
+            break;
+        p++;
+    }
+    *cursor = p;
+    return n;
+}
+
+/* The first `key` (which starts with '}') from `p` on; metric objects are short. */
+static const char *find_key(const char *p, const char *end, const char *key, size_t key_length)
+{
+    while ((p = memchr(p, '}', (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) < key_length)
+            return NULL;
+        if (memcmp(p, key, key_length) == 0)
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
+static const char METRIC[] = "{\"metric\":{";
+#define METRIC_LENGTH (sizeof METRIC - 1)
+
+struct found {
+    Py_ssize_t series, samples, position;
+};
+
+/* Series from body[begin], each `{"metric":{...}` + key + samples + `}`, up to `stop` (where
+   another thread's series begin; -1: none) or the `]` that ends the result. Returns 0 where the
+   bytes are not so, or overflow the arrays. */
+static int scan_series(const char *body, Py_ssize_t length, Py_ssize_t begin, Py_ssize_t stop,
+                       int vector, int64_t latest, int64_t *times, double *values,
+                       Py_ssize_t room, int64_t *counts, int64_t *metrics,
+                       Py_ssize_t series_room, struct found *found)
+{
+    /* The samples follow the metric object: `},"values":[` in a matrix, `},"value":` in a
+       vector. Every '"' inside a JSON string is escaped, so this cannot lie in a label value. */
+    const char *key = vector ? "},\"value\":" : "},\"values\":[";
+    size_t key_length = strlen(key);
+    const char *end = body + length, *p = body + begin;
+    Py_ssize_t series = 0, samples = 0;
+    for (;;) {
+        Py_ssize_t at = p - body;
+        if (at == stop)
+            break;
+        if (p < end && *p == ']') {
+            if (stop >= 0) /* the result ended before the other thread's series */
                 return 0;
-            p++;
-            if (!read_timestamp(&p, end, latest, &times[n]))
-                return 0;
-            if (end - p < 2 || p[0] != ',' || p[1] != '"')
-                return 0;
-            p += 2;
-            if (!read_value(&p, end, &values[n]))
-                return 0;
+            break;
+        }
+        if (series >= series_room || (size_t)(end - p) < METRIC_LENGTH ||
+            memcmp(p, METRIC, METRIC_LENGTH) != 0)
+            return 0;
+        const char *metric = p + METRIC_LENGTH - 1;
+        /* Should the object hold more than labels, this overshoots into another member or
+           series: the metric text then holds more than one object, which frames_bytes
+           refuses, or the samples a byte out of place. */
+        const char *close = find_key(metric, end, key, key_length);
+        if (close == NULL)
+            return 0;
+        metrics[2 * series] = metric - body;
+        metrics[2 * series + 1] = close + 1 - body;
+        p = close + key_length;
+        Py_ssize_t n = read_run(&p, end, vector, latest, times + samples, values + samples,
+                                room - samples);
+        if (n < 0)
+            return 0;
+        counts[series++] = n;
+        samples += n;
+        /* After the samples: the `]` of a matrix's list, the `}` of the series, then the next
+           series or the end of the result. */
+        if (!vector) {
             if (p >= end || *p != ']')
                 return 0;
             p++;
-            n++;
-            if (p == end)
-                break;
-            if (*p != ',')
-                return 0;
-            p++;
         }
-        counts[s] = n - first;
+        if (end - p >= 2 && p[0] == '}' && p[1] == ',') {
+            p += 2;
+            if ((size_t)(end - p) < METRIC_LENGTH || memcmp(p, METRIC, METRIC_LENGTH) != 0)
+                return 0;
+        } else if (end - p >= 2 && p[0] == '}' && p[1] == ']') {
+            p += 1;
+        } else {
+            return 0;
+        }
     }
-    *total = n;
+    found->series = series;
+    found->samples = samples;
+    found->position = p - body;
     return 1;
 }
 
@@ -214,84 +295,80 @@ static int writable(PyObject *object, Py_buffer *view, const char *what, Py_ssiz
     return 1;
 }
 
-PyDoc_STRVAR(parse_doc,
-"parse(body, spans, latest, times, values, counts) -> samples or None\n"
+PyDoc_STRVAR(scan_doc,
+"scan(body, begin, stop, vector, latest, times, values, counts, metrics)\n"
+"    -> (series, samples, position) or None\n"
 "\n"
-"Read the samples `[t,\"v\"],...` of each series, body[spans[2i]:spans[2i+1]], into times\n"
-"(int64 nanoseconds since the epoch), values (float64) and counts (int64, one per series), all\n"
-"buffers the caller allocated. Returns how many samples there were; None where the samples are\n"
+"Read the series of a compact answer from body[begin] (a `{\"metric\":{`) up to the series at\n"
+"`stop` (-1: up to the `]` that ends the result): each metric object's [start, end) into\n"
+"metrics (int64 pairs), the samples into times (int64 nanoseconds since the epoch) and values\n"
+"(float64), samples per series into counts (int64); all buffers the caller allocated. Returns\n"
+"how many series and samples there were and where reading stopped. None where the bytes are\n"
 "not in the compact layout, a time lies more than `latest` milliseconds from the epoch, or the\n"
 "buffers overflow: then take the plain path.");
 
-static PyObject *parse(PyObject *module, PyObject *args)
+static PyObject *scan(PyObject *module, PyObject *args)
 {
-    PyObject *body_object, *spans_object, *times_object, *values_object, *counts_object;
+    PyObject *body_object, *times_object, *values_object, *counts_object, *metrics_object;
+    Py_ssize_t begin, stop;
+    int vector;
     long long latest;
-    if (!PyArg_ParseTuple(args, "OOLOOO:parse", &body_object, &spans_object, &latest,
-                          &times_object, &values_object, &counts_object))
+    if (!PyArg_ParseTuple(args, "OnnpLOOOO:scan", &body_object, &begin, &stop, &vector, &latest,
+                          &times_object, &values_object, &counts_object, &metrics_object))
         return NULL;
-    Py_buffer body, spans, times, values, counts;
+    Py_buffer body, times, values, counts, metrics;
     if (PyObject_GetBuffer(body_object, &body, PyBUF_SIMPLE) < 0)
         return NULL;
-    if (PyObject_GetBuffer(spans_object, &spans, PyBUF_C_CONTIGUOUS) < 0) {
-        PyBuffer_Release(&body);
-        return NULL;
-    }
-    int have_times = 0, have_values = 0, have_counts = 0;
+    int have_times = 0, have_values = 0, have_counts = 0, have_metrics = 0;
     PyObject *result = NULL;
     if (!(have_times = writable(times_object, &times, "times", 8)) ||
         !(have_values = writable(values_object, &values, "values", 8)) ||
-        !(have_counts = writable(counts_object, &counts, "counts", 8)))
+        !(have_counts = writable(counts_object, &counts, "counts", 8)) ||
+        !(have_metrics = writable(metrics_object, &metrics, "metrics", 16)))
         goto done;
-    Py_ssize_t series = spans.len / 16;
-    if (spans.len % 16 != 0 || counts.len / 8 != series) {
-        PyErr_SetString(PyExc_ValueError, "spans must be int64 pairs, one count per pair");
+    if (begin < 0 || begin > body.len || stop < -1 || stop > body.len) {
+        PyErr_SetString(PyExc_ValueError, "begin and stop must lie in the body");
         goto done;
     }
-    for (Py_ssize_t s = 0; s < series; s++) {
-        int64_t start = ((int64_t *)spans.buf)[2 * s], end = ((int64_t *)spans.buf)[2 * s + 1];
-        if (start < 0 || end < start || end > body.len) {
-            PyErr_SetString(PyExc_ValueError, "a span lies outside the body");
-            goto done;
-        }
-    }
-    Py_ssize_t room = times.len / 8 < values.len / 8 ? times.len / 8 : values.len / 8;
-    Py_ssize_t total = 0;
-    int ok;
     if (latest < 0 || latest > INT64_MAX / 1000000) {
         PyErr_SetString(PyExc_ValueError, "latest must be milliseconds that nanoseconds hold");
         goto done;
     }
+    Py_ssize_t room = times.len / 8 < values.len / 8 ? times.len / 8 : values.len / 8;
+    Py_ssize_t series_room = counts.len / 8 < metrics.len / 16 ? counts.len / 8 : metrics.len / 16;
+    struct found found;
+    int ok;
     Py_BEGIN_ALLOW_THREADS
-    ok = read_samples((const char *)body.buf, (const int64_t *)spans.buf, series,
-                      (int64_t)latest, (int64_t *)times.buf, (double *)values.buf, room,
-                      (int64_t *)counts.buf, &total);
+    ok = scan_series((const char *)body.buf, body.len, begin, stop, vector, (int64_t)latest,
+                     (int64_t *)times.buf, (double *)values.buf, room, (int64_t *)counts.buf,
+                     (int64_t *)metrics.buf, series_room, &found);
     Py_END_ALLOW_THREADS
     if (ok)
-        result = PyLong_FromSsize_t(total);
+        result = Py_BuildValue("(nnn)", found.series, found.samples, found.position);
     else
         result = Py_NewRef(Py_None);
 done:
+    if (have_metrics)
+        PyBuffer_Release(&metrics);
     if (have_counts)
         PyBuffer_Release(&counts);
     if (have_values)
         PyBuffer_Release(&values);
     if (have_times)
         PyBuffer_Release(&times);
-    PyBuffer_Release(&spans);
     PyBuffer_Release(&body);
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"parse", parse, METH_VARARGS, parse_doc},
+    {"scan", scan, METH_VARARGS, scan_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "sysmon_magic.samples",
-    .m_doc = "The samples of a compact query answer -> arrays, without the GIL (see frames_bytes).",
+    .m_doc = "The series of a compact query answer -> arrays, without the GIL (see frames_bytes).",
     .m_size = -1,
     .m_methods = methods,
 };

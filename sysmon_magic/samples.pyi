@@ -1,12 +1,15 @@
-# The C reader of samples (samples.c), built where a C compiler was at hand.
+# The C reader of series (samples.c), built where a C compiler was at hand.
 import numpy as np
 
-def parse(
+def scan(
     body: bytes,
-    spans: np.ndarray,
+    begin: int,
+    stop: int,
+    vector: bool,
     latest: int,
     times: np.ndarray,
     values: np.ndarray,
     counts: np.ndarray,
+    metrics: np.ndarray,
     /,
-) -> int | None: ...
+) -> tuple[int, int, int] | None: ...
