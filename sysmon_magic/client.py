@@ -17,28 +17,29 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from . import frames
 from .envelope import Answer, Reader, strings
-from .errors import ResponseFormatError, SysmonError, SysmonUsageError
+from .errors import SysmonUsageError
+from .params import (
+    ENGINE_ENDPOINTS,
+    as_matchers,
+    checked_params,
+    format_seconds,
+    request_deadline,
+    step_seconds,
+    timeout_param,
+)
 from .provenance import Provenance
 from .query_client import TimeLike
+from .ranges import Window, fetch_windows, merge_windows, read_window
 from .recording import RecordingTransport, ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
-from .timeparse import (
-    PROMETHEUS_MAX_POINTS,
-    auto_step,
-    format_duration,
-    format_time,
-    parse_duration,
-    parse_time,
-    split_range,
-)
+from .timeparse import PROMETHEUS_MAX_POINTS, auto_step, format_duration, parse_time, split_range
 from .transport import (
     APPKEY_HEADER,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -63,10 +64,6 @@ __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
 # Functions whose result order is the point; other instant results are put in label order.
 _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")
-# Endpoints that take the engine parameters (``params=``).
-_ENGINE_ENDPOINTS = frozenset({"query", "query_range"})
-# Parameters the client sets on those endpoints itself.
-_OWN_PARAMS = frozenset({"query", "time", "start", "end", "step", "timeout"})
 # Scrape intervals seen in practice; a measured one is rounded to the nearest.
 _USUAL_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
@@ -173,7 +170,7 @@ class Client:
         del appkey
         secret = checked_appkey(secret)
         plain_headers, hidden_headers = checked_headers(headers, secret_headers)
-        engine_params = _checked_params(params)
+        engine_params = checked_params(params)
         if isinstance(max_points_per_series, bool) or not (
             isinstance(max_points_per_series, int) and max_points_per_series > 0
         ):
@@ -365,7 +362,7 @@ class Client:
         object per sample); they are None when the answer came parsed (a replay) or is not a
         vector or matrix.
         """
-        if endpoint in _ENGINE_ENDPOINTS:
+        if endpoint in ENGINE_ENDPOINTS:
             params = [*params, *self._params.items()]
         request = Request(
             endpoint,
@@ -417,14 +414,14 @@ class Client:
         ...): Prometheus returns some instant results in a different order each time.
         """
         at = self.now() if time is None else self._time(time)
-        params = [("query", promql), ("time", _number(at)), *_timeout_param(timeout)]
-        answer, _ = self._call("query", params, timeout=_deadline(timeout, self.timeout))
+        params = [("query", promql), ("time", format_seconds(at)), *timeout_param(timeout)]
+        answer, _ = self._call("query", params, timeout=request_deadline(timeout, self.timeout))
         data = answer.data
         if not _ORDERING.search(promql):
             data = _by_labels(data)
         frame = frames.frame_from_data(data, fmt)
         frame.attrs["promql"] = self._provenance(
-            answer, query=promql, time=at, result_type=_result_type(answer)
+            answer, query=promql, time=at, result_type=answer.result_type
         )
         return frame
 
@@ -451,109 +448,40 @@ class Client:
         start_s = self._time(start)
         end_s = self.now() if end is None else self._time(end)
         step_s = (
-            _step_seconds(step)
+            step_seconds(step)
             if step is not None
             else auto_step(end_s - start_s, self.max_points, self.scrape_interval or 0.0)
         )
         windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
-        deadline = _deadline(timeout, self.timeout)
+        deadline = request_deadline(timeout, self.timeout)
 
-        def fetch(window: tuple[float, float], cancel: Cancel | None) -> _Window:
+        def fetch(window: tuple[float, float], cancel: Cancel | None) -> Window:
             params = [
                 ("query", promql),
-                ("start", _number(window[0])),
-                ("end", _number(window[1])),
-                ("step", _number(step_s)),
-                *_timeout_param(timeout),
+                ("start", format_seconds(window[0])),
+                ("end", format_seconds(window[1])),
+                ("step", format_seconds(step_s)),
+                *timeout_param(timeout),
             ]
             answer, runs = self._call(
                 "query_range", params, timeout=deadline, series=True, cancel=cancel
             )
-            if runs is None:  # replayed, or not a matrix (a server's error)
-                runs = frames.runs_from_data(answer.data) if isinstance(answer.data, dict) else None
-            if runs is None:
-                return _Window(None, 0, answer)
-            return _Window(*frames.runs_within(runs, *window), answer)
+            return read_window(answer, runs, window)
 
         if len(windows) == 1:
             parts = [fetch(windows[0], None)]
         else:
-            parts = self._fetch_windows(windows, fetch, progress)
-        found = [part.runs for part in parts if part.runs is not None]
-        if len(found) == len(parts):
-            # One merge, of the windows' arrays; the frame is built once, from all of them.
-            frame = frames.frame_from_runs(
-                found[0] if len(found) == 1 else frames.concat_runs(found), fmt
-            )
-        elif len(parts) == 1:  # a scalar or string, as a server may answer in error
-            frame = frames.frame_from_data(parts[0].answer.data, fmt)
-        else:
-            raise ResponseFormatError(
-                "The server answered a window of this range query with something other than "
-                "a matrix: query the windows one by one to see which."
-            )
-        warnings = [w for part in parts for w in part.answer.warnings]
-        dropped = sum(part.dropped for part in parts)
-        if dropped:
-            warnings.append(
-                f"{dropped:,} sample{'s' if dropped != 1 else ''} outside the "
-                f"window{'s' if len(windows) > 1 else ''} asked for were dropped: the server "
-                "answered more than it was asked."
-            )
-        answer = Answer(
-            data={"resultType": _result_type(parts[0].answer)},
-            warnings=list(dict.fromkeys(warnings)),
-            infos=list(dict.fromkeys(i for part in parts for i in part.answer.infos)),
-            elapsed=max(part.answer.elapsed for part in parts),
-        )
+            parts = fetch_windows(windows, fetch, progress, self.max_parallel)
+        frame, answer = merge_windows(parts, fmt)
         frame.attrs["promql"] = self._provenance(
             answer,
             query=promql,
             start=start_s,
             end=end_s,
             step=step_s,
-            result_type=_result_type(answer),
+            result_type=answer.result_type,
         )
         return frame
-
-    def _fetch_windows(
-        self,
-        windows: Sequence[tuple[float, float]],
-        fetch: Callable[[tuple[float, float], Cancel], _Window],
-        progress: Callable[[int, int], None] | None,
-    ) -> list[_Window]:
-        """Fetch windows in parallel: all of them, in order, or an error naming the one that
-        failed. On a failure or Ctrl-C, the windows in flight are cut off, not waited for."""
-        cancel = Cancel()
-        results: list[_Window | None] = [None] * len(windows)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.max_parallel))
-        futures = {pool.submit(fetch, window, cancel): n for n, window in enumerate(windows)}
-        pending = set(futures)
-        done = 0
-        try:
-            while pending:
-                # Woken every 0.1 s: a Ctrl-C is handled between waits, never after the windows.
-                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=futures.__getitem__):
-                    n = futures[future]
-                    try:
-                        results[n] = future.result()
-                    except SysmonError as exc:
-                        start, end = windows[n]
-                        exc.args = (
-                            f"Window {n + 1} of {len(windows)} ({format_time(start)} to "
-                            f"{format_time(end)}) failed, so nothing is returned: {exc}",
-                        )
-                        raise
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(windows))
-        except BaseException:
-            cancel.cancel()  # every socket in flight is shut: their threads end at once
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return [r for r in results if r is not None]
 
     def series(
         self,
@@ -562,10 +490,10 @@ class Client:
         end: TimeLike | None = None,
     ) -> pd.DataFrame:
         """The series matching one or more selectors: a row per series, a column per label."""
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         answer, _ = self._call("series", params)
         frame = frames.series_frame(answer.data)
-        frame.attrs["promql"] = self._provenance(answer, match=_matchers(match))
+        frame.attrs["promql"] = self._provenance(answer, match=as_matchers(match))
         return frame
 
     def labels(
@@ -575,7 +503,7 @@ class Client:
         end: TimeLike | None = None,
     ) -> list[str]:
         """All label names (of the series matching ``match``, if given)."""
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         return strings(self._call("labels", params)[0].data, "labels")
 
     def label_values(
@@ -588,7 +516,7 @@ class Client:
         """All values of the label ``name`` (of the series matching ``match``, if given)."""
         if not name or "/" in name:
             raise SysmonUsageError(f"{name!r} is not a label name.")
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         answer, _ = self._call(f"label/{name}/values", params, get_only=True)
         return strings(answer.data, "label values")
 
@@ -601,7 +529,7 @@ class Client:
     def check(self) -> float:
         """Check that the server answers and accepts the appkey; return the round trip in seconds."""
         # Straight to the server: a health check is not part of what a recording replays.
-        params = [("query", "1"), ("time", _number(self.now()))]
+        params = [("query", "1"), ("time", format_seconds(self.now()))]
         return self._call("query", params, transport=self._live)[0].elapsed
 
     def measure_scrape_interval(self) -> float | None:
@@ -615,8 +543,8 @@ class Client:
         interval from the recording's connection.
         """
         now = self.now()
-        at = _number(now)
-        window = [("start", _number(now - 3600)), ("end", at)]
+        at = format_seconds(now)
+        window = [("start", format_seconds(now - 3600)), ("end", at)]
         names, _ = self._call("label/__name__/values", window, get_only=True, transport=self._live)
         metrics = ["up"]
         metrics += [name for name in strings(names.data, "metric names")[:1] if name != "up"]
@@ -641,23 +569,10 @@ class Client:
     def _window(self, start: TimeLike | None, end: TimeLike | None) -> list[tuple[str, str]]:
         params = []
         if start is not None:
-            params.append(("start", _number(self._time(start))))
+            params.append(("start", format_seconds(self._time(start))))
         if end is not None:
-            params.append(("end", _number(self._time(end))))
+            params.append(("end", format_seconds(self._time(end))))
         return params
-
-
-class _Window(NamedTuple):
-    """One window of a range query, read: its series (None: not a matrix), how many samples
-    outside it were dropped, and its answer (warnings, infos, time)."""
-
-    runs: frames.Runs | None
-    dropped: int
-    answer: Answer
-
-
-def _result_type(answer: Answer) -> Any:
-    return answer.data.get("resultType") if isinstance(answer.data, dict) else None
 
 
 def _by_labels(data: Any) -> Any:
@@ -669,51 +584,3 @@ def _by_labels(data: Any) -> Any:
     except (KeyError, TypeError, AttributeError):
         return data  # malformed: the conversion reports it
     return {**data, "result": ordered}
-
-
-def _number(value: float) -> str:
-    """Format seconds for the API: no exponent, no needless decimals, millisecond precision."""
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _step_seconds(step: float | str) -> float:
-    return parse_duration(step) if isinstance(step, str) else float(step)
-
-
-def _timeout_param(timeout: float | None) -> list[tuple[str, str]]:
-    return [("timeout", format_duration(timeout))] if timeout is not None else []
-
-
-def _deadline(timeout: float | None, default: float) -> float:
-    # Give the server its own timeout plus a margin to report it, rather than cutting it off.
-    return default if timeout is None else timeout + 5.0
-
-
-def _checked_params(params: Mapping[str, str] | None) -> dict[str, str]:
-    """Engine parameters, checked: string names and values, none the client sets itself."""
-    if not isinstance(params, Mapping | None):  # e.g. from a recording edited by hand
-        raise SysmonUsageError(
-            f"params= takes names and values (a dict), not a {type(params).__name__}."
-        )
-    checked: dict[str, str] = {}
-    for name, value in (params or {}).items():
-        if not isinstance(name, str) or not name.strip():
-            raise SysmonUsageError(f"{name!r} cannot be a parameter name: give a word, e.g. dedup.")
-        if name in _OWN_PARAMS:
-            raise SysmonUsageError(
-                f"The parameter {name} cannot be given in params=: the client sets it for each "
-                "request, from the query's own arguments."
-            )
-        if not isinstance(value, str):
-            raise SysmonUsageError(
-                f"The parameter {name} needs a string value ({name}={str(value).lower()!r}?), "
-                f"not {type(value).__name__}: it is sent as text, as written."
-            )
-        checked[name] = value
-    return checked
-
-
-def _matchers(match: str | Iterable[str] | None) -> list[str]:
-    if match is None:
-        return []
-    return [match] if isinstance(match, str) else list(match)
