@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -28,6 +27,8 @@ from .errors import SysmonUsageError
 from .params import (
     ENGINE_ENDPOINTS,
     as_matchers,
+    checked_base_url,
+    checked_max_points,
     checked_params,
     format_seconds,
     request_deadline,
@@ -50,7 +51,6 @@ from .transport import (
     Transport,
     checked_appkey,
     checked_headers,
-    is_loopback,
     mask_secret,
 )
 
@@ -171,44 +171,16 @@ class Client:
         secret = checked_appkey(secret)
         plain_headers, hidden_headers = checked_headers(headers, secret_headers)
         engine_params = checked_params(params)
-        if isinstance(max_points_per_series, bool) or not (
-            isinstance(max_points_per_series, int) and max_points_per_series > 0
-        ):
-            raise SysmonUsageError(
-                f"max_points_per_series= is the most points per series the server returns, a "
-                f"positive whole number (Prometheus 11001, VictoriaMetrics 30000), not "
-                f"{max_points_per_series!r}."
-            )
-        unusable = SysmonUsageError(
-            f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
-            "the part before /api/v1."
-        )
-        try:
-            parts = urlsplit(base_url.strip())
-            hostname = parts.hostname
-        except ValueError:  # "http://[::1": a bracket that never closes
-            raise unusable from None
-        if parts.scheme not in ("http", "https") or not hostname:
-            raise unusable
-        if parts.username or parts.password:
-            # A URL is shown and recorded (provenance, listings, recordings): no secret in it.
-            raise SysmonUsageError(
-                f"Remove the user name and password from the URL of {hostname}: URLs are "
-                "shown and recorded; the appkey travels in its header instead."
-            )
-        if (secret or hidden_headers) and parts.scheme != "https" and not is_loopback(hostname):
-            what = "the appkey" if secret else f"the secret header {next(iter(hidden_headers))}"
-            raise SysmonUsageError(
-                f"Refusing to send {what} over plain http to {hostname}: use https "
-                "(plain http is allowed only to 127.0.0.1 / localhost)."
-            )
-        self.base_url = base_url.strip().rstrip("/")
-        self.host = parts.netloc
+        # Named in the refusal to send it over plain http; None: nothing secret is sent.
+        secret_sent = "the appkey" if secret else None
+        if hidden_headers and not secret:
+            secret_sent = f"the secret header {next(iter(hidden_headers))}"
+        self.base_url, self.host = checked_base_url(base_url, secret_sent)
         self.name = name or self.base_url
         self.pinned_now = now
         self.timeout = timeout
         self.max_points = max_points
-        self.max_points_per_series = max_points_per_series
+        self.max_points_per_series = checked_max_points(max_points_per_series)
         self.max_parallel = max_parallel
         self.scrape_interval = scrape_interval
         self._appkey = secret
@@ -232,23 +204,14 @@ class Client:
         )
         self.transport: Transport = self._live
         if recording is not None:
-            # What a replay needs to ask the same requests (the params are in their keys, the
-            # limit decides the windows) and to describe them as they were made. Left out when
-            # they are the defaults, so that a plain connection's recording stays as it was (and
-            # dropped from the file's earlier connection); the secret headers are never written.
-            engine: dict[str, Any] = {
-                "params": self._params,
-                "headers": self._headers,
-                "max_points_per_series": self.max_points_per_series,
-            }
-            defaults = {"params": {}, "headers": {}, "max_points_per_series": PROMETHEUS_MAX_POINTS}
-            recording.connection = {
-                **{k: v for k, v in recording.connection.items() if k not in engine},
-                "name": self.name,
-                "now": self.pinned_now,
-                "scrape_interval": self.scrape_interval,
-                **{k: v for k, v in engine.items() if v != defaults[k]},
-            }
+            recording.describe_connection(
+                self.name,
+                self.pinned_now,
+                self.scrape_interval,
+                params=self._params,
+                headers=self._headers,
+                max_points_per_series=self.max_points_per_series,
+            )
             self.transport = RecordingTransport(self._live, recording, self._reader)
 
     @classmethod
@@ -269,16 +232,7 @@ class Client:
     def from_recording(cls, path: str | os.PathLike[str], **options: Any) -> Client:
         """A client that answers from a recording: no network, no appkey, the recorded clock."""
         transport = ReplayTransport.load(path)
-        info = transport.recording.connection
-        options.setdefault("name", info.get("name") or "replay")
-        options.setdefault("now", transport.recording.now)
-        options.setdefault("scrape_interval", info.get("scrape_interval"))
-        options.setdefault("params", info.get("params"))
-        options.setdefault(
-            "max_points_per_series", info.get("max_points_per_series") or PROMETHEUS_MAX_POINTS
-        )
-        # Shown as when recorded; a replay sends nothing.
-        options.setdefault("headers", info.get("headers"))
+        options = {**transport.recording.client_options(), **options}
         # A loopback placeholder: a replaying client never opens a connection.
         return cls("http://127.0.0.1/replay", transport=transport, **options)
 

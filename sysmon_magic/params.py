@@ -10,13 +10,17 @@ sends it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
 
+from .credentials import is_loopback
 from .errors import SysmonUsageError
 from .timeparse import format_duration, parse_duration
 
 __all__ = [
     "ENGINE_ENDPOINTS",
     "as_matchers",
+    "checked_base_url",
+    "checked_max_points",
     "checked_params",
     "format_seconds",
     "request_deadline",
@@ -80,3 +84,47 @@ def as_matchers(match: str | Iterable[str] | None) -> list[str]:
     if match is None:
         return []
     return [match] if isinstance(match, str) else list(match)
+
+
+def checked_base_url(base_url: str, secret_sent: str | None) -> tuple[str, str]:
+    """An API root URL, checked, and its host (``host[:port]``).
+
+    ``secret_sent`` names what secret requests carry (``"the appkey"``), or is None: a secret
+    is sent only over https or to a loopback address.
+    """
+    unusable = SysmonUsageError(
+        f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
+        "the part before /api/v1."
+    )
+    try:
+        parts = urlsplit(base_url.strip())
+        hostname = parts.hostname
+    except ValueError:  # "http://[::1": a bracket that never closes
+        raise unusable from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise unusable
+    if parts.username or parts.password:
+        # A URL is shown and recorded (provenance, listings, recordings): no secret in it.
+        raise SysmonUsageError(
+            f"Remove the user name and password from the URL of {hostname}: URLs are "
+            "shown and recorded; the appkey travels in its header instead."
+        )
+    if secret_sent and parts.scheme != "https" and not is_loopback(hostname):
+        raise SysmonUsageError(
+            f"Refusing to send {secret_sent} over plain http to {hostname}: use https "
+            "(plain http is allowed only to 127.0.0.1 / localhost)."
+        )
+    return base_url.strip().rstrip("/"), parts.netloc
+
+
+def checked_max_points(max_points_per_series: int) -> int:
+    """The most points per series a server returns, checked: a positive whole number."""
+    if isinstance(max_points_per_series, bool) or not (
+        isinstance(max_points_per_series, int) and max_points_per_series > 0
+    ):
+        raise SysmonUsageError(
+            f"max_points_per_series= is the most points per series the server returns, a "
+            f"positive whole number (Prometheus 11001, VictoriaMetrics 30000), not "
+            f"{max_points_per_series!r}."
+        )
+    return max_points_per_series
