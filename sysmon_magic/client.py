@@ -1,13 +1,15 @@
 """``Client``: the Prometheus HTTP API of NHN Cloud System Monitoring, or of any Prometheus.
 
-Every request goes through one funnel, :meth:`Client._call`, which asks the client's transport
-for the answer and reads it: an :class:`~sysmon_magic.transport.HTTPTransport` (the default),
-a recording one that stores each exchange, or a replaying one that answers from a file
-(:mod:`~sysmon_magic.recording`), as httpx's clients take a ``transport=``. Range answers are
-read window by window into their series' arrays, from the bytes when there are bytes
-(:mod:`~sysmon_magic.frames_bytes`); windows are always joined by one merge of those arrays
-(:func:`~sysmon_magic.frames.concat_runs`), and the frame is built once, from the merge: live,
-recorded and replayed frames are the same.
+The endpoints, and the one funnel every request goes through, :meth:`Client._call`, which asks
+the client's transport for the answer and reads it: an
+:class:`~sysmon_magic.transport.HTTPTransport` (the default), a recording one that stores each
+exchange, or a replaying one that answers from a file (:mod:`~sysmon_magic.recording`), as
+httpx's clients take a ``transport=``. How a client is made (its arguments checked, its
+transports set up, its description) is :mod:`~sysmon_magic.client_base`'s. A long range query
+is split into windows here; range answers are read window by window into their series' arrays,
+from the bytes when there are bytes (:mod:`~sysmon_magic.frames_bytes`), and the windows are
+fetched, checked and joined by one merge of those arrays in :mod:`~sysmon_magic.ranges`: the
+frame is built once, from the merge, so live, recorded and replayed frames are the same.
 """
 
 from __future__ import annotations
@@ -15,21 +17,18 @@ from __future__ import annotations
 import math
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from . import frames
-from .envelope import Answer, Reader, strings
+from .client_base import ClientBase
+from .envelope import Answer, strings
 from .errors import SysmonUsageError
 from .params import (
     ENGINE_ENDPOINTS,
     as_matchers,
-    checked_base_url,
-    checked_max_points,
-    checked_params,
     format_seconds,
     request_deadline,
     step_seconds,
@@ -38,26 +37,17 @@ from .params import (
 from .provenance import Provenance
 from .query_client import TimeLike
 from .ranges import Window, fetch_windows, merge_windows, read_window
-from .recording import RecordingTransport, ReplayTransport
+from .recording import ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
-from .timeparse import PROMETHEUS_MAX_POINTS, auto_step, format_duration, parse_time, split_range
+from .timeparse import auto_step, format_duration, parse_time, split_range
 from .transport import (
     APPKEY_HEADER,
-    DEFAULT_MAX_RESPONSE_BYTES,
     Cancel,
-    HTTPTransport,
     Request,
     Secret,
     Transport,
-    checked_appkey,
-    checked_headers,
     mask_secret,
 )
-
-if TYPE_CHECKING:
-    import requests
-
-    from .recording import Recording
 
 __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
@@ -68,151 +58,19 @@ _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|to
 _USUAL_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 
-class Client:
+class Client(ClientBase):
     """A connection to a Prometheus-compatible HTTP API.
 
-    Parameters
-    ----------
-    base_url
-        The API root, the part before ``/api/v1``: ``https://kr1-api-sysmon.cloud.toast.com/prometheus``
-        or ``http://127.0.0.1:9090``.
-    appkey
-        The NHN Cloud project appkey, sent as the ``X-TC-APP-KEY`` header; ``None`` for a server
-        without authentication. It is sent only over https, or over http to a loopback address.
-    name
-        What results name as their source (``frame.attrs["promql"]["source"]``); default: the URL.
-    now
-        Pin the clock (unix seconds) that ``now``, ``now-6h`` and default windows are read against,
-        for reports that must give the same answer every day.
-    timeout
-        Seconds for a whole answer: connecting, waiting, reading and retrying (a total
-        deadline, not one per read); ``connect_timeout`` for opening the connection.
-    max_points
-        Target points per series when a range query's step is chosen automatically (about
-        1,000: enough for a plot), not the server's limit (``max_points_per_series``).
-    max_points_per_series
-        The most points per series the server returns for one range query: 11,001 from
-        Prometheus (the default: it refuses more than 11,000 steps, and a range of 11,000 steps
-        has 11,001 points), 30,000 from VictoriaMetrics (``-search.maxPointsPerTimeseries``). A
-        longer range is fetched as windows of that many points: a higher limit, fewer windows.
-    max_parallel
-        How many windows of a long range query are fetched at once.
-    scrape_interval
-        Seconds between the data's samples (60 for NHN Cloud); an automatic step is never finer
-        (a finer one only repeats samples). ``None``: unknown, no floor;
-        :meth:`measure_scrape_interval` can find it.
-    verify
-        TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
-    compress
-        Ask for compressed answers. Default: yes, except from a loopback address, where gzip
-        costs the server more than it saves; say ``True`` for a tunnel (``ssh -L``,
-        ``kubectl port-forward``) to a distant server.
-    max_response_bytes
-        The largest answer read, compressed or decompressed (default 1 GiB): past it, a
-        :class:`~sysmon_magic.errors.ResponseTooLargeError` instead of the memory running out.
-    session
-        A ``requests.Session`` to send through (retries, proxies and TLS settings are then
-        yours, and a deadline ends a request between reads only).
-    recording
-        A :class:`~sysmon_magic.recording.Recording` that stores every exchange (see
-        :meth:`from_recording` to answer from one).
-    transport
-        Where answers come from, instead of HTTP to ``base_url`` (a
-        :class:`~sysmon_magic.transport.Transport`).
-    headers
-        More headers for every request, shown with the connection and under every result: a
-        tenant (``{"X-Scope-OrgID": "team-a"}`` for Mimir and Cortex, ``THANOS-TENANT`` for
-        Thanos). Headers the client sets itself (``X-TC-APP-KEY``, ``Accept-Encoding``, ``Host``
-        ...) are refused, and so are credentials (``Authorization``, ``Cookie``): give those in
-        ``secret_headers``.
-    secret_headers
-        Headers held and sent as the appkey is: never shown, recorded or in a message (masked,
-        scrubbed from what the server says), and sent only over https or to a loopback address.
-    params
-        Engine parameters sent with every ``query`` and ``query_range`` request (not with
-        ``series``, ``labels``, ``label_values`` and ``metadata``): Thanos'
-        ``partial_response``, ``dedup``, ``max_source_resolution``; VictoriaMetrics' ``nocache``,
-        ``extra_label``. Part of each request, so of a recording's keys; shown under results.
+    Its arguments (the URL, ``appkey``, ``transport=``, ``recording=``, limits, engine
+    parameters) are documented on :class:`~sysmon_magic.client_base.ClientBase`'s ``__init__``,
+    which checks them; this class adds the endpoints, each asking through one funnel,
+    :meth:`_call`.
 
     Examples
     --------
     >>> client = Client.for_region("kr1", appkey=os.environ["SYSMON_APPKEY"])  # doctest: +SKIP
     >>> client.query_range('rate(node_cpu_seconds_total{mode="user"}[5m])', "now-6h", "now")
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        appkey: str | Secret | None = None,
-        *,
-        name: str | None = None,
-        now: float | None = None,
-        timeout: float = 60.0,
-        connect_timeout: float = 5.0,
-        max_points: int = 1000,
-        max_parallel: int = 4,
-        scrape_interval: float | None = None,
-        verify: bool | str = True,
-        compress: bool | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        session: requests.Session | None = None,
-        recording: Recording | None = None,
-        transport: Transport | None = None,
-        headers: Mapping[str, str] | None = None,
-        secret_headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        max_points_per_series: int = PROMETHEUS_MAX_POINTS,
-    ) -> None:
-        # From here on only as a Secret (checked as one): no traceback's locals show it.
-        secret: Secret | None = Secret(appkey) if isinstance(appkey, str) and appkey else None
-        if isinstance(appkey, Secret):
-            secret = appkey
-        del appkey
-        secret = checked_appkey(secret)
-        plain_headers, hidden_headers = checked_headers(headers, secret_headers)
-        engine_params = checked_params(params)
-        # Named in the refusal to send it over plain http; None: nothing secret is sent.
-        secret_sent = "the appkey" if secret else None
-        if hidden_headers and not secret:
-            secret_sent = f"the secret header {next(iter(hidden_headers))}"
-        self.base_url, self.host = checked_base_url(base_url, secret_sent)
-        self.name = name or self.base_url
-        self.pinned_now = now
-        self.timeout = timeout
-        self.max_points = max_points
-        self.max_points_per_series = checked_max_points(max_points_per_series)
-        self.max_parallel = max_parallel
-        self.scrape_interval = scrape_interval
-        self._appkey = secret
-        # In name order: a recording keeps them so (sorted keys), and a replay shows them as
-        # the live connection did.
-        self._headers = dict(sorted(plain_headers.items()))
-        self._secret_headers = hidden_headers
-        self._params = dict(sorted(engine_params.items()))
-        self._reader = Reader(self.host, self._appkey, secrets=hidden_headers.values())
-        # The live transport: what a health check and a measurement use, never recorded.
-        self._live: Transport = transport or HTTPTransport(
-            self.base_url,
-            self._appkey,
-            verify=verify,
-            connect_timeout=connect_timeout,
-            compress=compress,
-            max_response_bytes=max_response_bytes,
-            session=session,
-            headers=plain_headers,
-            secret_headers=hidden_headers,
-        )
-        self.transport: Transport = self._live
-        if recording is not None:
-            recording.describe_connection(
-                self.name,
-                self.pinned_now,
-                self.scrape_interval,
-                params=self._params,
-                headers=self._headers,
-                max_points_per_series=self.max_points_per_series,
-            )
-            self.transport = RecordingTransport(self._live, recording, self._reader)
 
     @classmethod
     def for_region(
@@ -236,69 +94,6 @@ class Client:
         # A loopback placeholder: a replaying client never opens a connection.
         return cls("http://127.0.0.1/replay", transport=transport, **options)
 
-    # -- plumbing --------------------------------------------------------------------------
-
-    @property
-    def masked_appkey(self) -> str:
-        """The appkey as it may be shown: at most its last 4 characters."""
-        return mask_secret(self._appkey.reveal() if self._appkey else None)
-
-    @property
-    def has_appkey(self) -> bool:
-        """Whether requests carry an appkey."""
-        return self._appkey is not None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The extra headers that may be shown (a copy): not the secret ones."""
-        return dict(self._headers)
-
-    @property
-    def secret_header_names(self) -> list[str]:
-        """The names of the secret headers sent (their values are never shown)."""
-        return list(self._secret_headers)
-
-    @property
-    def params(self) -> dict[str, str]:
-        """The engine parameters sent with every query and range query (a copy)."""
-        return dict(self._params)
-
-    @property
-    def replaying(self) -> bool:
-        """Whether answers come from a recording instead of the server."""
-        return self.transport.replays
-
-    @property
-    def recording(self) -> Recording | None:
-        """The recording this client writes, or answers from; None for a live one."""
-        return getattr(self.transport, "recording", None)
-
-    @property
-    def compress(self) -> bool:
-        """Whether answers are asked for compressed."""
-        return bool(getattr(self._live, "compress", False))
-
-    def now(self) -> float:
-        """The client's clock: the pinned time if there is one, else the wall clock."""
-        return time.time() if self.pinned_now is None else self.pinned_now
-
-    def close(self) -> None:
-        """Close the HTTP session if this client created it."""
-        self.transport.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        # getattr: a traceback showing locals may print a Client that failed half-way through
-        # __init__ (a refused URL), before its attributes were set.
-        base_url, name = getattr(self, "base_url", "?"), getattr(self, "name", "?")
-        appkey = self.masked_appkey if hasattr(self, "_appkey") else "(none)"
-        return f"Client({base_url!r}, name={name!r}, appkey={appkey!r})"
-
     def _call(
         self,
         endpoint: str,
@@ -317,7 +112,7 @@ class Client:
         vector or matrix.
         """
         if endpoint in ENGINE_ENDPOINTS:
-            params = [*params, *self._params.items()]
+            params = [*params, *self.params.items()]
         request = Request(
             endpoint,
             tuple((str(k), str(v)) for k, v in params),
@@ -333,8 +128,8 @@ class Client:
             found = runs_from_body(reply.body)
             if found.runs is not None and isinstance(found.envelope, dict):
                 envelope = {**found.envelope, "data": found.envelope.get("data", {})}
-                return self._reader.envelope_answer(envelope, reply), found.runs
-        return self._reader.answer(reply), None
+                return self.reader.envelope_answer(envelope, reply), found.runs
+        return self.reader.answer(reply), None
 
     def _time(self, value: TimeLike) -> float:
         return parse_time(value, self.now())
@@ -484,7 +279,7 @@ class Client:
         """Check that the server answers and accepts the appkey; return the round trip in seconds."""
         # Straight to the server: a health check is not part of what a recording replays.
         params = [("query", "1"), ("time", format_seconds(self.now()))]
-        return self._call("query", params, transport=self._live)[0].elapsed
+        return self._call("query", params, transport=self.live_transport)[0].elapsed
 
     def measure_scrape_interval(self) -> float | None:
         """The data's sample interval, measured: ``None`` if there are no samples to measure.
@@ -499,7 +294,9 @@ class Client:
         now = self.now()
         at = format_seconds(now)
         window = [("start", format_seconds(now - 3600)), ("end", at)]
-        names, _ = self._call("label/__name__/values", window, get_only=True, transport=self._live)
+        names, _ = self._call(
+            "label/__name__/values", window, get_only=True, transport=self.live_transport
+        )
         metrics = ["up"]
         metrics += [name for name in strings(names.data, "metric names")[:1] if name != "up"]
         for metric in metrics:
@@ -509,7 +306,7 @@ class Client:
                     f"quantile(0.5, count_over_time({metric}[{span}]) and {metric} offset {span})"
                 )
                 answer, _ = self._call(
-                    "query", [("query", query), ("time", at)], transport=self._live
+                    "query", [("query", query), ("time", at)], transport=self.live_transport
                 )
                 result = answer.data.get("result") if isinstance(answer.data, dict) else None
                 count = float(result[0]["value"][1]) if result else 0.0
