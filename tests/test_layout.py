@@ -28,3 +28,13 @@ def test_only_the_glue_modules_import_ipython():
         if any(name.split(".")[0] == "IPython" for name in imported(path))
     }
     assert importers == {"connections.py", "display.py", "magics.py"}
+
+
+def test_no_module_is_over_460_lines():
+    # DESIGN §4: no module over ~450 lines; the demo's data generator is the one exception.
+    long = {
+        path.relative_to(PACKAGE).as_posix(): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 460
+    }
+    assert long.keys() <= {"demo/data.py"}, long
