@@ -1,10 +1,12 @@
-"""The API's parameters, as a :class:`~sysmon_magic.client.Client` writes and checks them.
+"""The API's parameters as a :class:`~sysmon_magic.client.Client` writes them, and the
+arguments that decide them, checked.
 
-Pure, apart from the endpoints: how seconds, steps and timeouts are written in a request, how
-long a request may take when the server has its own ``timeout``, how selectors become
-``match[]`` values, and which engine parameters (``params=``) a client may be given and which
-endpoints take them. Tests use :func:`format_seconds` to write a window's time as the client
-sends it.
+Pure (nothing here sends a request): how seconds, steps and timeouts are written in a
+request, how long a request may take when the server has its own ``timeout``, how selectors
+become ``match[]`` values; and, checked when a client is made, the API root URL (no
+credentials in it, secrets only over https or to a loopback address), the engine parameters
+(``params=``, and which endpoints take them) and the server's point limit. Tests use :func:`format_seconds` to
+write a window's time as the client sends it.
 """
 
 from __future__ import annotations
