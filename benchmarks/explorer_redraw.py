@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sysmon_magic.explorer import Explorer
-from sysmon_magic.plotting import as_wide
+from sysmon_magic.frames import to_wide
 
 SERIES, POINTS, ROUNDS = 20, 2000, 15
 
@@ -99,7 +99,7 @@ def main() -> None:
         started = time.perf_counter()
         changes[round_ % len(changes)]()
         redraws.append(time.perf_counter() - started)
-        visible = as_wide(explorer.frame)  # what the explorer drew, converted outside the timers
+        visible = to_wide(explorer.frame)  # what the explorer drew, converted outside the timers
         baselines.append(baseline(visible))
         floors.append(lines_alone(visible, bare))
     redraw = statistics.median(redraws)

@@ -21,9 +21,9 @@ import pandas as pd
 
 from . import promql
 from .errors import SysmonError, SysmonUsageError
+from .frames import to_wide
 from .legends import informative_labels, series_labels, varying_labels
 from .plot_figure import PlotFigure
-from .plotting import as_wide
 from .provenance import Provenance, describe_window
 from .timeparse import parse_duration, parse_zone, resolve_window
 
@@ -233,7 +233,7 @@ class Explorer:
         """Take a (new) result: pickers for the labels that matter, slider over its window."""
         self._loading = True  # one redraw after the whole change, not one per widget touched
         self.result = frame
-        self._wide = as_wide(frame)
+        self._wide = to_wide(frame)
         self._build_pickers(self.selection)
         self._reset_slider()
         self._loading = False

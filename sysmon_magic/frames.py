@@ -376,3 +376,56 @@ def metadata_frame(metadata: Mapping[str, Sequence[Mapping[str, str]]]) -> pd.Da
             f"The /metadata answer has an unexpected shape ({exc!r})."
         ) from None
     return pd.DataFrame(rows, columns=["metric", "type", "help", "unit"])
+
+
+# -- one shape from the other ----------------------------------------------------------------
+# What takes a result in either shape (plots, the explorer, dashboards, the course's checks)
+# converts it here, so that the two shapes have one definition.
+
+__all__ += ["to_tidy", "to_wide"]
+
+
+def to_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """A result frame (tidy or wide) as wide: a time index x a column per series."""
+    if "timestamp" not in frame.columns:
+        return frame
+    if "value" not in frame.columns:
+        raise SysmonUsageError("Not a result frame: it has a timestamp column but no value column.")
+    labels = [c for c in frame.columns if c not in NOT_LABELS]
+    if not labels:
+        wide = frame.set_index("timestamp")[["value"]]
+        wide.columns = pd.MultiIndex.from_tuples([("{}",)] * wide.shape[1], names=[NO_LABELS_LEVEL])
+        return wide if len(frame) else wide.iloc[:, :0]
+    keyed = frame[["timestamp", *labels, "value"]].copy()
+    for label in labels:  # a series without the label: "" so that it keeps its own column
+        keyed[label] = keyed[label].astype(object).fillna("")
+    wide = keyed.set_index(["timestamp", *labels])["value"].unstack(labels)
+    if not isinstance(wide.columns, pd.MultiIndex):
+        wide.columns = pd.MultiIndex.from_arrays([wide.columns], names=labels)
+    return wide
+
+
+def to_tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is.
+
+    A wide frame cannot tell a NaN sample from a missing one; both are dropped.
+    """
+    if "value" in frame.columns and frame.index.name == "timestamp":
+        return frame.reset_index()  # a scalar in wide form: its time is the index
+    if "value" in frame.columns or not isinstance(frame.index, pd.DatetimeIndex):
+        return frame
+    names = [str(n) for n in frame.columns.names]
+    no_labels = names == [NO_LABELS_LEVEL] and all(c in ("{}", ("{}",)) for c in frame.columns)
+    pieces = []
+    for column in frame.columns:
+        values = frame[column].dropna()
+        piece = pd.DataFrame({"timestamp": values.index, "value": values.to_numpy()})
+        if not no_labels:
+            label_values = column if isinstance(column, tuple) else (column,)
+            for name, value in zip(names, label_values, strict=True):
+                if value != "":  # "" marks a label this series does not have
+                    piece[name] = value
+        pieces.append(piece)
+    if not pieces:
+        return pd.DataFrame({"timestamp": [], "value": []})
+    return pd.concat(pieces, ignore_index=True)

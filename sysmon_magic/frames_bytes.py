@@ -46,7 +46,15 @@ try:
 except ImportError:  # pragma: no cover - a build without a compiler: the CSV reader stands in
     native_samples = None  # type: ignore[assignment]
 
-__all__ = ["BodyFrame", "BodyRuns", "NotCompact", "frame_from_body", "runs_from_body"]
+__all__ = [
+    "BodyFrame",
+    "BodyRuns",
+    "NotCompact",
+    "fast_frame_from_body",
+    "frame_from_body",
+    "plain_frame_from_body",
+    "runs_from_body",
+]
 
 #: Smaller bodies take the plain path, which is faster for them.
 FAST_PATH_MIN_BYTES = 65_536
@@ -108,10 +116,10 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
         raise SysmonUsageError(f"Unknown format {fmt!r}: use tidy or wide.")
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
-            return _fast(body, fmt)
+            return fast_frame_from_body(body, fmt)
         except NotCompact:
             pass
-    return _plain(body, fmt)
+    return plain_frame_from_body(body, fmt)
 
 
 def runs_from_body(body: bytes) -> BodyRuns:
@@ -129,7 +137,8 @@ def runs_from_body(body: bytes) -> BodyRuns:
     return BodyRuns(None if data is None else frames.runs_from_data(data), envelope)
 
 
-def _plain(body: bytes, fmt: FrameFormat) -> BodyFrame:
+def plain_frame_from_body(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    """:func:`frame_from_body` by the plain path alone (json.loads), whatever the body's size."""
     envelope, data = _plain_data(body)
     return BodyFrame(None if data is None else frames.frame_from_data(data, fmt), envelope)
 
@@ -172,7 +181,9 @@ class _Layout(NamedTuple):
     envelope_bytes: bytes
 
 
-def _fast(body: bytes, fmt: FrameFormat) -> BodyFrame:
+def fast_frame_from_body(body: bytes, fmt: FrameFormat) -> BodyFrame:
+    """:func:`frame_from_body` by the fast path alone, whatever the body's size; raises
+    :class:`NotCompact` for a body it cannot read exactly as the plain path does."""
     runs, envelope = _fast_runs(body)
     assert runs is not None
     return BodyFrame(frames.frame_from_runs(runs, fmt), envelope)

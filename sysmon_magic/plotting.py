@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SysmonUsageError
-from .frames import NOT_LABELS
+from .frames import to_wide
 from .legends import (
     AUTO_LEGEND,
     distinguishing_labels,
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO_LEGEND",
     "MAX_DISTINCT_SERIES",
-    "as_wide",
     "distinguishing_labels",
     "event_times",
     "informative_labels",
@@ -86,26 +85,6 @@ def unit_for(frame: pd.DataFrame, query: str | None = None, unit: str | None = N
         return units.unit_of(query)
     names = _column_values(frame, "__name__")
     return units.unit_of(names[0]) if len(names) == 1 else None
-
-
-def as_wide(frame: pd.DataFrame) -> pd.DataFrame:
-    """A result frame (tidy or wide) as wide: a time index x a column per series."""
-    if "timestamp" not in frame.columns:
-        return frame
-    if "value" not in frame.columns:
-        raise SysmonUsageError("Cannot plot this frame: it has no value column.")
-    labels = [c for c in frame.columns if c not in NOT_LABELS]
-    if not labels:
-        wide = frame.set_index("timestamp")[["value"]]
-        wide.columns = pd.MultiIndex.from_tuples([("{}",)] * wide.shape[1], names=["series"])
-        return wide if len(frame) else wide.iloc[:, :0]
-    keyed = frame[["timestamp", *labels, "value"]].copy()
-    for label in labels:  # a series without the label: "" so that it keeps its own column
-        keyed[label] = keyed[label].astype(object).fillna("")
-    wide = keyed.set_index(["timestamp", *labels])["value"].unstack(labels)
-    if not isinstance(wide.columns, pd.MultiIndex):
-        wide.columns = pd.MultiIndex.from_arrays([wide.columns], names=labels)
-    return wide
 
 
 def legend_height(ax: Axes) -> float:
@@ -177,7 +156,7 @@ def plot(
     zone = parse_zone(timezone)
     info = frame.attrs.get("promql", {})
     query = query or info.get("query")
-    wide = as_wide(frame)
+    wide = to_wide(frame)
     total = wide.shape[1]
     if total > max_series:
         largest = np.nan_to_num(wide.to_numpy(dtype=float), nan=-np.inf).max(axis=0)

@@ -270,6 +270,12 @@ class Recording:
             self._exchanges[key] = exchange
             self._write()
 
+    def save(self) -> None:
+        """Write the file atomically, as :meth:`store` does after each exchange (also when it
+        holds none: a recording to replay offline, where every query is a miss)."""
+        with self._lock:
+            self._write()
+
     def _write(self) -> None:
         lines = [
             "{" + f'"format": {_dump(FORMAT)},',

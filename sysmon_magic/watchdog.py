@@ -54,13 +54,15 @@ class Cancel:
         """Sleep ``seconds``, or less if cancelled; whether it was cancelled."""
         return self._event.wait(seconds)
 
-    def _add(self, watch: Watch) -> None:
+    def add(self, watch: Watch) -> None:
+        """Abort ``watch`` on :meth:`cancel` (at once if already cancelled): a Watch entered."""
         with self._lock:
             self._watches.add(watch)
         if self.cancelled:
             watch.abort()
 
-    def _remove(self, watch: Watch) -> None:
+    def discard(self, watch: Watch) -> None:
+        """Forget ``watch``, whose attempt is over."""
         with self._lock:
             self._watches.discard(watch)
 
@@ -90,7 +92,7 @@ class Watch:
     def __enter__(self) -> Watch:
         _current.watch = self
         if self.cancel is not None:
-            self.cancel._add(self)
+            self.cancel.add(self)
         self._timer.start()
         return self
 
@@ -98,7 +100,7 @@ class Watch:
         self._timer.cancel()
         _current.watch = None
         if self.cancel is not None:
-            self.cancel._remove(self)
+            self.cancel.discard(self)
 
     @property
     def cancelled(self) -> bool:

@@ -12,6 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from sysmon_magic import demo
 from sysmon_magic.demo.gateway import Gateway
+from sysmon_magic.magics import SysmonMagics
 
 # Property tests: "ci" (the default) runs 2,000 examples per test, within CI's time; "long" is
 # for a deeper local run: HYPOTHESIS_PROFILE=long bash scripts/test.sh -k properties
@@ -69,9 +70,10 @@ def connected(shell: InteractiveShell, demo_server: demo.DemoServer) -> Interact
     return shell
 
 
-def sysmon_magics(shell: InteractiveShell):
-    """The extension's Magics instance in ``shell``."""
-    return shell.magics_manager.registry["SysmonMagics"]
+def sysmon_magics(shell: InteractiveShell) -> SysmonMagics:
+    """The extension's Magics instance in ``shell``: found by type, as ``%unload_ext`` finds it."""
+    (magics,) = (c for c in shell.configurables if isinstance(c, SysmonMagics))
+    return magics
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def openmetrics() -> _Recorder:
 
 
 def test_openmetrics_text_is_deterministic_and_well_formed(openmetrics: _Recorder) -> None:
-    data._build.cache_clear()  # generate everything again, not from the cache
+    data.clear_cache()  # generate everything again, not from the cache
     again = _Recorder()
     data.write_openmetrics(again)
     assert openmetrics.sha.hexdigest() == again.sha.hexdigest()

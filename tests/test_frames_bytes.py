@@ -71,7 +71,7 @@ def plain(body: bytes, fmt: str) -> pd.DataFrame:
 def fast(body: bytes, fmt: str, parallel: bool = True) -> pd.DataFrame:
     """The fast path, which must recognise the body."""
     with any_size(parallel):
-        frame = frames_bytes._fast(body, fmt).frame  # type: ignore[arg-type]
+        frame = frames_bytes.fast_frame_from_body(body, fmt).frame  # type: ignore[arg-type]
     assert frame is not None
     return frame
 
@@ -167,7 +167,7 @@ def test_fast_path_reads_every_prometheus_answer_like_the_plain_path(
 ):
     body = json.dumps(answer, separators=(",", ":"), ensure_ascii=ascii_only).encode()
     with any_size(parallel):
-        got, envelope = frames_bytes._fast(body, fmt)
+        got, envelope = frames_bytes.fast_frame_from_body(body, fmt)
     assert_identical(got, plain(body, fmt))
     del answer["data"]["result"]
     assert envelope == answer
@@ -258,7 +258,7 @@ def test_answers_of_another_shape_never_read_differently(answer, how, at, fmt):
     except (ResponseFormatError, SysmonUsageError) as exc:
         got = type(exc)
     try:
-        frames_bytes._fast(body, fmt)
+        frames_bytes.fast_frame_from_body(body, fmt)
         event("fast path")
     except frames_bytes.NotCompact:
         event("plain path")
@@ -283,7 +283,7 @@ def outcome(read: Callable[[], frames_bytes.BodyFrame]) -> Any:
 
 def assert_read_alike(body: bytes, fmt: str) -> None:
     """frame_from_body, the fast path allowed at any size, gives what the plain path gives."""
-    expected = outcome(lambda: frames_bytes._plain(body, fmt))  # type: ignore[arg-type]
+    expected = outcome(lambda: frames_bytes.plain_frame_from_body(body, fmt))  # type: ignore[arg-type]
     with any_size(parallel=False):
         got = outcome(lambda: frame_from_body(body, fmt))  # type: ignore[arg-type]
     if isinstance(expected, frames_bytes.BodyFrame) and expected.frame is not None:
@@ -436,7 +436,7 @@ def test_victoriametrics_extras_and_a_vector():
     body = compact(answer)
     for fmt in ("tidy", "wide"):
         assert_identical(fast(body, fmt), plain(body, fmt))
-    assert frames_bytes._fast(body, "tidy").envelope["stats"] == answer["stats"]
+    assert frames_bytes.fast_frame_from_body(body, "tidy").envelope["stats"] == answer["stats"]
 
 
 def test_empty_result():
@@ -520,7 +520,7 @@ BROKEN_SAMPLE = compact(matrix(({"a": "b"}, [[1, "2"], [3, "X"]])))
 )
 def test_other_shapes_take_the_plain_path(body):
     with pytest.raises(frames_bytes.NotCompact), any_size():
-        frames_bytes._fast(body, "tidy")
+        frames_bytes.fast_frame_from_body(body, "tidy")
 
 
 def test_native_histograms_take_the_plain_path():
@@ -617,7 +617,9 @@ def big_answer(series: int, points: int) -> bytes:
 def test_large_bodies_take_the_fast_path_and_stay_small():
     body = big_answer(200, 300)
     assert len(body) > frames_bytes.PARALLEL_MIN_BYTES
-    with mock.patch.object(frames_bytes, "_plain", side_effect=AssertionError("plain path taken")):
+    with mock.patch.object(
+        frames_bytes, "plain_frame_from_body", side_effect=AssertionError("plain path taken")
+    ):
         tidy, _ = frame_from_body(body)
         wide, _ = frame_from_body(body, "wide")
     assert_identical(tidy, plain(body, "tidy"))

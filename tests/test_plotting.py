@@ -11,9 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.frames import frame_from_data
+from sysmon_magic.frames import frame_from_data, to_wide
 from sysmon_magic.plotting import (
-    as_wide,
     distinguishing_labels,
     informative_labels,
     legend_height,
@@ -238,7 +237,7 @@ def test_a_single_series_is_named_by_its_query():
     assert ax.get_title(loc="left") == "max(node_load1)"
 
 
-def test_as_wide_keeps_series_missing_a_label_apart():
+def test_to_wide_keeps_series_missing_a_label_apart():
     frame = frame_from_data(
         {
             "resultType": "matrix",
@@ -248,7 +247,7 @@ def test_as_wide_keeps_series_missing_a_label_apart():
             ],
         }
     )
-    wide = as_wide(frame)
+    wide = to_wide(frame)
     assert list(wide.columns) == [("1", ""), ("1", "2")]
     assert legend_names(wide.columns) == ["(no b)", "2"]
     assert np.array_equal(wide.to_numpy(), [[1.0, 2.0]])

@@ -34,7 +34,7 @@ PROMQL_CHARS = st.sampled_from([*"${}()[]\"'`=~!,.:-+*/ \n\tabcxyz_019", "ü", "
 def offline(shell, tmp_path):
     """The shell connected to an empty recording: queries end in ReplayMissError, offline."""
     path = tmp_path / "empty.promql.json"
-    Recording(path, {"name": "empty", "now": 1794182400.0})._write()
+    Recording(path, {"name": "empty", "now": 1794182400.0}).save()
     shell.run_line_magic("sysmon_connect", f"--replay {path}")
     return shell
 

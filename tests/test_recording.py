@@ -10,7 +10,7 @@ import requests
 from IPython.core.error import UsageError
 
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.recording import FORMAT, Recording, _decode, _encode
+from sysmon_magic.recording import FORMAT, Recording
 from tests.conftest import CANARY_APPKEY, sysmon_magics
 from tests.test_magics import run
 
@@ -119,7 +119,7 @@ def test_the_recording_is_deterministic_and_holds_no_secret(shell, recorded, tmp
     assert text.count("\n") > 12  # a line per series: diffs stay readable
 
 
-def test_compact_encoding_round_trips_exactly():
+def test_compact_encoding_round_trips_exactly(tmp_path):
     data = {
         "resultType": "matrix",
         "result": [
@@ -129,7 +129,10 @@ def test_compact_encoding_round_trips_exactly():
             {"metric": {"a": "4"}, "histograms": [[1, {"count": "1", "sum": "2"}]]},
         ],
     }
-    encoded = _encode(data)
+    path, params = tmp_path / "compact.promql.json", [("query", "x"), ("step", "60")]
+    Recording(path).store("query_range", params, data, [], [])
+    (exchange,) = json.loads(path.read_text())["exchanges"]
+    encoded = exchange["data"]
     assert encoded["result"][0] == {
         "metric": {"a": "1"},
         "start_ms": 1500,
@@ -137,7 +140,7 @@ def test_compact_encoding_round_trips_exactly():
         "values": ["1", "NaN", "+Inf"],
     }
     assert encoded["result"][2]["timestamps_ms"] == [7000, 8000, 10000]
-    assert _decode(encoded) == data
+    assert Recording.load(path).answer("query_range", params) == (data, [], [])
 
 
 def test_loading_refuses_what_is_not_a_recording(tmp_path):

@@ -10,9 +10,11 @@ import pytest
 
 from sysmon_magic import demo
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.teaching import Feedback, check, compare, exercise
+from sysmon_magic.frames import to_tidy, to_wide
+from sysmon_magic.teaching import Exercise, Feedback, check, compare, exercise
 
 T = pd.Timestamp("2026-11-04T03:00:00Z")
+T2 = T + pd.Timedelta("1min")
 
 
 def tidy(*series: dict[str, object], times: list[pd.Timestamp] | None = None) -> pd.DataFrame:
@@ -382,6 +384,25 @@ def test_an_exercise_takes_a_time_or_a_window(kwargs):
 def test_check_refuses_other_answers():
     with pytest.raises(SysmonUsageError, match="takes a PromQL string or a DataFrame, not int"):
         check(42, "up")  # type: ignore[arg-type]
+
+
+def test_check_is_an_exercise_called_once():
+    # One definition of the options: check() validates them as exercise() does.
+    with pytest.raises(SysmonUsageError, match="time=, or start= and end="):
+        check("up", "up", start="now-1h")
+    with pytest.raises(TypeError, match="lookback"):
+        check("up", "up", lookback="5m")
+    bound = exercise(" up ", start="now-1h", end="now", step="1m")
+    assert bound == Exercise("up", start="now-1h", end="now", step="1m")
+    with pytest.raises(AttributeError):
+        bound.time = "now"  # type: ignore[misc]
+
+
+def test_a_result_goes_wide_and_back_to_tidy():
+    answer = tidy(web("web-01", [1.0, 2.0]), web("web-02", [3.0, 4.0], code="500"), times=[T, T2])
+    back = to_tidy(to_wide(answer))
+    assert compare(back, answer)
+    assert back.loc[back["instance"] == "web-01:8080", "code"].isna().all()
 
 
 # -- through a real shell, against the demo server -------------------------------------------

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sysmon_magic.feedback import compare
-from sysmon_magic.hints import binary_sides, empty_binary_hint, shape_of, value_hint
+from sysmon_magic.teaching import compare
+from sysmon_magic.teaching.hints import binary_sides, empty_binary_hint, shape_of, value_hint
 
 T = pd.Timestamp("2026-11-04T03:00:00Z")
 HOSTS = ("batch-01", "db-01", "web-01")

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from sysmon_magic.client import Client
-from sysmon_magic.hints import binary_sides
 from sysmon_magic.teaching import check
+from sysmon_magic.teaching.hints import binary_sides
 
 ROOT = Path(__file__).parent.parent
 TRIES = json.loads((ROOT / "tests" / "teaching_tries.json").read_text())

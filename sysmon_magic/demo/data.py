@@ -116,6 +116,7 @@ __all__ = [
     "WEB_HOSTS",
     "MetricInfo",
     "api_instance",
+    "clear_cache",
     "fingerprint",
     "iter_series",
     "metadata_exposition",
@@ -404,6 +405,11 @@ def iter_series() -> Iterator[tuple[dict[str, str], IntArray, FloatArray]]:
 def series_count() -> int:
     """How many series the demo data hold."""
     return len(_build())
+
+
+def clear_cache() -> None:
+    """Let go of the generated series (about 20 MB): the next use generates them again."""
+    _build.cache_clear()
 
 
 class _Writer(Protocol):

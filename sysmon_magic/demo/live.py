@@ -15,28 +15,25 @@ difference for real, in seconds::
 
 Everything it starts stops with :meth:`LiveScrape.close` (also on leaving the ``with`` block and at
 interpreter exit): Prometheus by its own pid, the target's thread, the temporary directory.
+:class:`~sysmon_magic.demo.native.NativeHistogramScrape` is the same with another target: a
+subclass names what it serves (:meth:`LiveScrape.exposition`, ``content_type``), the series
+:meth:`LiveScrape.start` waits for (``probe``) and Prometheus' extra ``flags``.
 """
 
 from __future__ import annotations
 
 import http.server
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import threading
-import time
-import urllib.request
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import DemoError
-from .server import PROMETHEUS_ENV
+from .prometheus import PrometheusProcess, http_body, launch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,78 +54,87 @@ JOB = "live"
 #: How long to wait for Prometheus to start, or for a series to appear or vanish.
 TIMEOUT = 60.0
 
+_Scrape = TypeVar("_Scrape", bound="LiveScrape")  # start() and `with` give the subclass back
 
-class _Target(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = EXPOSITION.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # one line per scrape would flood the notebook
+def _handler(body: bytes, content_type: str) -> type[http.server.BaseHTTPRequestHandler]:
+    """A request handler that answers every GET with ``body``."""
+
+    class Target(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # one line per scrape would flood the notebook
+
+    return Target
 
 
 class LiveScrape:
     """A scrape target in this process and a private Prometheus scraping it every ``interval``."""
 
+    #: The scrape job's name: ``up{job="live"}``.
+    job = JOB
+    #: What :meth:`start` waits for: an instant query that returns series once a scrape stored.
+    probe = METRIC
+    #: The Content-Type of :meth:`exposition`: the Prometheus text format.
+    content_type = "text/plain; version=0.0.4"
+    #: More command-line flags for Prometheus.
+    flags: tuple[str, ...] = ()
+
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self.url = ""  # the API root, once started
-        self._work = Path(tempfile.mkdtemp(prefix="sysmon-live-"))
+        self._work = Path(tempfile.mkdtemp(prefix=f"sysmon-{self.job}-"))
         self._target: http.server.ThreadingHTTPServer | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._prometheus: list[PrometheusProcess] = []  # filled by start(), for the finalizer
         self._client: Client | None = None
-        self._finalizer = weakref.finalize(self, _clean_up, [None], self._work)
+        self._finalizer = weakref.finalize(self, _clean_up, self._prometheus, self._work)
 
-    def start(self) -> LiveScrape:
-        """Serve the target, start Prometheus, and wait for its first scrape (at most a minute)."""
-        prometheus = os.environ.get(PROMETHEUS_ENV) or shutil.which("prometheus")
-        if not prometheus:
-            raise DemoError(
-                "The live scrape needs Prometheus: `sudo apt-get install prometheus` on "
-                f"Debian/Ubuntu, or set {PROMETHEUS_ENV} to its path."
-            )
-        self._target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    def exposition(self) -> bytes:
+        """The target's whole answer, the same at every scrape."""
+        return EXPOSITION.encode()
+
+    def start(self: _Scrape) -> _Scrape:
+        """Serve the target, start Prometheus, and wait for its first scrape (at most a minute).
+
+        On failure everything started is stopped again.
+        """
+        self._target = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), _handler(self.exposition(), self.content_type)
+        )
         threading.Thread(target=self._target.serve_forever, daemon=True).start()
-        target_port = self._target.server_address[1]
-        port = _free_port()
-        config = self._work / "prometheus.yml"
-        config.write_text(
+        config = (
             "global:\n"
             f"  scrape_interval: {self.interval:g}s\n"
             f"  scrape_timeout: {self.interval:g}s\n"
             "scrape_configs:\n"
-            f"  - job_name: {JOB}\n"
+            f"  - job_name: {self.job}\n"
             "    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{target_port}']\n"
+            f"      - targets: ['127.0.0.1:{self._target.server_address[1]}']\n"
         )
-        with open(self._work / "prometheus.log", "wb") as log:
-            self._process = subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self._work / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        try:
+            prometheus = launch(None, self._work, config=config, args=self.flags)
+            self._prometheus.append(prometheus)
+            self.url = prometheus.url
+            ready = f"{self.url}/-/ready"
+            prometheus.wait_until(
+                lambda: http_body(ready) is not None, TIMEOUT, "Prometheus did not start"
             )
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _clean_up, [self._process], self._work)
-        self.url = f"http://127.0.0.1:{port}"
-        self._wait(lambda: _ready(self.url), "Prometheus did not start")
-        self.wait_until_present(METRIC)
+            self.wait_until_present(self.probe)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     @property
     def pid(self) -> int | None:
         """The live Prometheus' process id, once started."""
-        return self._process.pid if self._process is not None else None
+        return self._prometheus[0].pid if self._prometheus else None
 
     @property
     def directory(self) -> Path:
@@ -139,8 +145,7 @@ class LiveScrape:
     def client(self) -> Client:
         """A :class:`~sysmon_magic.Client` of the live Prometheus (its "now" is the wall clock)."""
         if self._client is None:
-            if not self.url:
-                raise DemoError("Start the live scrape first: LiveScrape().start().")
+            self._running()
             from ..client import Client
 
             self._client = Client(self.url)
@@ -159,22 +164,19 @@ class LiveScrape:
 
     def wait_until_present(self, promql: str) -> float:
         """Seconds until an instant query now returns series (at most :data:`TIMEOUT`)."""
-        return self._wait(lambda: not self.query(promql).empty, f"{promql} did not appear")
+        return self._wait_until(lambda: not self.query(promql).empty, f"{promql} did not appear")
 
     def wait_until_gone(self, promql: str) -> float:
         """Seconds until an instant query now returns no series (at most :data:`TIMEOUT`)."""
-        return self._wait(lambda: self.query(promql).empty, f"{promql} did not vanish")
+        return self._wait_until(lambda: self.query(promql).empty, f"{promql} did not vanish")
 
-    def _wait(self, condition: Callable[[], bool], failure: str) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < TIMEOUT:
-            if self._process is not None and self._process.poll() is not None:
-                log = (self._work / "prometheus.log").read_text(errors="replace")
-                raise DemoError(f"Prometheus exited while starting: {log.strip()[-300:]}")
-            if condition():
-                return time.monotonic() - started
-            time.sleep(self.interval / 10)
-        raise DemoError(f"{failure} within {TIMEOUT:.0f} s.")
+    def _wait_until(self, condition: Callable[[], bool], failure: str) -> float:
+        return self._running().wait_until(condition, TIMEOUT, failure, self.interval / 10)
+
+    def _running(self) -> PrometheusProcess:
+        if not self._prometheus:
+            raise DemoError(f"Start the live scrape first: {type(self).__name__}().start().")
+        return self._prometheus[0]
 
     def close(self) -> None:
         """Stop the target and Prometheus, and delete the temporary directory."""
@@ -184,7 +186,7 @@ class LiveScrape:
             self._client = None
         self._finalizer()
 
-    def __enter__(self) -> LiveScrape:
+    def __enter__(self: _Scrape) -> _Scrape:
         return self.start()
 
     def __exit__(
@@ -196,31 +198,8 @@ class LiveScrape:
         self.close()
 
 
-def _clean_up(processes: list[subprocess.Popen[bytes] | None], work: Path) -> None:
+def _clean_up(prometheus: list[PrometheusProcess], work: Path) -> None:
     """Stop Prometheus by its own pid (SIGTERM, then SIGKILL) and remove its directory."""
-    for process in processes:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    for process in prometheus:
+        process.terminate()
     shutil.rmtree(work, ignore_errors=True)
-
-
-def _ready(url: str) -> bool:
-    # No proxy: the environment's HTTP proxy must not see a loopback request.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{url}/-/ready", timeout=1) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port

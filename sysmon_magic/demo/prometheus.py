@@ -1,4 +1,5 @@
-"""Prometheus and promtool as tools: backfill blocks, launch a server on them, stop it.
+"""Prometheus and promtool as tools: backfill blocks, launch a server on them (or on none, to
+scrape), wait for it, stop it.
 
 Nothing here knows the demo's data: :mod:`.server` builds the demo on these, and a benchmark or a
 test can serve data of its own the same way (``benchmarks/long_range.py`` serves a month). Also
@@ -124,9 +125,28 @@ class PrometheusProcess:
         """SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT`; waits for it to exit."""
         terminate(self.pid, self.process, self.run_dir)
 
+    def wait_until(
+        self, condition: Callable[[], bool], timeout: float, failure: str, poll: float = 0.1
+    ) -> float:
+        """Seconds until ``condition()`` holds, checked every ``poll`` seconds.
+
+        Raises :class:`DemoError` with the log's tail if Prometheus exits first, and
+        ``f"{failure} within {timeout} s"`` if ``timeout`` passes.
+        """
+        started = time.monotonic()
+        while True:
+            if (status := self.process.poll()) is not None:
+                said = tail(self.log_file.read_text(errors="replace"))
+                raise DemoError(f"prometheus exited with status {status}: {said}")
+            if condition():
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise DemoError(f"{failure} within {timeout:.0f} s.")
+            time.sleep(poll)
+
 
 def launch(
-    blocks: Path,
+    blocks: Path | None,
     run_dir: Path,
     *,
     port: int | None = None,
@@ -139,14 +159,16 @@ def launch(
 
     The blocks themselves are never written to: Prometheus' WAL, lock and the series it scrapes
     go to ``run_dir``, made once (a launch again in the same ``run_dir`` reuses its ``tsdb``).
+    ``blocks=None`` starts on an empty TSDB, for a Prometheus that only holds what it scrapes.
     ``config`` is the text of its ``prometheus.yml``; ``port`` by default a free one; ``args``
-    more command-line flags. Does not wait: the caller knows what "ready" means for its data.
+    more command-line flags. Does not wait: the caller knows what "ready" means for its data
+    (:meth:`PrometheusProcess.wait_until` waits for it).
     Its output goes to ``run_dir/prometheus.log``.
     """
     tsdb = run_dir / "tsdb"
     if not tsdb.is_dir():
         tsdb.mkdir(parents=True)
-        for block in blocks.iterdir():
+        for block in blocks.iterdir() if blocks is not None else ():
             link_tree(block, tsdb / block.name)
     chosen = port if port is not None else free_port()
     config_file = run_dir / "prometheus.yml"

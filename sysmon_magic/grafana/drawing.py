@@ -40,7 +40,8 @@ def panel_unit(panel: Panel, exprs: Sequence[str]) -> tuple[str | None, str]:
 
 
 def plot_lines(panel: Panel, frame: pd.DataFrame, ax: Axes | None) -> Axes:
-    from ..plotting import MAX_DISTINCT_SERIES, as_wide, legend_names, plot
+    from ..frames import to_wide
+    from ..plotting import MAX_DISTINCT_SERIES, legend_names, plot
 
     info = frame.attrs["grafana"]
     columns: list[pd.DataFrame] = []
@@ -52,7 +53,7 @@ def plot_lines(panel: Panel, frame: pd.DataFrame, ax: Axes | None) -> Axes:
         for column in part.columns:  # another target's labels are no series of this one
             if isinstance(part[column].dtype, pd.CategoricalDtype):
                 part[column] = part[column].cat.remove_unused_categories()
-        wide = as_wide(part)
+        wide = to_wide(part)
         if wide.shape[1] == 0:
             continue
         names = legend_names(wide.columns, query["legend"], query["expr"])

@@ -9,9 +9,11 @@ is stopped by its own PID at the end of the session. The browser is Debian's ``c
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,17 +25,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from sysmon_magic import demo
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 # nbval (`pytest tests --nbval notebooks`) would otherwise collect the test notebook and run it
 # without a browser; it is an input of the browser test, not a test of its own.
@@ -60,16 +63,39 @@ CHROMIUM_ARGS = [
 SERVER_START_TIMEOUT = 120.0  # 2 slow cores: importing jupyter_server and the lab extensions
 SERVER_STOP_TIMEOUT = 20.0
 
+# Generous: on CI's two cores, the first run starts a kernel, imports pandas and matplotlib,
+# may start the demo Prometheus, and renders the widget.
+KERNEL_TIMEOUT_MS = 120_000
+WIDGET_TIMEOUT_MS = 180_000
+REDRAW_TIMEOUT_MS = 60_000
+KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: What ipykernel saves in a notebook: the editor learns from it that cells are IPython.
+IPYTHON = {"name": "python", "codemirror_mode": {"name": "ipython"}}
+
 
 def _in_ci() -> bool:
     return os.environ.get("CI") == "true"
 
 
 def _missing(reason: str) -> None:
-    """Skip on a developer's machine without the browser tooling; fail in CI, where it must be."""
+    """Skip on a developer's machine without the browser tooling; fail in CI, where it must be.
+
+    Called from a fixture it skips the test; at a test module's import, the whole module.
+    """
     if _in_ci():
         pytest.fail(f"{reason} (CI=true: the browser test must run; see scripts/setup.sh)")
-    pytest.skip(f"{reason}: install it with scripts/setup.sh test")
+    pytest.skip(f"{reason}: install it with scripts/setup.sh test", allow_module_level=True)
+
+
+def playwright_api() -> ModuleType:
+    """``playwright.sync_api``, for a test module to call at import (it skips the module
+    without Playwright, as :func:`_missing` says)."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("Playwright for Python is not installed (pip package `playwright`)")
+    return sync_api
 
 
 @dataclass
@@ -245,11 +271,7 @@ def jupyter_lab(chromium: Path, demo_server: demo.DemoServer) -> Iterator[Jupyte
 
 @pytest.fixture(scope="session")
 def browser(chromium: Path) -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Playwright for Python is not installed (pip package `playwright`)")
-    with sync_playwright() as playwright:
+    with playwright_api().sync_playwright() as playwright:
         # Playwright's own Chromium build cannot be downloaded here: use Debian's.
         browser = playwright.chromium.launch(
             executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
@@ -278,6 +300,8 @@ def notebook_page(
 ) -> Iterator[Page]:
     """A fresh page and a fresh copy of the test notebook, with no kernel left from before.
 
+    The artifacts' directory exists for the test's screenshots.
+
     Kernels survive page reloads and closed tabs, so every test starts and ends without any.
     A failed test leaves a screenshot of the whole page in the artifacts.
     """
@@ -286,15 +310,113 @@ def notebook_page(
     jupyter_lab.shutdown_kernels()
     # JupyterLab may have autosaved outputs into the copy: each test starts from the original.
     shutil.copyfile(NOTEBOOK, jupyter_lab.root_dir / NOTEBOOK.name)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # for the test's screenshots, and a failure's
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
         yield page
     finally:
         if request.node.stash.get(_CALL_FAILED, False):
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             # A crashed page cannot be shot: the assertion message has to do.
             with contextlib.suppress(PlaywrightError):
                 page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}.png")
         context.close()
         jupyter_lab.shutdown_kernels()
+
+
+# -- what the tests do on a page -------------------------------------------------------------
+
+
+def write_notebook(path: Path, sources: Sequence[str], language_info: object = IPYTHON) -> None:
+    """A notebook of code cells with ``sources``, for the python3 kernel; ``language_info=None``
+    saves none (as a notebook never run), else it is saved as given."""
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell-{n}", "metadata": {},
+         "outputs": [], "source": source}
+        for n, source in enumerate(sources)
+    ]  # fmt: skip
+    metadata: dict[str, object] = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+    }
+    if language_info is not None:
+        metadata["language_info"] = language_info
+    notebook = {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook, indent=1))
+
+
+def expect_kernel_idle(page: Page, timeout_ms: float = KERNEL_TIMEOUT_MS) -> None:
+    """Wait until the notebook's kernel is started, connected and idle.
+
+    Not the toolbar's execution indicator: in JupyterLab 4.6 it says ``data-status="idle"`` before
+    any kernel exists, and Run All in that moment opens a "Select Kernel" dialog instead of
+    running. The status bar says "No Kernel | Initializing", then "Python 3 (ipykernel) |
+    Initializing", "| Connecting", "| Unknown" and at last "Python 3 (ipykernel) | Idle".
+    """
+    playwright_api().expect(
+        page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE),
+        "the notebook's kernel did not become idle (status bar)",
+    ).to_have_count(1, timeout=timeout_ms)
+
+
+def open_notebook(page: Page, url: str) -> None:
+    """Open the notebook at ``url`` and wait until its kernel is idle."""
+    page.goto(url)
+    expect_kernel_idle(page)
+
+
+def run_all_cells(page: Page) -> None:
+    """Run > Run All Cells, through the menu bar as a user would."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    # By command id: "Restart Kernel and Run All Cells..." also contains the words.
+    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
+
+
+def image_png(img: Locator, what: str) -> bytes:
+    """The PNG that the one ``<img>`` of ``img`` shows, fetched by the page from its own URL.
+
+    Compared by content, not by ``src``: an ipywidgets ``Image`` shows a fresh ``blob:`` URL
+    on every update (even for the same bytes), an ``Output`` a ``data:`` URL; ``fetch`` reads both.
+    """
+    playwright_api().expect(img, f"{what} should be exactly one image").to_have_count(
+        1, timeout=REDRAW_TIMEOUT_MS
+    )
+    encoded = img.evaluate(
+        """async (img) => {
+            const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+            let text = "";
+            for (const byte of bytes) text += String.fromCharCode(byte);
+            return btoa(text);
+        }"""
+    )
+    png = base64.b64decode(encoded)
+    assert png.startswith(PNG_SIGNATURE), f"{what} is not a PNG: {png[:16]!r}"
+    return png
+
+
+_State = TypeVar("_State")
+
+
+def settled(
+    page: Page,
+    read: Callable[[], _State],
+    failure: Callable[[_State], str],
+    done: Callable[[_State], bool] = lambda state: True,
+) -> _State:
+    """What ``read()`` says once the kernel is idle and it has stayed the same for a second (and
+    ``done`` holds of it), within :data:`REDRAW_TIMEOUT_MS`; else fail with ``failure(state)``.
+
+    A drag or a fast sequence of changes can send several updates, and the kernel redraws for
+    each: reading too early would see a half-way state.
+    """
+    deadline = time.monotonic() + REDRAW_TIMEOUT_MS / 1000
+    last: _State | None = None
+    since = time.monotonic()
+    while True:
+        expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
+        state = read()
+        if state != last:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since >= 1.0 and done(state):
+            return state
+        assert time.monotonic() < deadline, failure(state)
+        page.wait_for_timeout(200)

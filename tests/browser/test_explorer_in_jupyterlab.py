@@ -9,39 +9,36 @@ and the summary line says what is shown. Screenshots of the cell's output area g
 
 from __future__ import annotations
 
-import base64
-import os
 import re
-import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import ARTIFACTS, NOTEBOOK, JupyterLab
+from .conftest import (
+    ARTIFACTS,
+    NOTEBOOK,
+    REDRAW_TIMEOUT_MS,
+    WIDGET_TIMEOUT_MS,
+    JupyterLab,
+    expect_kernel_idle,
+    image_png,
+    open_notebook,
+    playwright_api,
+    run_all_cells,
+    settled,
+)
 
-try:
-    from playwright.sync_api import Locator, Page, expect
-except ImportError:
-    # Same rule as for the browser (conftest): a developer may lack it, CI must not.
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip(
-        "Playwright for Python is not installed: scripts/setup.sh test", allow_module_level=True
-    )
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+expect = playwright_api().expect  # skips this module without Playwright (fails in CI)
 
 pytestmark = pytest.mark.browser
-
-# Generous: on CI's two cores, the first run starts a kernel, imports pandas and matplotlib,
-# may start the demo Prometheus, and renders the widget.
-KERNEL_TIMEOUT_MS = 120_000
-WIDGET_TIMEOUT_MS = 180_000
-REDRAW_TIMEOUT_MS = 60_000
 
 TOTAL_SERIES = 12
 PICKED_INSTANCE = "web-03:9100"
 WINDOW = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) to (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
-KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _window(summary: str) -> tuple[datetime, datetime]:
@@ -57,48 +54,8 @@ def _outputs_text(page: Page) -> str:
     return "\n---\n".join(t.strip()[:2000] for t in texts) or "(no outputs at all)"
 
 
-def _expect_kernel_idle(page: Page, timeout_ms: float) -> None:
-    """Wait until the notebook's kernel is started, connected and idle.
-
-    Not the toolbar's execution indicator: in JupyterLab 4.6 it says ``data-status="idle"`` before
-    any kernel exists, and Run All in that moment opens a "Select Kernel" dialog instead of
-    running. The status bar says "No Kernel | Initializing", then "Python 3 (ipykernel) |
-    Initializing", "| Connecting", "| Unknown" and at last "Python 3 (ipykernel) | Idle".
-    """
-    expect(
-        page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE),
-        "the notebook's kernel did not become idle (status bar)",
-    ).to_have_count(1, timeout=timeout_ms)
-
-
-def _run_all_cells(page: Page) -> None:
-    """Run > Run All Cells, through the menu bar as a user would."""
-    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-    # By command id: "Restart Kernel and Run All Cells..." also contains the words.
-    page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
-
-
 def _plot_png(explorer: Locator) -> bytes:
-    """The PNG the plot shows, fetched by the page from the ``<img>``'s own URL.
-
-    Compared by content, not by ``src``: an ipywidgets ``Image`` shows a fresh ``blob:`` URL
-    on every update (even for the same bytes), an ``Output`` a ``data:`` URL; ``fetch`` reads both.
-    """
-    img = explorer.locator(".sysmon-plot img")
-    expect(img, "the plot should hold exactly one image").to_have_count(
-        1, timeout=REDRAW_TIMEOUT_MS
-    )
-    encoded = img.evaluate(
-        """async (img) => {
-            const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-            let text = "";
-            for (const byte of bytes) text += String.fromCharCode(byte);
-            return btoa(text);
-        }"""
-    )
-    png = base64.b64decode(encoded)
-    assert png.startswith(PNG_SIGNATURE), f"the plot is not a PNG: {png[:16]!r}"
-    return png
+    return image_png(explorer.locator(".sysmon-plot img"), "the plot")
 
 
 def _wait_for_redraw(
@@ -106,27 +63,17 @@ def _wait_for_redraw(
 ) -> tuple[bytes, str]:
     """Wait until the summary matches and plot and summary have settled; return both.
 
-    A drag or a fast sequence of changes can send several updates, and the kernel redraws for
-    each: reading too early would see a half-way state. So wait until the kernel is idle and
-    nothing changed for a second, then check that the image differs from ``old_png``.
+    Settled: the kernel idle and nothing changed for a second. Then the image must differ from
+    ``old_png``.
     """
     summary_box = explorer.locator(".sysmon-summary")
     expect(summary_box).to_have_text(summary, timeout=REDRAW_TIMEOUT_MS)
-    deadline = time.monotonic() + REDRAW_TIMEOUT_MS / 1000
-    last: tuple[bytes, str] | None = None
-    since = time.monotonic()
-    while True:
-        _expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
-        state = (_plot_png(explorer), summary_box.inner_text())
-        if state != last:
-            last, since = state, time.monotonic()
-        elif time.monotonic() - since >= 1.0:
-            break
-        assert time.monotonic() < deadline, f"the plot kept changing; summary {state[1]!r}"
-        page.wait_for_timeout(200)
+    png, text = settled(
+        page,
+        lambda: (_plot_png(explorer), summary_box.inner_text()),
+        lambda state: f"the plot kept changing; summary {state[1]!r}",
+    )
     _assert_no_errors(explorer)
-    assert last is not None
-    png, text = last
     assert summary.search(text), f"the summary settled on {text!r}"
     assert png != old_png, f"the plot image did not change; summary {text!r}"
     return png, text
@@ -144,11 +91,8 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     jupyter_lab: JupyterLab, notebook_page: Page
 ) -> None:
     page = notebook_page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.goto(jupyter_lab.lab_url(NOTEBOOK.name))
-
-    _expect_kernel_idle(page, KERNEL_TIMEOUT_MS)
-    _run_all_cells(page)
+    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK.name))
+    run_all_cells(page)
 
     explorer = page.locator(".sysmon-explorer")
     try:
@@ -162,7 +106,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
             f"the explorer widget did not render; notebook outputs:\n{_outputs_text(page)}"
         ) from error
     # Run All has finished once the kernel is idle again; only then is the first state final.
-    _expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
+    expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
     _assert_no_errors(explorer)
     # The cell's own output area (not the page: JupyterLab scrolls the notebook internally).
     output = page.locator(".jp-CodeCell", has=explorer).locator(".jp-Cell-outputArea")

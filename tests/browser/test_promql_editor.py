@@ -12,29 +12,31 @@ and in Notebook 7), and Tab still completes from the kernel. Screenshots go to
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import ARTIFACTS, REPO, JupyterLab
+from .conftest import (
+    ARTIFACTS,
+    IPYTHON,
+    KERNEL_TIMEOUT_MS,
+    REPO,
+    JupyterLab,
+    open_notebook,
+    playwright_api,
+    write_notebook,
+)
 
-try:
-    from playwright.sync_api import Locator, Page, expect
-except ImportError:
-    # Same rule as for the browser (conftest): a developer may lack it, CI must not.
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip(
-        "Playwright for Python is not installed: scripts/setup.sh test", allow_module_level=True
-    )
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+expect = playwright_api().expect  # skips this module without Playwright (fails in CI)
 
 pytestmark = pytest.mark.browser
 
-KERNEL_TIMEOUT_MS = 120_000
 EDITOR_TIMEOUT_MS = 60_000
-KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")
 
 NOTEBOOK = "promql_cells.ipynb"
 QUERY = (
@@ -51,29 +53,7 @@ CELLS = ["%load_ext sysmon_magic", "%sysmon_connect demo", QUERY, BROKEN, PYTHON
 
 
 def _write_notebook(lab: JupyterLab, *, language_info: bool = True) -> None:
-    cells: list[dict[str, object]] = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"cell-{n}",
-            "metadata": {},
-            "outputs": [],
-            "source": source,
-        }
-        for n, source in enumerate(CELLS)
-    ]
-    metadata: dict[str, object] = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
-    }
-    if language_info:
-        metadata["language_info"] = {"name": "python", "codemirror_mode": {"name": "ipython"}}
-    notebook = {
-        "cells": cells,
-        "metadata": metadata,
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (lab.root_dir / NOTEBOOK).write_text(json.dumps(notebook))
+    write_notebook(lab.root_dir / NOTEBOOK, CELLS, IPYTHON if language_info else None)
 
 
 def _editor(page: Page, index: int) -> Locator:
@@ -146,7 +126,6 @@ def test_promql_cells_are_highlighted_and_linted(
     mark.hover()
     tooltip = page.locator(".cm-tooltip-lint")
     expect(tooltip).to_contain_text("unexpected expression", timeout=EDITOR_TIMEOUT_MS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator(".jp-Notebook").screenshot(path=ARTIFACTS / f"promql-editor-{frontend}.png")
 
     # The Python cell: IPython's highlighting, none of the PromQL one, and no lint.
@@ -174,11 +153,7 @@ def test_tab_completion_in_a_promql_cell_still_comes_from_the_kernel(
 ) -> None:
     page = notebook_page
     _write_notebook(jupyter_lab)
-    page.goto(jupyter_lab.lab_url(NOTEBOOK))
-    expect(
-        page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE),
-        "the notebook's kernel did not become idle (status bar)",
-    ).to_have_count(1, timeout=KERNEL_TIMEOUT_MS)
+    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
     # %load_ext and %sysmon_connect demo: the kernel then knows the demo's names.
     _editor(page, 0).click()
     page.keyboard.press("Shift+Enter")
@@ -206,11 +181,7 @@ def test_a_notebook_that_learns_its_language_from_the_kernel_switches_then(
     """No ``language_info`` saved: the cells are drawn before the kernel says "IPython"."""
     page = notebook_page
     _write_notebook(jupyter_lab, language_info=False)
-    page.goto(jupyter_lab.lab_url(NOTEBOOK))
-    expect(
-        page.locator(".jp-StatusBar-TextItem", has_text=KERNEL_IDLE),
-        "the notebook's kernel did not become idle (status bar)",
-    ).to_have_count(1, timeout=KERNEL_TIMEOUT_MS)
+    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
     expect(_editor(page, 2)).to_have_attribute("data-language", "promql")
     expect(_editor(page, 4)).to_have_attribute("data-language", "python")
     _token(_editor(page, 2), "sysmon-promql-function", "rate")

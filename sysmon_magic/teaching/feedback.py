@@ -4,7 +4,8 @@
 meaningless: the kind of result (a range vector for an instant exercise), label names, which
 series, sample times, then values. Given the learner's query text too, it names causes that only
 the query shows (``on (...)`` in a one-to-one match, ``absent()``'s labels, ``bool``); the hints
-themselves are in :mod:`.hints`. :mod:`.teaching` runs the queries and calls this.
+themselves are in :mod:`.hints`. :mod:`.exercises` runs the queries and calls this. Pure: no
+client, no IPython.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..timeparse import format_time
 from . import hints
 from .results import Namer, Result, SeriesKey, read_result
-from .timeparse import format_time
 
 __all__ = ["ATOL", "RTOL", "Feedback", "compare", "not_yet"]
 

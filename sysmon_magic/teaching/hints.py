@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .explain import is_scalar, shown
+from ..explain import is_scalar, shown
 
 __all__ = [
     "ABSENT_FOUND_SAMPLES",

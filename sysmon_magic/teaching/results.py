@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import SysmonUsageError
-from .frames import NOT_LABELS
+from ..errors import SysmonUsageError
+from ..frames import NOT_LABELS, to_tidy
 
-__all__ = ["Namer", "Result", "SeriesKey", "as_tidy", "read_result", "series_name"]
+__all__ = ["Namer", "Result", "SeriesKey", "read_result", "series_name"]
 
 #: A series' label set, sorted as the frame's columns are.
 SeriesKey = tuple[tuple[str, str], ...]
@@ -33,35 +33,8 @@ class Result:
         return {t for s in self.series.values() for t in s.index}
 
 
-def as_tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """A wide frame (``--format wide``) back in tidy form; a tidy frame as is.
-
-    A wide frame cannot tell a NaN sample from a missing one; both are dropped.
-    """
-    if "value" in frame.columns and frame.index.name == "timestamp":
-        return frame.reset_index()  # a scalar in wide form: its time is the index
-    if "value" in frame.columns or not isinstance(frame.index, pd.DatetimeIndex):
-        return frame
-    names = [str(n) for n in frame.columns.names]
-    # A wide frame of label-less series has one level, "series", valued "{}" (frames.py).
-    no_labels = names == ["series"] and all(c in ("{}", ("{}",)) for c in frame.columns)
-    pieces = []
-    for column in frame.columns:
-        values = frame[column].dropna()
-        piece = pd.DataFrame({"timestamp": values.index, "value": values.to_numpy()})
-        if not no_labels:
-            label_values = column if isinstance(column, tuple) else (column,)
-            for name, value in zip(names, label_values, strict=True):
-                if value != "":  # "" marks a label this series does not have
-                    piece[name] = value
-        pieces.append(piece)
-    if not pieces:
-        return pd.DataFrame({"timestamp": [], "value": []})
-    return pd.concat(pieces, ignore_index=True)
-
-
 def read_result(frame: pd.DataFrame) -> Result:
-    frame = as_tidy(frame)
+    frame = to_tidy(frame)
     if "value" not in frame.columns or "timestamp" not in frame.columns:
         raise SysmonUsageError(
             "check() takes PromQL or a frame from %%promql (with `timestamp` and `value` columns)."
