@@ -1,13 +1,15 @@
 """``Client``: the Prometheus HTTP API of NHN Cloud System Monitoring, or of any Prometheus.
 
-Every request goes through one funnel, :meth:`Client._call`, which asks the client's transport
-for the answer and reads it: an :class:`~sysmon_magic.transport.HTTPTransport` (the default),
-a recording one that stores each exchange, or a replaying one that answers from a file
-(:mod:`~sysmon_magic.recording`), as httpx's clients take a ``transport=``. Range answers are
-read window by window into their series' arrays, from the bytes when there are bytes
-(:mod:`~sysmon_magic.frames_bytes`); windows are always joined by one merge of those arrays
-(:func:`~sysmon_magic.frames.concat_runs`), and the frame is built once, from the merge: live,
-recorded and replayed frames are the same.
+The endpoints, and the one funnel every request goes through, :meth:`Client._call`, which asks
+the client's transport for the answer and reads it: an
+:class:`~sysmon_magic.transport.HTTPTransport` (the default), a recording one that stores each
+exchange, or a replaying one that answers from a file (:mod:`~sysmon_magic.recording`), as
+httpx's clients take a ``transport=``. How a client is made (its arguments checked, its
+transports set up, its description) is :mod:`~sysmon_magic.client_base`'s. A long range query
+is split into windows here; range answers are read window by window into their series' arrays,
+from the bytes when there are bytes (:mod:`~sysmon_magic.frames_bytes`), and the windows are
+fetched, checked and joined by one merge of those arrays in :mod:`~sysmon_magic.ranges`: the
+frame is built once, from the merge, so live, recorded and replayed frames are the same.
 """
 
 from __future__ import annotations
@@ -15,244 +17,60 @@ from __future__ import annotations
 import math
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any
 
 import pandas as pd
 
 from . import frames
-from .envelope import Answer, Reader, strings
-from .errors import ResponseFormatError, SysmonError, SysmonUsageError
+from .client_base import ClientBase
+from .envelope import Answer, strings
+from .errors import SysmonUsageError
+from .params import (
+    ENGINE_ENDPOINTS,
+    as_matchers,
+    format_seconds,
+    request_deadline,
+    step_seconds,
+    timeout_param,
+)
 from .provenance import Provenance
 from .query_client import TimeLike
-from .recording import RecordingTransport, ReplayTransport
+from .ranges import Window, fetch_windows, merge_windows, read_window
+from .recording import ReplayTransport
 from .regions import SCRAPE_INTERVAL, region_api_root
-from .timeparse import (
-    PROMETHEUS_MAX_POINTS,
-    auto_step,
-    format_duration,
-    format_time,
-    parse_duration,
-    parse_time,
-    split_range,
-)
+from .timeparse import auto_step, format_duration, parse_time, split_range
 from .transport import (
     APPKEY_HEADER,
-    DEFAULT_MAX_RESPONSE_BYTES,
     Cancel,
-    HTTPTransport,
     Request,
     Secret,
     Transport,
-    checked_appkey,
-    checked_headers,
-    is_loopback,
     mask_secret,
 )
-
-if TYPE_CHECKING:
-    import requests
-
-    from .recording import Recording
 
 __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
 
 # Functions whose result order is the point; other instant results are put in label order.
 _ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")
-# Endpoints that take the engine parameters (``params=``).
-_ENGINE_ENDPOINTS = frozenset({"query", "query_range"})
-# Parameters the client sets on those endpoints itself.
-_OWN_PARAMS = frozenset({"query", "time", "start", "end", "step", "timeout"})
 # Scrape intervals seen in practice; a measured one is rounded to the nearest.
 _USUAL_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 
-class Client:
+class Client(ClientBase):
     """A connection to a Prometheus-compatible HTTP API.
 
-    Parameters
-    ----------
-    base_url
-        The API root, the part before ``/api/v1``: ``https://kr1-api-sysmon.cloud.toast.com/prometheus``
-        or ``http://127.0.0.1:9090``.
-    appkey
-        The NHN Cloud project appkey, sent as the ``X-TC-APP-KEY`` header; ``None`` for a server
-        without authentication. It is sent only over https, or over http to a loopback address.
-    name
-        What results name as their source (``frame.attrs["promql"]["source"]``); default: the URL.
-    now
-        Pin the clock (unix seconds) that ``now``, ``now-6h`` and default windows are read against,
-        for reports that must give the same answer every day.
-    timeout
-        Seconds for a whole answer: connecting, waiting, reading and retrying (a total
-        deadline, not one per read); ``connect_timeout`` for opening the connection.
-    max_points
-        Target points per series when a range query's step is chosen automatically (about
-        1,000: enough for a plot), not the server's limit (``max_points_per_series``).
-    max_points_per_series
-        The most points per series the server returns for one range query: 11,001 from
-        Prometheus (the default: it refuses more than 11,000 steps, and a range of 11,000 steps
-        has 11,001 points), 30,000 from VictoriaMetrics (``-search.maxPointsPerTimeseries``). A
-        longer range is fetched as windows of that many points: a higher limit, fewer windows.
-    max_parallel
-        How many windows of a long range query are fetched at once.
-    scrape_interval
-        Seconds between the data's samples (60 for NHN Cloud); an automatic step is never finer
-        (a finer one only repeats samples). ``None``: unknown, no floor;
-        :meth:`measure_scrape_interval` can find it.
-    verify
-        TLS verification: ``True`` (default), the path of a CA bundle, or ``False`` (unsafe).
-    compress
-        Ask for compressed answers. Default: yes, except from a loopback address, where gzip
-        costs the server more than it saves; say ``True`` for a tunnel (``ssh -L``,
-        ``kubectl port-forward``) to a distant server.
-    max_response_bytes
-        The largest answer read, compressed or decompressed (default 1 GiB): past it, a
-        :class:`~sysmon_magic.errors.ResponseTooLargeError` instead of the memory running out.
-    session
-        A ``requests.Session`` to send through (retries, proxies and TLS settings are then
-        yours, and a deadline ends a request between reads only).
-    recording
-        A :class:`~sysmon_magic.recording.Recording` that stores every exchange (see
-        :meth:`from_recording` to answer from one).
-    transport
-        Where answers come from, instead of HTTP to ``base_url`` (a
-        :class:`~sysmon_magic.transport.Transport`).
-    headers
-        More headers for every request, shown with the connection and under every result: a
-        tenant (``{"X-Scope-OrgID": "team-a"}`` for Mimir and Cortex, ``THANOS-TENANT`` for
-        Thanos). Headers the client sets itself (``X-TC-APP-KEY``, ``Accept-Encoding``, ``Host``
-        ...) are refused, and so are credentials (``Authorization``, ``Cookie``): give those in
-        ``secret_headers``.
-    secret_headers
-        Headers held and sent as the appkey is: never shown, recorded or in a message (masked,
-        scrubbed from what the server says), and sent only over https or to a loopback address.
-    params
-        Engine parameters sent with every ``query`` and ``query_range`` request (not with
-        ``series``, ``labels``, ``label_values`` and ``metadata``): Thanos'
-        ``partial_response``, ``dedup``, ``max_source_resolution``; VictoriaMetrics' ``nocache``,
-        ``extra_label``. Part of each request, so of a recording's keys; shown under results.
+    Its arguments (the URL, ``appkey``, ``transport=``, ``recording=``, limits, engine
+    parameters) are documented on :class:`~sysmon_magic.client_base.ClientBase`'s ``__init__``,
+    which checks them; this class adds the endpoints, each asking through one funnel,
+    :meth:`_call`.
 
     Examples
     --------
     >>> client = Client.for_region("kr1", appkey=os.environ["SYSMON_APPKEY"])  # doctest: +SKIP
     >>> client.query_range('rate(node_cpu_seconds_total{mode="user"}[5m])', "now-6h", "now")
     """
-
-    def __init__(
-        self,
-        base_url: str,
-        appkey: str | Secret | None = None,
-        *,
-        name: str | None = None,
-        now: float | None = None,
-        timeout: float = 60.0,
-        connect_timeout: float = 5.0,
-        max_points: int = 1000,
-        max_parallel: int = 4,
-        scrape_interval: float | None = None,
-        verify: bool | str = True,
-        compress: bool | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        session: requests.Session | None = None,
-        recording: Recording | None = None,
-        transport: Transport | None = None,
-        headers: Mapping[str, str] | None = None,
-        secret_headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        max_points_per_series: int = PROMETHEUS_MAX_POINTS,
-    ) -> None:
-        # From here on only as a Secret (checked as one): no traceback's locals show it.
-        secret: Secret | None = Secret(appkey) if isinstance(appkey, str) and appkey else None
-        if isinstance(appkey, Secret):
-            secret = appkey
-        del appkey
-        secret = checked_appkey(secret)
-        plain_headers, hidden_headers = checked_headers(headers, secret_headers)
-        engine_params = _checked_params(params)
-        if isinstance(max_points_per_series, bool) or not (
-            isinstance(max_points_per_series, int) and max_points_per_series > 0
-        ):
-            raise SysmonUsageError(
-                f"max_points_per_series= is the most points per series the server returns, a "
-                f"positive whole number (Prometheus 11001, VictoriaMetrics 30000), not "
-                f"{max_points_per_series!r}."
-            )
-        unusable = SysmonUsageError(
-            f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
-            "the part before /api/v1."
-        )
-        try:
-            parts = urlsplit(base_url.strip())
-            hostname = parts.hostname
-        except ValueError:  # "http://[::1": a bracket that never closes
-            raise unusable from None
-        if parts.scheme not in ("http", "https") or not hostname:
-            raise unusable
-        if parts.username or parts.password:
-            # A URL is shown and recorded (provenance, listings, recordings): no secret in it.
-            raise SysmonUsageError(
-                f"Remove the user name and password from the URL of {hostname}: URLs are "
-                "shown and recorded; the appkey travels in its header instead."
-            )
-        if (secret or hidden_headers) and parts.scheme != "https" and not is_loopback(hostname):
-            what = "the appkey" if secret else f"the secret header {next(iter(hidden_headers))}"
-            raise SysmonUsageError(
-                f"Refusing to send {what} over plain http to {hostname}: use https "
-                "(plain http is allowed only to 127.0.0.1 / localhost)."
-            )
-        self.base_url = base_url.strip().rstrip("/")
-        self.host = parts.netloc
-        self.name = name or self.base_url
-        self.pinned_now = now
-        self.timeout = timeout
-        self.max_points = max_points
-        self.max_points_per_series = max_points_per_series
-        self.max_parallel = max_parallel
-        self.scrape_interval = scrape_interval
-        self._appkey = secret
-        # In name order: a recording keeps them so (sorted keys), and a replay shows them as
-        # the live connection did.
-        self._headers = dict(sorted(plain_headers.items()))
-        self._secret_headers = hidden_headers
-        self._params = dict(sorted(engine_params.items()))
-        self._reader = Reader(self.host, self._appkey, secrets=hidden_headers.values())
-        # The live transport: what a health check and a measurement use, never recorded.
-        self._live: Transport = transport or HTTPTransport(
-            self.base_url,
-            self._appkey,
-            verify=verify,
-            connect_timeout=connect_timeout,
-            compress=compress,
-            max_response_bytes=max_response_bytes,
-            session=session,
-            headers=plain_headers,
-            secret_headers=hidden_headers,
-        )
-        self.transport: Transport = self._live
-        if recording is not None:
-            # What a replay needs to ask the same requests (the params are in their keys, the
-            # limit decides the windows) and to describe them as they were made. Left out when
-            # they are the defaults, so that a plain connection's recording stays as it was (and
-            # dropped from the file's earlier connection); the secret headers are never written.
-            engine: dict[str, Any] = {
-                "params": self._params,
-                "headers": self._headers,
-                "max_points_per_series": self.max_points_per_series,
-            }
-            defaults = {"params": {}, "headers": {}, "max_points_per_series": PROMETHEUS_MAX_POINTS}
-            recording.connection = {
-                **{k: v for k, v in recording.connection.items() if k not in engine},
-                "name": self.name,
-                "now": self.pinned_now,
-                "scrape_interval": self.scrape_interval,
-                **{k: v for k, v in engine.items() if v != defaults[k]},
-            }
-            self.transport = RecordingTransport(self._live, recording, self._reader)
 
     @classmethod
     def for_region(
@@ -272,81 +90,9 @@ class Client:
     def from_recording(cls, path: str | os.PathLike[str], **options: Any) -> Client:
         """A client that answers from a recording: no network, no appkey, the recorded clock."""
         transport = ReplayTransport.load(path)
-        info = transport.recording.connection
-        options.setdefault("name", info.get("name") or "replay")
-        options.setdefault("now", transport.recording.now)
-        options.setdefault("scrape_interval", info.get("scrape_interval"))
-        options.setdefault("params", info.get("params"))
-        options.setdefault(
-            "max_points_per_series", info.get("max_points_per_series") or PROMETHEUS_MAX_POINTS
-        )
-        # Shown as when recorded; a replay sends nothing.
-        options.setdefault("headers", info.get("headers"))
+        options = {**transport.recording.client_options(), **options}
         # A loopback placeholder: a replaying client never opens a connection.
         return cls("http://127.0.0.1/replay", transport=transport, **options)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    @property
-    def masked_appkey(self) -> str:
-        """The appkey as it may be shown: at most its last 4 characters."""
-        return mask_secret(self._appkey.reveal() if self._appkey else None)
-
-    @property
-    def has_appkey(self) -> bool:
-        """Whether requests carry an appkey."""
-        return self._appkey is not None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The extra headers that may be shown (a copy): not the secret ones."""
-        return dict(self._headers)
-
-    @property
-    def secret_header_names(self) -> list[str]:
-        """The names of the secret headers sent (their values are never shown)."""
-        return list(self._secret_headers)
-
-    @property
-    def params(self) -> dict[str, str]:
-        """The engine parameters sent with every query and range query (a copy)."""
-        return dict(self._params)
-
-    @property
-    def replaying(self) -> bool:
-        """Whether answers come from a recording instead of the server."""
-        return self.transport.replays
-
-    @property
-    def recording(self) -> Recording | None:
-        """The recording this client writes, or answers from; None for a live one."""
-        return getattr(self.transport, "recording", None)
-
-    @property
-    def compress(self) -> bool:
-        """Whether answers are asked for compressed."""
-        return bool(getattr(self._live, "compress", False))
-
-    def now(self) -> float:
-        """The client's clock: the pinned time if there is one, else the wall clock."""
-        return time.time() if self.pinned_now is None else self.pinned_now
-
-    def close(self) -> None:
-        """Close the HTTP session if this client created it."""
-        self.transport.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        # getattr: a traceback showing locals may print a Client that failed half-way through
-        # __init__ (a refused URL), before its attributes were set.
-        base_url, name = getattr(self, "base_url", "?"), getattr(self, "name", "?")
-        appkey = self.masked_appkey if hasattr(self, "_appkey") else "(none)"
-        return f"Client({base_url!r}, name={name!r}, appkey={appkey!r})"
 
     def _call(
         self,
@@ -366,8 +112,8 @@ class Client:
         object per sample), read by up to ``threads`` threads; they are None when the answer
         came parsed (a replay) or is not a vector or matrix.
         """
-        if endpoint in _ENGINE_ENDPOINTS:
-            params = [*params, *self._params.items()]
+        if endpoint in ENGINE_ENDPOINTS:
+            params = [*params, *self.params.items()]
         request = Request(
             endpoint,
             tuple((str(k), str(v)) for k, v in params),
@@ -383,8 +129,8 @@ class Client:
             found = runs_from_body(reply.body, threads=threads)
             if found.runs is not None and isinstance(found.envelope, dict):
                 envelope = {**found.envelope, "data": found.envelope.get("data", {})}
-                return self._reader.envelope_answer(envelope, reply), found.runs
-        return self._reader.answer(reply), None
+                return self.reader.envelope_answer(envelope, reply), found.runs
+        return self.reader.answer(reply), None
 
     def _time(self, value: TimeLike) -> float:
         return parse_time(value, self.now())
@@ -418,14 +164,14 @@ class Client:
         ...): Prometheus returns some instant results in a different order each time.
         """
         at = self.now() if time is None else self._time(time)
-        params = [("query", promql), ("time", _number(at)), *_timeout_param(timeout)]
-        answer, _ = self._call("query", params, timeout=_deadline(timeout, self.timeout))
+        params = [("query", promql), ("time", format_seconds(at)), *timeout_param(timeout)]
+        answer, _ = self._call("query", params, timeout=request_deadline(timeout, self.timeout))
         data = answer.data
         if not _ORDERING.search(promql):
             data = _by_labels(data)
         frame = frames.frame_from_data(data, fmt)
         frame.attrs["promql"] = self._provenance(
-            answer, query=promql, time=at, result_type=_result_type(answer)
+            answer, query=promql, time=at, result_type=answer.result_type
         )
         return frame
 
@@ -452,111 +198,42 @@ class Client:
         start_s = self._time(start)
         end_s = self.now() if end is None else self._time(end)
         step_s = (
-            _step_seconds(step)
+            step_seconds(step)
             if step is not None
             else auto_step(end_s - start_s, self.max_points, self.scrape_interval or 0.0)
         )
         windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
-        deadline = _deadline(timeout, self.timeout)
+        deadline = request_deadline(timeout, self.timeout)
         # Windows read in parallel keep the cores busy already: each is read by one thread.
         threads = 1 if len(windows) > 1 and self.max_parallel > 1 else 2
 
-        def fetch(window: tuple[float, float], cancel: Cancel | None) -> _Window:
+        def fetch(window: tuple[float, float], cancel: Cancel | None) -> Window:
             params = [
                 ("query", promql),
-                ("start", _number(window[0])),
-                ("end", _number(window[1])),
-                ("step", _number(step_s)),
-                *_timeout_param(timeout),
+                ("start", format_seconds(window[0])),
+                ("end", format_seconds(window[1])),
+                ("step", format_seconds(step_s)),
+                *timeout_param(timeout),
             ]
             answer, runs = self._call(
                 "query_range", params, timeout=deadline, series=True, threads=threads, cancel=cancel
             )
-            if runs is None:  # replayed, or not a matrix (a server's error)
-                runs = frames.runs_from_data(answer.data) if isinstance(answer.data, dict) else None
-            if runs is None:
-                return _Window(None, 0, answer)
-            return _Window(*frames.runs_within(runs, *window), answer)
+            return read_window(answer, runs, window)
 
         if len(windows) == 1:
             parts = [fetch(windows[0], None)]
         else:
-            parts = self._fetch_windows(windows, fetch, progress)
-        found = [part.runs for part in parts if part.runs is not None]
-        if len(found) == len(parts):
-            # One merge, of the windows' arrays; the frame is built once, from all of them.
-            frame = frames.frame_from_runs(
-                found[0] if len(found) == 1 else frames.concat_runs(found), fmt
-            )
-        elif len(parts) == 1:  # a scalar or string, as a server may answer in error
-            frame = frames.frame_from_data(parts[0].answer.data, fmt)
-        else:
-            raise ResponseFormatError(
-                "The server answered a window of this range query with something other than "
-                "a matrix: query the windows one by one to see which."
-            )
-        warnings = [w for part in parts for w in part.answer.warnings]
-        dropped = sum(part.dropped for part in parts)
-        if dropped:
-            warnings.append(
-                f"{dropped:,} sample{'s' if dropped != 1 else ''} outside the "
-                f"window{'s' if len(windows) > 1 else ''} asked for were dropped: the server "
-                "answered more than it was asked."
-            )
-        answer = Answer(
-            data={"resultType": _result_type(parts[0].answer)},
-            warnings=list(dict.fromkeys(warnings)),
-            infos=list(dict.fromkeys(i for part in parts for i in part.answer.infos)),
-            elapsed=max(part.answer.elapsed for part in parts),
-        )
+            parts = fetch_windows(windows, fetch, progress, self.max_parallel)
+        frame, answer = merge_windows(parts, fmt)
         frame.attrs["promql"] = self._provenance(
             answer,
             query=promql,
             start=start_s,
             end=end_s,
             step=step_s,
-            result_type=_result_type(answer),
+            result_type=answer.result_type,
         )
         return frame
-
-    def _fetch_windows(
-        self,
-        windows: Sequence[tuple[float, float]],
-        fetch: Callable[[tuple[float, float], Cancel], _Window],
-        progress: Callable[[int, int], None] | None,
-    ) -> list[_Window]:
-        """Fetch windows in parallel: all of them, in order, or an error naming the one that
-        failed. On a failure or Ctrl-C, the windows in flight are cut off, not waited for."""
-        cancel = Cancel()
-        results: list[_Window | None] = [None] * len(windows)
-        pool = ThreadPoolExecutor(max_workers=max(1, self.max_parallel))
-        futures = {pool.submit(fetch, window, cancel): n for n, window in enumerate(windows)}
-        pending = set(futures)
-        done = 0
-        try:
-            while pending:
-                # Woken every 0.1 s: a Ctrl-C is handled between waits, never after the windows.
-                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=futures.__getitem__):
-                    n = futures[future]
-                    try:
-                        results[n] = future.result()
-                    except SysmonError as exc:
-                        start, end = windows[n]
-                        exc.args = (
-                            f"Window {n + 1} of {len(windows)} ({format_time(start)} to "
-                            f"{format_time(end)}) failed, so nothing is returned: {exc}",
-                        )
-                        raise
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(windows))
-        except BaseException:
-            cancel.cancel()  # every socket in flight is shut: their threads end at once
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return [r for r in results if r is not None]
 
     def series(
         self,
@@ -565,10 +242,10 @@ class Client:
         end: TimeLike | None = None,
     ) -> pd.DataFrame:
         """The series matching one or more selectors: a row per series, a column per label."""
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         answer, _ = self._call("series", params)
         frame = frames.series_frame(answer.data)
-        frame.attrs["promql"] = self._provenance(answer, match=_matchers(match))
+        frame.attrs["promql"] = self._provenance(answer, match=as_matchers(match))
         return frame
 
     def labels(
@@ -578,7 +255,7 @@ class Client:
         end: TimeLike | None = None,
     ) -> list[str]:
         """All label names (of the series matching ``match``, if given)."""
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         return strings(self._call("labels", params)[0].data, "labels")
 
     def label_values(
@@ -591,7 +268,7 @@ class Client:
         """All values of the label ``name`` (of the series matching ``match``, if given)."""
         if not name or "/" in name:
             raise SysmonUsageError(f"{name!r} is not a label name.")
-        params = [("match[]", m) for m in _matchers(match)] + self._window(start, end)
+        params = [("match[]", m) for m in as_matchers(match)] + self._window(start, end)
         answer, _ = self._call(f"label/{name}/values", params, get_only=True)
         return strings(answer.data, "label values")
 
@@ -604,8 +281,8 @@ class Client:
     def check(self) -> float:
         """Check that the server answers and accepts the appkey; return the round trip in seconds."""
         # Straight to the server: a health check is not part of what a recording replays.
-        params = [("query", "1"), ("time", _number(self.now()))]
-        return self._call("query", params, transport=self._live)[0].elapsed
+        params = [("query", "1"), ("time", format_seconds(self.now()))]
+        return self._call("query", params, transport=self.live_transport)[0].elapsed
 
     def measure_scrape_interval(self) -> float | None:
         """The data's sample interval, measured: ``None`` if there are no samples to measure.
@@ -618,9 +295,11 @@ class Client:
         interval from the recording's connection.
         """
         now = self.now()
-        at = _number(now)
-        window = [("start", _number(now - 3600)), ("end", at)]
-        names, _ = self._call("label/__name__/values", window, get_only=True, transport=self._live)
+        at = format_seconds(now)
+        window = [("start", format_seconds(now - 3600)), ("end", at)]
+        names, _ = self._call(
+            "label/__name__/values", window, get_only=True, transport=self.live_transport
+        )
         metrics = ["up"]
         metrics += [name for name in strings(names.data, "metric names")[:1] if name != "up"]
         for metric in metrics:
@@ -630,7 +309,7 @@ class Client:
                     f"quantile(0.5, count_over_time({metric}[{span}]) and {metric} offset {span})"
                 )
                 answer, _ = self._call(
-                    "query", [("query", query), ("time", at)], transport=self._live
+                    "query", [("query", query), ("time", at)], transport=self.live_transport
                 )
                 result = answer.data.get("result") if isinstance(answer.data, dict) else None
                 count = float(result[0]["value"][1]) if result else 0.0
@@ -644,23 +323,10 @@ class Client:
     def _window(self, start: TimeLike | None, end: TimeLike | None) -> list[tuple[str, str]]:
         params = []
         if start is not None:
-            params.append(("start", _number(self._time(start))))
+            params.append(("start", format_seconds(self._time(start))))
         if end is not None:
-            params.append(("end", _number(self._time(end))))
+            params.append(("end", format_seconds(self._time(end))))
         return params
-
-
-class _Window(NamedTuple):
-    """One window of a range query, read: its series (None: not a matrix), how many samples
-    outside it were dropped, and its answer (warnings, infos, time)."""
-
-    runs: frames.Runs | None
-    dropped: int
-    answer: Answer
-
-
-def _result_type(answer: Answer) -> Any:
-    return answer.data.get("resultType") if isinstance(answer.data, dict) else None
 
 
 def _by_labels(data: Any) -> Any:
@@ -672,51 +338,3 @@ def _by_labels(data: Any) -> Any:
     except (KeyError, TypeError, AttributeError):
         return data  # malformed: the conversion reports it
     return {**data, "result": ordered}
-
-
-def _number(value: float) -> str:
-    """Format seconds for the API: no exponent, no needless decimals, millisecond precision."""
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _step_seconds(step: float | str) -> float:
-    return parse_duration(step) if isinstance(step, str) else float(step)
-
-
-def _timeout_param(timeout: float | None) -> list[tuple[str, str]]:
-    return [("timeout", format_duration(timeout))] if timeout is not None else []
-
-
-def _deadline(timeout: float | None, default: float) -> float:
-    # Give the server its own timeout plus a margin to report it, rather than cutting it off.
-    return default if timeout is None else timeout + 5.0
-
-
-def _checked_params(params: Mapping[str, str] | None) -> dict[str, str]:
-    """Engine parameters, checked: string names and values, none the client sets itself."""
-    if not isinstance(params, Mapping | None):  # e.g. from a recording edited by hand
-        raise SysmonUsageError(
-            f"params= takes names and values (a dict), not a {type(params).__name__}."
-        )
-    checked: dict[str, str] = {}
-    for name, value in (params or {}).items():
-        if not isinstance(name, str) or not name.strip():
-            raise SysmonUsageError(f"{name!r} cannot be a parameter name: give a word, e.g. dedup.")
-        if name in _OWN_PARAMS:
-            raise SysmonUsageError(
-                f"The parameter {name} cannot be given in params=: the client sets it for each "
-                "request, from the query's own arguments."
-            )
-        if not isinstance(value, str):
-            raise SysmonUsageError(
-                f"The parameter {name} needs a string value ({name}={str(value).lower()!r}?), "
-                f"not {type(value).__name__}: it is sent as text, as written."
-            )
-        checked[name] = value
-    return checked
-
-
-def _matchers(match: str | Iterable[str] | None) -> list[str]:
-    if match is None:
-        return []
-    return [match] if isinstance(match, str) else list(match)

@@ -85,6 +85,11 @@ class Answer:
     infos: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
+    @property
+    def result_type(self) -> Any:
+        """The data's ``resultType`` (``matrix``, ``vector`` ...); None for data without one."""
+        return self.data.get("resultType") if isinstance(self.data, dict) else None
+
 
 class _JSONFault(NamedTuple):
     """Where and how a body that starts as JSON stops being JSON."""

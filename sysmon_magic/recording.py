@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .envelope import Answer
 from .errors import SysmonUsageError
 from .provenance import Provenance, describe_window
+from .timeparse import PROMETHEUS_MAX_POINTS
 
 if TYPE_CHECKING:
     from .envelope import Raw, Reader
@@ -42,6 +43,12 @@ FORMAT = "sysmon-magic recording 1"
 _NOT_IN_KEY = frozenset({"timeout"})
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
+# The recording client's engine, as a plain connection has it: then left out of the file.
+_ENGINE_DEFAULTS: dict[str, Any] = {
+    "params": {},
+    "headers": {},
+    "max_points_per_series": PROMETHEUS_MAX_POINTS,
+}
 
 
 class ReplayMissError(SysmonUsageError):
@@ -53,7 +60,7 @@ class Recording:
 
     ``connection`` describes where they came from: ``name`` (the region, ``demo`` or a host; never
     a key) and ``now``, the pinned clock that relative times were resolved against. The client
-    that records fills it in.
+    that records fills it in (:meth:`describe_connection`).
     """
 
     def __init__(
@@ -183,6 +190,50 @@ class Recording:
         """The clock the recorded requests were resolved against."""
         now = self.connection.get("now")
         return None if now is None else float(now)
+
+    def describe_connection(
+        self,
+        name: str,
+        now: float | None,
+        scrape_interval: float | None,
+        *,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        max_points_per_series: int,
+    ) -> None:
+        """Describe the recording client's connection in :attr:`connection`.
+
+        What a replay needs to ask the same requests (the params are in their keys, the limit
+        decides the windows) and to describe them as they were made. The engine's are left out
+        when they are the defaults, so that a plain connection's recording stays as it was (and
+        dropped from the file's earlier connection); secret headers are never given here.
+        """
+        engine = {
+            "params": dict(params),
+            "headers": dict(headers),
+            "max_points_per_series": max_points_per_series,
+        }
+        self.connection = {
+            **{k: v for k, v in self.connection.items() if k not in engine},
+            "name": name,
+            "now": now,
+            "scrape_interval": scrape_interval,
+            **{k: v for k, v in engine.items() if v != _ENGINE_DEFAULTS[k]},
+        }
+
+    def client_options(self) -> dict[str, Any]:
+        """The :class:`~sysmon_magic.client.Client` options that replay this recording as it
+        was made: the name, clock, scrape interval and engine of its connection."""
+        info = self.connection
+        return {
+            "name": info.get("name") or "replay",
+            "now": self.now,
+            "scrape_interval": info.get("scrape_interval"),
+            "params": info.get("params"),
+            "max_points_per_series": info.get("max_points_per_series") or PROMETHEUS_MAX_POINTS,
+            # Shown as when recorded; a replay sends nothing.
+            "headers": info.get("headers"),
+        }
 
     def __len__(self) -> int:
         return len(self._exchanges)

@@ -8,7 +8,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from sysmon_magic import Client, ResponseFormatError, demo
-from sysmon_magic.client import _number
+from sysmon_magic.params import format_seconds
 from sysmon_magic.timeparse import split_range
 from tests.conftest import sysmon_magics
 from tests.faults import FailingWindowProxy
@@ -42,7 +42,7 @@ def test_a_week_at_15s_is_fetched_in_windows_and_merged(client):
 def test_one_failing_window_fails_the_whole_query_and_names_it(demo_server):
     windows = split_range(demo.DEMO_START, demo.DEMO_END, 15)
     second = windows[1][0]
-    proxy = FailingWindowProxy(demo_server.url, _number(second))
+    proxy = FailingWindowProxy(demo_server.url, format_seconds(second))
     with (
         proxy.running(),
         Client(proxy.url, now=demo_server.now) as client,
