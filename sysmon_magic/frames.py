@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -39,6 +39,8 @@ __all__ = [
     "series_frame",
     "tidy_frame",
     "timestamp_index",
+    "to_tidy",
+    "to_wide",
     "utc_times",
     "wide_frame",
 ]
@@ -104,36 +106,27 @@ def label_columns(label_sets: Sequence[Mapping[str, str]]) -> list[str]:
     return sorted(names, key=lambda name: (name != "__name__", name))
 
 
-class _Series:
+class _Series(NamedTuple):
     """One series of a vector or matrix, its samples already as numpy arrays."""
 
-    __slots__ = ("histograms", "labels", "timestamps", "values")
+    labels: dict[str, str]
+    timestamps: np.ndarray  # seconds, float64
+    values: np.ndarray
+    histograms: list[tuple[float, dict[str, Any]]]
 
-    def __init__(
-        self,
-        labels: dict[str, str],
-        timestamps: np.ndarray,
-        values: np.ndarray,
-        histograms: list[tuple[float, dict[str, Any]]],
-    ) -> None:
-        self.labels = labels
-        self.timestamps = timestamps
-        self.values = values
-        self.histograms = histograms
 
-    @classmethod
-    def read(cls, item: Mapping[str, Any], result_type: str) -> _Series:
-        labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
-        if result_type == "vector":
-            pairs = [item["value"]] if "value" in item else []
-            histograms = [item["histogram"]] if "histogram" in item else []
-        else:
-            pairs = item.get("values", [])
-            histograms = item.get("histograms", [])
-        timestamps = np.fromiter((float(p[0]) for p in pairs), np.float64, len(pairs))
-        # numpy reads Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
-        values = np.array([p[1] for p in pairs], dtype=np.float64).reshape(len(pairs))
-        return cls(labels, timestamps, values, [(float(t), h) for t, h in histograms])
+def _read_series(item: Mapping[str, Any], result_type: str) -> _Series:
+    labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
+    if result_type == "vector":
+        pairs = [item["value"]] if "value" in item else []
+        histograms = [item["histogram"]] if "histogram" in item else []
+    else:
+        pairs = item.get("values", [])
+        histograms = item.get("histograms", [])
+    timestamps = np.fromiter((float(p[0]) for p in pairs), np.float64, len(pairs))
+    # numpy reads Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
+    values = np.array([p[1] for p in pairs], dtype=np.float64).reshape(len(pairs))
+    return _Series(labels, timestamps, values, [(float(t), h) for t, h in histograms])
 
 
 def utc_times(seconds: np.ndarray) -> np.ndarray:
@@ -264,7 +257,7 @@ def frame_from_runs(runs: Runs, fmt: FrameFormat = "tidy") -> pd.DataFrame:
 
 
 def _read_runs(result: Sequence[Mapping[str, Any]], result_type: str) -> Runs:
-    series = [_Series.read(item, result_type) for item in result]
+    series = [_read_series(item, result_type) for item in result]
     histograms: list[HistogramPart] | None = None
     if any(s.histograms for s in series):
         merged = [_merge_histograms(s) for s in series]
@@ -363,25 +356,13 @@ def _gather(times: list[np.ndarray], values: list[np.ndarray]) -> tuple[np.ndarr
     """Join the pieces of the times and of the values, each into one array."""
     if not times:
         return np.empty(0, "datetime64[ns]"), np.empty(0)
-    total = sum(len(piece) for piece in times)
-    if total < GATHER_IN_TWO_MIN_SAMPLES or (os.cpu_count() or 1) < 2:
+    if sum(map(len, times)) < GATHER_IN_TWO_MIN_SAMPLES or (os.cpu_count() or 1) < 2:
         return np.concatenate(times), np.concatenate(values)
-    # numpy lets go of the GIL while it copies into a slice, so the values are copied on the
-    # other core meanwhile: the merge runs after the last window, with nothing to overlap it.
-    joined_times = np.empty(total, times[0].dtype)
-    joined_values = np.empty(total, values[0].dtype)
-
-    def copy(pieces: list[np.ndarray], into: np.ndarray) -> None:
-        position = 0
-        for piece in pieces:
-            into[position : position + len(piece)] = piece
-            position += len(piece)
-
-    other = threading.Thread(target=copy, args=(values, joined_values), name="sysmon-merge")
-    other.start()
-    copy(times, joined_times)
-    other.join()
-    return joined_times, joined_values
+    # numpy lets go of the GIL while it copies, so the values are joined on the other core
+    # meanwhile: the merge runs after the last window, with nothing else to overlap it.
+    with ThreadPoolExecutor(1, thread_name_prefix="sysmon-merge") as pool:
+        joined_values = pool.submit(np.concatenate, values)
+        return np.concatenate(times), joined_values.result()
 
 
 def _prometheus_order(label_sets: Sequence[Mapping[str, str]]) -> list[int]:
@@ -422,8 +403,6 @@ def metadata_frame(metadata: Mapping[str, Sequence[Mapping[str, str]]]) -> pd.Da
 # -- one shape from the other ----------------------------------------------------------------
 # What takes a result in either shape (plots, the explorer, dashboards, the course's checks)
 # converts it here, so that the two shapes have one definition.
-
-__all__ += ["to_tidy", "to_wide"]
 
 
 def to_wide(frame: pd.DataFrame) -> pd.DataFrame:

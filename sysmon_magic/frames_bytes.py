@@ -245,7 +245,9 @@ def _scan(
         parts = [_scan_native(body, begin, -1, vector)]
     else:
         with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
-            parts = list(pool.map(lambda half: _scan_native(body, *half, vector), halves))
+            parts = list(
+                pool.map(lambda half: _scan_native(body, half[0], half[1], vector), halves)
+            )
     metrics = [body[a:b] for part in parts for a, b in part.metrics.tolist()]
     if len(parts) == 1:
         columns = parts[0].times, parts[0].values, parts[0].counts
