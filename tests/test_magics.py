@@ -211,6 +211,37 @@ def test_templating_from_the_namespace_and_grafana_macros(connected):
     del connected.user_ns["job"]
 
 
+class Counted:
+    """A template variable that counts how often the query is templated."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __str__(self) -> str:
+        self.reads += 1
+        return "node"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "promql --range 10m --show-query",
+        "promql --instant --show-query",
+        "promql --explain --show-query --time 2026-11-08T12:00:00Z",
+    ],
+)
+def test_every_mode_templates_the_query_once(connected, line, monkeypatch):
+    # Each mode once repeated "template the query, then show it" on a branch of its own.
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    connected.user_ns["t_job"] = counted = Counted()
+    run(connected, line, 'count(node_load1{job="$t_job"})')
+    assert counted.reads == 1
+    assert [repr(query) for query in shown] == ['count(node_load1{job="node"})']
+
+
 def test_long_queries_go_as_form_posts(via_gateway, gateway):
     padding = "|".join(f"not-a-host-{i}" for i in range(200))
     query = f'count(node_uname_info{{instance=~"web-01:9100|{padding}"}})'
