@@ -178,7 +178,10 @@ def test_a_recording_whose_directory_goes_is_one_error(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
-def test_a_url_with_an_open_bracket_is_a_usage_error():
+def test_a_url_with_an_open_bracket_is_a_usage_error(shell):
+    # The magic named the connection from the URL first: a raw ValueError "Invalid IPv6 URL".
+    message = one_line(shell, "sysmon_connect --url http://[::1")
+    assert message.startswith("Cannot use 'http://[::1' as a Prometheus API URL")
     # A ValueError from urlsplit.
     with pytest.raises(SysmonUsageError, match="Cannot use 'http://\\[::1' as a Prometheus API"):
         Client("http://[::1")
