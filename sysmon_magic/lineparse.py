@@ -170,9 +170,12 @@ _MAGIC_TERMS = (
 )
 
 
-def magic_terms(message: str) -> str:
-    """A library message in the terms of the magics: ``--timeout`` for ``timeout=``."""
+def magic_terms(message: str, parser: OptionParser | None = None) -> str:
+    """A library message in the terms of the magics: ``--timeout`` for ``timeout=``, or the
+    setting where ``parser``'s magic has no ``--timeout`` (``%sysmon_connect``)."""
     for pattern, replacement in _MAGIC_TERMS:
+        if replacement == "--timeout" and parser is not None and replacement not in parser.by_flag:
+            replacement = "%config SysmonMagics.timeout"
         message = pattern.sub(replacement, message)
     return message
 
