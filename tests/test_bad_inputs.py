@@ -58,6 +58,13 @@ def test_options_out_of_range_are_one_line(connected, line, message):
     assert one_line(connected, line).startswith(message)
 
 
+@pytest.mark.parametrize("name", ["1abc", "", "if", "None", "a-b"])
+def test_o_takes_only_a_name_code_can_use(connected, name):
+    # -o if stored the result where no code could reach it.
+    message = one_line(connected, f"promql --instant -o '{name}' up")
+    assert message == f"-o needs a Python variable name, not {name!r}."
+
+
 def test_times_before_1970_are_times(connected):
     # Accepted by the date parser, then refused as "not a valid unix time" by the client.
     frame = run(connected, "promql --start 1969-12-31T00:00:00Z --end 1970-01-01T00:00:00Z up")
