@@ -90,6 +90,9 @@ def test_the_longest_timeout_is_taken(connected):
         # AttributeError at %sysmon_connect kr1.
         ("region_urls", {"kr1": 5}, "region_urls maps region codes to base URLs as strings"),
         ("region_urls", {1: "http://127.0.0.1:1"}, "not 1: 'http://127.0.0.1:1'"),
+        # Accepted, then "No appkey: set $ (or --appkey-env VAR)".
+        ("appkey_env", "", "appkey_env names an environment variable, e.g. SYSMON_APPKEY; not ''"),
+        ("appkey_env", " A", "appkey_env names an environment variable"),
     ],
 )
 def test_options_are_refused_when_set(shell, trait, value, message, caplog):
