@@ -195,3 +195,10 @@ def test_a_url_with_an_open_bracket_is_a_usage_error(shell):
     # A ValueError from urlsplit.
     with pytest.raises(SysmonUsageError, match="Cannot use 'http://\\[::1' as a Prometheus API"):
         Client("http://[::1")
+
+
+@pytest.mark.parametrize("port", ["99999", "abc", "-1", "\u0661\u0662"])
+def test_a_port_that_cannot_be_is_refused_at_once(port):
+    # It was retried four times and reported as "Cannot connect ... (InvalidURL)" after 3 s.
+    with pytest.raises(SysmonUsageError, match="as a Prometheus API URL: give http"):
+        Client(f"http://127.0.0.1:{port}")
