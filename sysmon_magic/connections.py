@@ -288,8 +288,11 @@ def _new_client(
         settings=settings,
     )
     if args.url is not None:
-        name = args.name or urlsplit(args.url).netloc or args.url
-        client = Client(args.url, appkey, name=name, **options)
+        try:
+            netloc = urlsplit(args.url).netloc
+        except ValueError:  # "http://[::1": the Client refuses it in one line
+            netloc = ""
+        client = Client(args.url, appkey, name=args.name or netloc or args.url, **options)
     else:
         client = Client.for_region(
             args.target, appkey, overrides=settings.region_urls, name=args.name, **options

@@ -36,6 +36,7 @@ class Secret(Protocol):
 __all__ = ["PARTIAL_WARNING", "Answer", "Raw", "Reader", "strings"]
 
 _BODY_START_CHARS = 120
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # Bytes of a broken body quoted around the place where it breaks.
 _EXCERPT_BYTES = 24
 # What may be left at the end of a body cut inside a number or a literal (json reports the place
@@ -118,7 +119,10 @@ class Reader:
     def scrub(self, text: str) -> str:
         """``text`` (from the server) with every copy of a secret replaced by ``****``."""
         shown, cursor = "", 0
-        for first, after in _spans(text, [s.reveal() for s in self._secrets], 0, len(text)):
+        # In any case: a proxy that echoes headers upper-cased shows the key all the same.
+        # (Secrets are ASCII, and ASCII-only lowering keeps every index where it was.)
+        keys = [s.reveal().lower() for s in self._secrets]
+        for first, after in _spans(text.translate(_ASCII_LOWER), keys, 0, len(text)):
             shown += text[cursor:first] + "****"
             cursor = after
         return shown + text[cursor:]
@@ -201,7 +205,9 @@ class Reader:
 
     def body_start(self, body: bytes) -> str:
         """The start of a body, on one line and without secrets, to show in a message."""
-        start = self.scrub(" ".join(_text(body[:1000]).split()))
+        # NULs dropped: a page in UTF-32 (or any encoding not recognised as such) shows a key
+        # as c\x00\x00\x00a..., where no scrub would find it.
+        start = self.scrub(" ".join(_text(body[:1000]).replace("\x00", "").split()))
         return start[:_BODY_START_CHARS] + ("..." if len(start) > _BODY_START_CHARS else "")
 
     def _nhn_message(self, body: bytes) -> str:
@@ -219,9 +225,9 @@ class Reader:
         # Every copy of a secret that overlaps the excerpt, also one that straddles an edge (of
         # which a plain scrub of the excerpt would leave a piece), becomes ****. Secrets are
         # printable ASCII (transport.checked_appkey, checked_headers): their bytes are the same.
-        keys = [secret.reveal().encode() for secret in self._secrets]
+        keys = [secret.reveal().encode().lower() for secret in self._secrets]
         text, cursor = "", start
-        for first, after in _spans(body, keys, start, end):
+        for first, after in _spans(body.lower(), keys, start, end):
             text += body[cursor : max(cursor, first)].decode("utf-8", "replace") + "****"
             cursor = after
         text += body[cursor:end].decode("utf-8", "replace")

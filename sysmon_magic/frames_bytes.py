@@ -8,12 +8,13 @@ layout::
     {"status":"success","data":{"resultType":"matrix","result":[
     {"metric":{"__name__":"up","job":"node"},"values":[[1435781430.781,"1"],...]},...]},...}
 
-(without the line breaks). :func:`frame_from_body` finds the series with byte searches, parses
-the small parts (the envelope around ``result``, the ``metric`` objects) with :func:`json.loads`,
-and all samples with the C reader of ``samples.c``, which holds no lock while it reads, so that
-windows fetched in parallel convert on every core. Where the package was built without a C
-compiler, pandas' C CSV reader stands in (:data:`ENGINE`, :mod:`~sysmon_magic.csv_samples`). On
-two cores or more, two threads share the samples.
+(without the line breaks). :func:`frame_from_body` matches the envelope up to ``result``; the C
+reader of ``samples.c`` then reads the series in one pass over the bytes, noting where each
+``metric`` object lies and reading every sample, with no lock held, so that windows fetched in
+parallel convert on every core. The small parts (the envelope around ``result``, the ``metric``
+objects) go through :func:`json.loads`. Where the package was built without a C compiler, byte
+searches find the series and pandas' C CSV reader reads the samples (:data:`ENGINE`,
+:mod:`~sysmon_magic.csv_samples`). On two cores or more, two threads share a large body.
 
 Any other body takes the plain path, :func:`json.loads` and
 :func:`~sysmon_magic.frames.frame_from_data`: pretty-printed or reordered JSON, native

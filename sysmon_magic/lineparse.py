@@ -8,6 +8,7 @@ refused by the parser, with one line that says what to do, rather than silently 
 from __future__ import annotations
 
 import argparse
+import keyword
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -149,7 +150,8 @@ def unquote(value: str) -> str:
 
 def check_identifier(name: str) -> str:
     """``name`` if it can be a Python variable (``-o NAME``); else a usage error."""
-    if not name.isidentifier():
+    # A keyword (-o if) is an identifier no code can name: the result would be out of reach.
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise SysmonUsageError(f"-o needs a Python variable name, not {name!r}.")
     return name
 
@@ -170,9 +172,12 @@ _MAGIC_TERMS = (
 )
 
 
-def magic_terms(message: str) -> str:
-    """A library message in the terms of the magics: ``--timeout`` for ``timeout=``."""
+def magic_terms(message: str, parser: OptionParser | None = None) -> str:
+    """A library message in the terms of the magics: ``--timeout`` for ``timeout=``, or the
+    setting where ``parser``'s magic has no ``--timeout`` (``%sysmon_connect``)."""
     for pattern, replacement in _MAGIC_TERMS:
+        if replacement == "--timeout" and parser is not None and replacement not in parser.by_flag:
+            replacement = "%config SysmonMagics.timeout"
         message = pattern.sub(replacement, message)
     return message
 

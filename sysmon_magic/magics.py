@@ -56,7 +56,7 @@ def _options(parser: OptionParser) -> Callable[[_Magic], _Magic]:
             try:
                 return method(*args, **kwargs)
             except SysmonError as exc:
-                raise UsageError(magic_terms(str(exc))) from exc
+                raise UsageError(magic_terms(str(exc), parser)) from exc
 
         parser.description = inspect.cleandoc(method.__doc__ or "")
         magic.parser = parser  # type: ignore[attr-defined]

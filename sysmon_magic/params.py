@@ -101,7 +101,8 @@ def checked_base_url(base_url: str, secret_sent: str | None) -> tuple[str, str]:
     try:
         parts = urlsplit(base_url.strip())
         hostname = parts.hostname
-    except ValueError:  # "http://[::1": a bracket that never closes
+        parts.port  # noqa: B018 - checked here, not by four retries of "Cannot connect"
+    except ValueError:  # "http://[::1": a bracket that never closes; a port not in 0-65535
         raise unusable from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise unusable

@@ -154,6 +154,16 @@ class MagicOptions(Configurable):
             raise TraitError(f"timezone: {exc}") from None
         return value
 
+    @validate("appkey_env")
+    def _valid_appkey_env(self, proposal: dict[str, Any]) -> str:
+        value: str = proposal["value"]
+        # An empty name was read as "$" in every message, and no variable is named so.
+        if not value or "=" in value or value != value.strip():
+            raise TraitError(
+                f"appkey_env names an environment variable, e.g. SYSMON_APPKEY; not {value!r}."
+            )
+        return value
+
     @validate("region_urls")
     def _valid_region_urls(self, proposal: dict[str, Any]) -> dict[str, str]:
         urls = proposal["value"]

@@ -58,6 +58,13 @@ def test_options_out_of_range_are_one_line(connected, line, message):
     assert one_line(connected, line).startswith(message)
 
 
+@pytest.mark.parametrize("name", ["1abc", "", "if", "None", "a-b"])
+def test_o_takes_only_a_name_code_can_use(connected, name):
+    # -o if stored the result where no code could reach it.
+    message = one_line(connected, f"promql --instant -o '{name}' up")
+    assert message == f"-o needs a Python variable name, not {name!r}."
+
+
 def test_times_before_1970_are_times(connected):
     # Accepted by the date parser, then refused as "not a valid unix time" by the client.
     frame = run(connected, "promql --start 1969-12-31T00:00:00Z --end 1970-01-01T00:00:00Z up")
@@ -83,6 +90,9 @@ def test_the_longest_timeout_is_taken(connected):
         # AttributeError at %sysmon_connect kr1.
         ("region_urls", {"kr1": 5}, "region_urls maps region codes to base URLs as strings"),
         ("region_urls", {1: "http://127.0.0.1:1"}, "not 1: 'http://127.0.0.1:1'"),
+        # Accepted, then "No appkey: set $ (or --appkey-env VAR)".
+        ("appkey_env", "", "appkey_env names an environment variable, e.g. SYSMON_APPKEY; not ''"),
+        ("appkey_env", " A", "appkey_env names an environment variable"),
     ],
 )
 def test_options_are_refused_when_set(shell, trait, value, message, caplog):
@@ -178,7 +188,17 @@ def test_a_recording_whose_directory_goes_is_one_error(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
-def test_a_url_with_an_open_bracket_is_a_usage_error():
+def test_a_url_with_an_open_bracket_is_a_usage_error(shell):
+    # The magic named the connection from the URL first: a raw ValueError "Invalid IPv6 URL".
+    message = one_line(shell, "sysmon_connect --url http://[::1")
+    assert message.startswith("Cannot use 'http://[::1' as a Prometheus API URL")
     # A ValueError from urlsplit.
     with pytest.raises(SysmonUsageError, match="Cannot use 'http://\\[::1' as a Prometheus API"):
         Client("http://[::1")
+
+
+@pytest.mark.parametrize("port", ["99999", "abc", "-1", "\u0661\u0662"])
+def test_a_port_that_cannot_be_is_refused_at_once(port):
+    # It was retried four times and reported as "Cannot connect ... (InvalidURL)" after 3 s.
+    with pytest.raises(SysmonUsageError, match="as a Prometheus API URL: give http"):
+        Client(f"http://127.0.0.1:{port}")

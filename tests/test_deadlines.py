@@ -78,7 +78,8 @@ def test_connecting_to_a_trickling_server_ends_near_the_timeout(shell, faults, c
     sysmon_magics(shell).timeout = "3s"
     faults.plan = ["trickle-head:0.5"] * 5
     started = time.monotonic()
-    with pytest.raises(UsageError, match=r"did not answer within 3s: .*raise --timeout"):
+    # %sysmon_connect has no --timeout: the message names the setting.
+    with pytest.raises(UsageError, match=r"within 3s: .*raise %config SysmonMagics\.timeout\.$"):
         run(shell, f"sysmon_connect --url {faults.url}")
     assert elapsed(started) < 10
 
@@ -250,6 +251,9 @@ def test_wire_debugging_is_the_one_thing_that_prints_the_header(faults, capsys):
         (302, b"", {"Location": f"http://{CANARY_APPKEY}@127.0.0.2:9/"}),
         (502, f"<html>proxy saw {CANARY_APPKEY}</html>".encode("utf-16"), {}),
         (502, f"<html>proxy saw {CANARY_APPKEY}</html>".encode("utf-16-le"), {}),
+        (502, f"<html>proxy saw {CANARY_APPKEY}</html>".encode("utf-32"), {}),
+        (502, f"<html>proxy saw {CANARY_APPKEY.upper()}</html>".encode(), {}),
+        (422, {"status": "error", "errorType": "x", "error": CANARY_APPKEY.upper()}, {}),
     ],
 )
 def test_server_text_never_shows_the_appkey(status, body, headers):
@@ -259,8 +263,9 @@ def test_server_text_never_shows_the_appkey(status, body, headers):
         server.answer(status, body, **headers)
         with Client(server.url, CANARY_APPKEY) as client, pytest.raises(SysmonError) as caught:
             client.query("up", RANGE_END)
-    shown = f"{caught.value} {vars(caught.value)}"
-    assert CANARY_APPKEY not in shown and "****" in shown
+    # As a reader sees it: NULs (or their escapes) between the characters hide nothing.
+    shown = f"{caught.value} {vars(caught.value)}".replace("\\x00", "").replace("\x00", "")
+    assert CANARY_APPKEY not in shown.lower() and "****" in shown
 
 
 def test_the_demo_gateway_holds_no_appkey_to_copy(demo_server):
