@@ -156,7 +156,7 @@ class Reader:
             raise AuthError(
                 f"The appkey was rejected by {self.host} (HTTP 401{self._nhn_message(raw.body)}): "
                 "copy it from the console (Compute > System Monitoring > URL & Appkey) into "
-                "$SYSMON_APPKEY, or name another variable with --appkey-env.",
+                "appkey=.",
                 status=status,
                 url=raw.url,
             )

@@ -157,6 +157,7 @@ def check_identifier(name: str) -> str:
 
 
 # The library's messages name its parameters (timeout=); in a notebook they are options.
+_NAMED = r"(?=[\s,.;:)]|$)"
 _MAGIC_TERMS = (
     (
         re.compile(r"max_response_bytes=[\d,]+ \(([\d,.]+) MiB\)"),
@@ -169,6 +170,14 @@ _MAGIC_TERMS = (
     (re.compile(r"\bheaders="), "--header"),
     (re.compile(r"\bparams="), "--param"),
     (re.compile(r"\bmax_points_per_series="), "--max-points"),
+    # A parameter named without a value ("raise timeout=."), never a label matcher (start="a").
+    (re.compile(rf"\bstep={_NAMED}"), "--step"),
+    (re.compile(rf"\brange_seconds={_NAMED}"), "--range"),
+    (re.compile(rf"\bstart={_NAMED}"), "--start"),
+    (re.compile(rf"\bend={_NAMED}"), "--end"),
+    (re.compile(rf"\bbase_url={_NAMED}"), "--url"),
+    (re.compile(rf"\bappkey={_NAMED}"), "$SYSMON_APPKEY (or --appkey-env VAR)"),
+    (re.compile(rf"\bvariables={_NAMED}"), "--var NAME=VALUE"),
 )
 
 

@@ -37,6 +37,6 @@ def region_api_root(region: str, overrides: Mapping[str, str] | None = None) -> 
     else:
         known = ", ".join(f"{c} ({name})" for c, (_, name) in REGIONS.items())
         raise SysmonUsageError(
-            f"Unknown region {region!r}. Regions: {known}; or use --url for any Prometheus API."
+            f"Unknown region {region!r}. Regions: {known}; or give base_url= for any Prometheus API."
         )
     return base.rstrip("/") + PROMETHEUS_PATH

@@ -240,9 +240,9 @@ def check_points(
         points = math.floor((end - start) / step) + 1
         raise SysmonUsageError(
             f"Step {format_duration(step)} gives {points:,} points per series over "
-            f"{format_duration(end - start)}; at most {max_points + 1:,} can be fetched. Use "
-            f"--step {format_duration(smallest_step(end - start, max_points))} or more, or a "
-            "shorter range."
+            f"{format_duration(end - start)}; at most {max_points + 1:,} can be fetched. Use a "
+            f"step of {format_duration(smallest_step(end - start, max_points))} or more "
+            "(step=), or a shorter range."
         )
 
 
@@ -273,15 +273,16 @@ def resolve_span(
     start: str | float | None = None,
     end: str | float | None = None,
 ) -> tuple[float, float]:
-    """Turn ``--range`` or ``--start``/``--end`` (or neither: the default range) into a window."""
+    """Turn a range before ``end`` (``now`` if None), or ``start``/``end``, or neither (the
+    default range) into a window."""
     if range_seconds is not None and start is not None:
-        raise SysmonUsageError("Give either a range (--range 6h) or --start/--end, not both.")
+        raise SysmonUsageError("Give either range_seconds= or start=, not both.")
     end_s = now if end is None else parse_time(end, now)
     if start is not None:
         start_s = parse_time(start, now)
     else:
         if end is not None and range_seconds is None:
-            raise SysmonUsageError("--end needs --start or --range, e.g. --start now-6h --end now.")
+            raise SysmonUsageError("end= needs start= or range_seconds=.")
         start_s = end_s - (default_range if range_seconds is None else range_seconds)
         _check_start(start_s, end_s)
     if end_s < start_s:

@@ -286,3 +286,63 @@ def test_no_module_is_over_460_lines():
         if (lines := len(path.read_text().splitlines())) > 460
     }
     assert long.keys() <= {"demo/data.py"}, long
+
+
+# -- core errors speak in API terms (DESIGN §4) ---------------------------------------------------
+
+#: What may name a magic's --flags in its messages: the glue, the magics' own option parsing and
+#: settings, and the command lines of their own (``sysmon-magic demo --reset``, Prometheus' flags).
+FLAG_SPEAKERS = ("magics.py", "connections.py", "display.py", "lineparse.py", "settings.py")
+OWN_COMMAND_LINES = ("cli.py", "demo/")
+#: ``(file, flag)``: core messages still in the magic's terms; remove each entry once fixed.
+FLAGS_PENDING = {
+    ("frames.py", "--format"),  # "use --format tidy": frames.py is being changed now
+    ("grafana/model.py", "--var"),  # parse_assignments is the magic's --var parser
+    ("recording.py", "--record"),  # "record it with %sysmon_connect ... --record FILE"
+}
+FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
+
+
+def error_texts(tree: ast.Module) -> set[tuple[int, str]]:
+    """The texts of what a module raises, and of the errors it makes (``damaged(...)``)."""
+    texts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            made = node.exc
+        elif isinstance(node, ast.Call) and (root_name(node.func) or "").endswith("Error"):
+            made = node
+        else:
+            continue
+        texts.update(
+            (part.lineno, part.value)
+            for part in ast.walk(made)
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        )
+    return texts
+
+
+def flag_uses() -> set[tuple[str, str, int]]:
+    return {
+        (name, flag, line)
+        for path in PACKAGE.rglob("*.py")
+        if not (name := path.relative_to(PACKAGE).as_posix()).startswith(
+            FLAG_SPEAKERS + OWN_COMMAND_LINES
+        )
+        for line, text in error_texts(ast.parse(path.read_text()))
+        for flag in FLAG.findall(text)
+    }
+
+
+def test_core_errors_name_parameters_not_the_magics_flags():
+    # The core says timeout=; the magics' UsageError says --timeout (lineparse.magic_terms).
+    found = flag_uses()
+    unexpected = sorted(use for use in found if use[:2] not in FLAGS_PENDING)
+    assert not unexpected, f"name the parameter (timeout=), not the flag: {unexpected}"
+    stale = FLAGS_PENDING - {use[:2] for use in found}
+    assert not stale, f"remove these from FLAGS_PENDING, they are fixed: {sorted(stale)}"
+
+
+def test_the_flag_scan_finds_a_flag_in_a_raise():
+    source = 'def f():\n    raise SysmonUsageError(f"use --step {x} or more")\n'
+    assert error_texts(ast.parse(source)) == {(2, "use --step "), (2, " or more")}
+    assert FLAG.findall("use --step 1s, not x--y or a -- b") == ["--step"]

@@ -3,7 +3,7 @@
 import pytest
 
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.lineparse import LABELS, PROMQL, split_options
+from sysmon_magic.lineparse import CONNECT, LABELS, PROMQL, magic_terms, split_options
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,26 @@ def test_options_that_go_together_are_taken():
     taken = PROMQL.parse_args(["--explain", "--time", "now", "--show-query", "--instant"])
     assert taken.explain and taken.instant and taken.time == "now"
     assert PROMQL.parse_args(["--plot", "--format", "wide", "--range", "6h"]).format == "wide"
+
+
+@pytest.mark.parametrize(
+    ("library", "magic"),
+    [
+        ("Use a step of 2s or more (step=), or a shorter range.", "(--step), or a shorter"),
+        ("Give either range_seconds= or start=, not both.", "Give either --range or --start,"),
+        ("end= needs start= or range_seconds=.", "--end needs --start or --range."),
+        ("Regions: kr1; or give base_url= for any Prometheus API.", "or give --url for any"),
+        ("copy it into appkey=.", "copy it into $SYSMON_APPKEY (or --appkey-env VAR)."),
+        ("give it a value in variables=.", "give it a value in --var NAME=VALUE."),
+        ("did not answer: raise timeout=.", "did not answer: raise --timeout."),
+    ],
+)
+def test_the_magics_say_the_flag_where_the_library_names_a_parameter(library, magic):
+    assert magic in magic_terms(library, PROMQL)
+
+
+def test_a_label_matcher_in_a_message_is_not_a_parameter():
+    message = 'Bad query: x{start="a", step="1"} at end=5'
+    assert magic_terms(message, PROMQL) == message
+    # %sysmon_connect has no --timeout: its deadline message names the setting.
+    assert magic_terms("raise timeout=.", CONNECT) == "raise %config SysmonMagics.timeout."

@@ -221,7 +221,7 @@ def test_auto_step_never_exceeds_the_point_limit():
 
 def test_check_points_accepts_exactly_the_limit_and_names_the_smallest_step():
     check_points(0, 11_000, 1)  # Prometheus accepts 11,000 intervals (11,001 points)
-    with pytest.raises(SysmonUsageError, match=r"11,002 points.*--step 1s1ms or more"):
+    with pytest.raises(SysmonUsageError, match=r"11,002 points.*step of 1s1ms or more \(step=\)"):
         check_points(0, 11_001, 1)
     assert smallest_step(86400) == 7.855
     check_points(0, 86400, smallest_step(86400))
@@ -268,7 +268,7 @@ def test_resolve_window_range_with_explicit_step_is_not_moved():
     ("options", "message"),
     [
         ({"range_seconds": 60, "start": "now-1h"}, "not both"),
-        ({"end": "now-1h"}, "--end needs"),
+        ({"end": "now-1h"}, "end= needs start= or range_seconds="),
         ({"start": "now", "end": "now-1h"}, "before it starts"),
     ],
 )

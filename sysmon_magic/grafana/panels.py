@@ -350,7 +350,7 @@ def _expand_for(
             names = ", ".join(f"${n}" for n in missing)
             raise SysmonUsageError(
                 f"Panel {panel.title!r} ({target.ref_id}) uses {names}, which the dashboard "
-                "does not define: give it with --var NAME=VALUE (variables= in Python)."
+                "does not define: give it a value in variables=."
             ) from None
         raise SysmonUsageError(f"Panel {panel.title!r} ({target.ref_id}): {exc}") from None
 
