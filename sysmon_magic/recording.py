@@ -79,7 +79,8 @@ class Recording:
             document = json.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SysmonUsageError(
-                f"No recording at {file}: record it first with %sysmon_connect ... --record {file}."
+                f"No recording at {file}: record it first with "
+                f"recording=Recording.for_writing({str(file)!r})."
             ) from None
         except (OSError, ValueError) as exc:
             raise SysmonUsageError(f"Cannot read the recording {file}: {exc}.") from None
@@ -91,7 +92,7 @@ class Recording:
         def damaged(where: str, what: str) -> SysmonUsageError:
             return SysmonUsageError(
                 f"The recording {file} is damaged: {where} {what}. Restore it from version "
-                f"control, or record it again with --record {file}."
+                f"control, or record it again with recording=Recording.for_writing({str(file)!r})."
             )
 
         def texts(value: Any, size: int | None = None) -> bool:
@@ -246,7 +247,7 @@ class Recording:
         if exchange is None:
             raise ReplayMissError(
                 f"The recording {self.path.name} holds no answer for {_describe(endpoint, params)}: "
-                "run the notebook live with --record to add it."
+                "run the notebook live with recording= to add it."
             )
         return _decode(exchange["data"]), list(exchange["warnings"]), list(exchange["infos"])
 

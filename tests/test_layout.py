@@ -298,7 +298,6 @@ OWN_COMMAND_LINES = ("cli.py", "demo/")
 FLAGS_PENDING = {
     ("frames.py", "--format"),  # "use --format tidy": frames.py is being changed now
     ("grafana/model.py", "--var"),  # parse_assignments is the magic's --var parser
-    ("recording.py", "--record"),  # "record it with %sysmon_connect ... --record FILE"
 }
 FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
 

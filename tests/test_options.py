@@ -76,6 +76,8 @@ def test_options_that_go_together_are_taken():
         ("copy it into appkey=.", "copy it into $SYSMON_APPKEY (or --appkey-env VAR)."),
         ("give it a value in variables=.", "give it a value in --var NAME=VALUE."),
         ("did not answer: raise timeout=.", "did not answer: raise --timeout."),
+        ("record it with recording=Recording.for_writing('/a b/r.json').", "with --record /a b/r."),
+        ("run the notebook live with recording= to add it.", "live with --record to add it."),
     ],
 )
 def test_the_magics_say_the_flag_where_the_library_names_a_parameter(library, magic):

@@ -149,3 +149,13 @@ def test_loading_refuses_what_is_not_a_recording(tmp_path):
     (tmp_path / "other.json").write_text('{"format": "something else"}')
     with pytest.raises(SysmonUsageError, match="not a sysmon-magic recording"):
         Recording.load(tmp_path / "other.json")
+
+
+def test_a_missing_recording_names_the_option_that_records_it(shell, tmp_path):
+    path = tmp_path / "missing.promql.json"
+    with pytest.raises(UsageError) as caught:
+        run(shell, f"sysmon_connect --replay {path}")
+    assert str(caught.value) == f"No recording at {path}: record it first with --record {path}."
+    with pytest.raises(SysmonUsageError) as caught:
+        Recording.load(path)  # the library names its own parameter
+    assert str(caught.value).endswith(f"with recording=Recording.for_writing('{path}').")
