@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import keyword
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import SysmonUsageError
@@ -26,6 +26,7 @@ __all__ = [
     "OptionParser",
     "check_identifier",
     "magic_terms",
+    "parse_assignments",
     "split_options",
     "unquote",
 ]
@@ -154,6 +155,22 @@ def check_identifier(name: str) -> str:
     if not name.isidentifier() or keyword.iskeyword(name):
         raise SysmonUsageError(f"-o needs a Python variable name, not {name!r}.")
     return name
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str | list[str]]:
+    """%promql_dashboard's ``--var``: ``["node=web-01:9100", "mode=user", "mode=system"]`` as
+    ``{"node": ..., "mode": [...]}``; a name given twice takes a list, as Grafana's
+    ``var-mode=user&var-mode=system``."""
+    found: dict[str, list[str]] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        name = name.strip().removeprefix("var-").removeprefix("$")
+        if not equals or not name:
+            raise SysmonUsageError(
+                f"--var takes NAME=VALUE (e.g. --var node=web-01:9100), not {item!r}."
+            )
+        found.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in found.items()}
 
 
 # The library's messages name its parameters (timeout=); in a notebook they are options.

@@ -428,7 +428,7 @@ class SysmonMagics(Magics, MagicOptions):
         Examples: dash = %promql_dashboard node-exporter.json --var job=node, then
         dash.panel("CPU busy").frame(range="6h") or .plot(range="6h").
         """
-        from .grafana import Dashboard, parse_assignments
+        from .grafana import Dashboard
 
         args, path = self._parse(lineparse.DASHBOARD, line, None)
         if not path:
@@ -436,7 +436,7 @@ class SysmonMagics(Magics, MagicOptions):
         return Dashboard.load(
             unquote(path),
             self.connections.client(args.conn),
-            parse_assignments(args.var),
+            lineparse.parse_assignments(args.var),
             timezone=self.timezone,
             max_series=self.max_plot_series,
         )

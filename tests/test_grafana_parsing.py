@@ -11,7 +11,6 @@ from sysmon_magic.grafana import (
     ALL,
     Dashboard,
     Target,
-    parse_assignments,
     round_interval,
     step_for,
 )
@@ -74,16 +73,6 @@ def test_step_for_follows_grafanas_prometheus_data_source():
         )[0]
         == 300
     )
-
-
-def test_parse_assignments_takes_repeated_names_as_lists():
-    assert parse_assignments(["node=web-01:9100", "mode=user", "var-mode=system", "q=a=b"]) == {
-        "node": "web-01:9100",
-        "mode": ["user", "system"],
-        "q": "a=b",
-    }
-    with pytest.raises(SysmonUsageError, match="NAME=VALUE"):
-        parse_assignments(["node"])
 
 
 def test_variables_that_need_no_server(offline):

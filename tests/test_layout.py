@@ -297,7 +297,6 @@ OWN_COMMAND_LINES = ("cli.py", "demo/")
 #: ``(file, flag)``: core messages still in the magic's terms; remove each entry once fixed.
 FLAGS_PENDING = {
     ("frames.py", "--format"),  # "use --format tidy": frames.py is being changed now
-    ("grafana/model.py", "--var"),  # parse_assignments is the magic's --var parser
 }
 FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
 

@@ -3,7 +3,14 @@
 import pytest
 
 from sysmon_magic.errors import SysmonUsageError
-from sysmon_magic.lineparse import CONNECT, LABELS, PROMQL, magic_terms, split_options
+from sysmon_magic.lineparse import (
+    CONNECT,
+    LABELS,
+    PROMQL,
+    magic_terms,
+    parse_assignments,
+    split_options,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +96,13 @@ def test_a_label_matcher_in_a_message_is_not_a_parameter():
     assert magic_terms(message, PROMQL) == message
     # %sysmon_connect has no --timeout: its deadline message names the setting.
     assert magic_terms("raise timeout=.", CONNECT) == "raise %config SysmonMagics.timeout."
+
+
+def test_parse_assignments_takes_repeated_names_as_lists():
+    assert parse_assignments(["node=web-01:9100", "mode=user", "var-mode=system", "q=a=b"]) == {
+        "node": "web-01:9100",
+        "mode": ["user", "system"],
+        "q": "a=b",
+    }
+    with pytest.raises(SysmonUsageError, match="--var takes NAME=VALUE"):
+        parse_assignments(["node"])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .dashboard import Dashboard
 from .export import SCHEMA_VERSION, to_dashboard
-from .model import ALL, PanelQuery, Target, Variable, parse_assignments
+from .model import ALL, PanelQuery, Target, Variable
 from .panels import Panel
 from .timing import round_interval, step_for
 
@@ -34,7 +34,6 @@ __all__ = [
     "PanelQuery",
     "Target",
     "Variable",
-    "parse_assignments",
     "round_interval",
     "step_for",
     "to_dashboard",

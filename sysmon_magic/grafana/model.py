@@ -5,11 +5,10 @@ type in dashboards from older Grafanas)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SysmonUsageError
 from ..templating import Verbatim
 from .adhoc import Filter, filter_text, read_filters
 
@@ -22,7 +21,6 @@ __all__ = [
     "datasource_type",
     "is_prometheus",
     "number_or_none",
-    "parse_assignments",
     "read_variables",
 ]
 
@@ -193,18 +191,3 @@ def read_variables(data: Mapping[str, Any]) -> dict[str, Variable]:
             filters=filters,
         )
     return found
-
-
-def parse_assignments(items: Iterable[str]) -> dict[str, str | list[str]]:
-    """``["node=web-01:9100", "mode=user", "mode=system"]`` as ``{"node": ..., "mode": [...]}``:
-    a name given twice takes a list, as Grafana's ``var-mode=user&var-mode=system``."""
-    found: dict[str, list[str]] = {}
-    for item in items:
-        name, equals, value = item.partition("=")
-        name = name.strip().removeprefix("var-").removeprefix("$")
-        if not equals or not name:
-            raise SysmonUsageError(
-                f"--var takes NAME=VALUE (e.g. --var node=web-01:9100), not {item!r}."
-            )
-        found.setdefault(name, []).append(value)
-    return {name: values[0] if len(values) == 1 else values for name, values in found.items()}
