@@ -344,3 +344,31 @@ def test_the_flag_scan_finds_a_flag_in_a_raise():
     source = 'def f():\n    raise SysmonUsageError(f"use --step {x} or more")\n'
     assert error_texts(ast.parse(source)) == {(2, "use --step "), (2, " or more")}
     assert FLAG.findall("use --step 1s, not x--y or a -- b") == ["--step"]
+
+
+# -- the README's Layout section names every module -----------------------------------------------
+
+
+def layout_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readmes_layout_names_every_module():
+    # By its path (`frames.py`, `demo/gateway.py`), or inside a package that the section
+    # describes module by module, by its name (grafana's `model`); a package by its folder.
+    layout = layout_section()
+
+    def named(path: Path) -> bool:
+        relative = path.relative_to(PACKAGE)
+        if relative.name == "__init__.py":
+            folder = relative.parent.as_posix()
+            return folder == "." or f"`{folder}/" in layout or f"`sysmon_magic/{folder}/" in layout
+        return any(
+            f"`{name}`" in layout or f"`{name}:" in layout
+            for name in (relative.as_posix(), relative.name, relative.stem)
+        )
+
+    modules = sorted([*PACKAGE.rglob("*.py"), *PACKAGE.glob("*.c")])
+    missing = [path.relative_to(PACKAGE).as_posix() for path in modules if not named(path)]
+    assert not missing, f"name these in README.md's Layout section: {missing}"
