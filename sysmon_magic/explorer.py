@@ -119,7 +119,7 @@ class Explorer:
         self._plot = PlotFigure()
         self.figure = self._plot.figure
         self.png = b""
-        self.original_query: str = frame.attrs.get("promql", {}).get("query", "")
+        self.original_query: str = Provenance.of(frame).query or ""
         self.pickers: dict[str, Any] = {}
         self.filters: dict[str, Any] = {}
         self._loading = False
@@ -286,8 +286,12 @@ class Explorer:
     def _reset_slider(self) -> None:
         index = self._wide.index
         if len(index) == 0:  # no data: the slider spans the window that was asked for
-            info = self.result.attrs.get("promql", {})
-            ends = [info.get("start", info.get("time", 0)), info.get("end", info.get("time", 0))]
+            asked = Provenance.of(self.result)
+            at = asked.time or 0  # an instant query's time; 0 for a frame the client did not make
+            ends = [
+                at if asked.start is None else asked.start,
+                at if asked.end is None else asked.end,
+            ]
             times = pd.DatetimeIndex(pd.to_datetime(ends, unit="s", utc=True))
         else:
             positions = np.unique(np.linspace(0, len(index) - 1, _SLIDER_POSITIONS).astype(int))
@@ -431,10 +435,10 @@ def explore(
 
 def _range_of(frame: pd.DataFrame) -> str | None:
     """The range button that matches a result's window, if one does."""
-    info = frame.attrs.get("promql", {})
-    if "start" not in info:
+    asked = Provenance.of(frame)
+    if asked.start is None or asked.end is None:
         return None
-    span = info["end"] - info["start"]
+    span = asked.end - asked.start
     return next((text for text in RANGES if parse_duration(text) == span), None)
 
 

@@ -31,6 +31,7 @@ from .legends import (
     legend_grid,
     legend_names,
 )
+from .provenance import Provenance
 from .timeparse import parse_zone
 
 if TYPE_CHECKING:
@@ -154,8 +155,8 @@ def plot(
             "a colour and a line style. Narrow the query (a matcher, topk()) instead."
         )
     zone = parse_zone(timezone)
-    info = frame.attrs.get("promql", {})
-    query = query or info.get("query")
+    asked = Provenance.of(frame)
+    query = query or asked.query
     wide = to_wide(frame)
     total = wide.shape[1]
     if total > max_series:
@@ -170,7 +171,7 @@ def plot(
         _, ax = plt.subplots(figsize=(10, 3.6), layout="constrained")
     values = wide.to_numpy(dtype=float)
     if not np.isfinite(values).any():
-        _draw_no_data(ax, info, zone, timezone)
+        _draw_no_data(ax, asked, zone, timezone)
         return ax
 
     import matplotlib.dates as mdates
@@ -358,17 +359,17 @@ def _value_axis(
     ax.set_ylabel(unit.label)
 
 
-def _draw_no_data(ax: Axes, info: Mapping[str, Any], zone: ZoneInfo, timezone: str) -> None:
+def _draw_no_data(ax: Axes, asked: Provenance, zone: ZoneInfo, timezone: str) -> None:
     """The queried window with "No data" on it (not matplotlib's 1970 and a +-0.04 axis)."""
     import matplotlib.dates as mdates
     import matplotlib.ticker as mticker
 
     first: float | None
     last: float | None
-    if "start" in info:
-        first, last = float(info["start"]), float(info["end"])
-    elif "time" in info:
-        first, last = float(info["time"]) - 300, float(info["time"]) + 300
+    if asked.start is not None and asked.end is not None:
+        first, last = float(asked.start), float(asked.end)
+    elif asked.time is not None:
+        first, last = float(asked.time) - 300, float(asked.time) + 300
     else:
         first = last = None
     if first is not None and last is not None and last > first:

@@ -17,7 +17,6 @@ connection (by default the notebook's current ``%sysmon_connect``, found by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ..errors import APIError, SysmonUsageError
 from ..frames import NOT_LABELS
+from ..provenance import Provenance
 from ..timeparse import format_time, parse_duration, parse_time
 from . import hints
 from .feedback import ATOL, RTOL, Feedback, compare, not_yet
@@ -102,16 +102,14 @@ class Exercise:
             if not query:
                 return not_yet("the answer is empty: write a PromQL query.")
         else:
-            provenance = answer.attrs.get("promql", {})
+            provenance = Provenance.of(answer)
             if window.step is None and window.matches(provenance):
                 # The exercise leaves the step free: judge the frame at the step it was drawn with.
-                window = replace(window, step=provenance.get("step"))
-            if not provenance.get("query") or window.matches(provenance):
+                window = replace(window, step=provenance.step)
+            if not provenance.query or window.matches(provenance):
                 reference = window.run(client, expected)
-                return compare(
-                    answer, reference, query=provenance.get("query"), rtol=rtol, atol=atol
-                )
-            query = provenance["query"]
+                return compare(answer, reference, query=provenance.query, rtol=rtol, atol=atol)
+            query = provenance.query
             note = (
                 f"Your frame was evaluated elsewhere; the exercise is {window.describe()}, so "
                 "your query was run there."
@@ -184,16 +182,12 @@ class _Window:
             return client.query_range(query, self.start, self.end, self.step)
         return client.query(query, self.time)
 
-    def matches(self, provenance: Mapping[str, Any]) -> bool:
-        """Whether a frame's ``attrs["promql"]`` says it was evaluated at this window."""
+    def matches(self, provenance: Provenance) -> bool:
+        """Whether a frame's provenance says it was evaluated at this window."""
         if self.start is not None:
-            step_ok = self.step is None or provenance.get("step") == self.step
-            return (
-                provenance.get("start") == self.start
-                and provenance.get("end") == self.end
-                and step_ok
-            )
-        return provenance.get("time") == self.time
+            step_ok = self.step is None or provenance.step == self.step
+            return provenance.start == self.start and provenance.end == self.end and step_ok
+        return provenance.time == self.time
 
     def describe(self) -> str:
         if self.start is not None and self.end is not None:
