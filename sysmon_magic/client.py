@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from .params import (
     step_seconds,
     timeout_param,
 )
+from .promql import orders_its_result
 from .provenance import Provenance
 from .query_client import TimeLike
 from .ranges import Window, fetch_windows, merge_windows, read_window
@@ -52,8 +52,6 @@ from .transport import (
 __all__ = ["APPKEY_HEADER", "Client", "TimeLike", "mask_secret"]
 
 
-# Functions whose result order is the point; other instant results are put in label order.
-_ORDERING = re.compile(r"\b(?:sort|sort_desc|sort_by_label|sort_by_label_desc|topk|bottomk)\s*\(")
 # Scrape intervals seen in practice; a measured one is rounded to the nearest.
 _USUAL_INTERVALS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
@@ -167,7 +165,7 @@ class Client(ClientBase):
         params = [("query", promql), ("time", format_seconds(at)), *timeout_param(timeout)]
         answer, _ = self._call("query", params, timeout=request_deadline(timeout, self.timeout))
         data = answer.data
-        if not _ORDERING.search(promql):
+        if not orders_its_result(promql):  # other instant results are put in label order
             data = _by_labels(data)
         frame = frames.frame_from_data(data, fmt)
         frame.attrs["promql"] = self._provenance(

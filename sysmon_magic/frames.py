@@ -243,7 +243,7 @@ def frame_from_runs(runs: Runs, fmt: FrameFormat = "tidy") -> pd.DataFrame:
     if fmt == "wide":
         if runs.histograms is not None:
             raise SysmonUsageError(
-                "Native histogram samples do not fit the wide format: use --format tidy, "
+                'Native histogram samples do not fit the wide format: use fmt="tidy", '
                 "or query histogram_count()/histogram_sum()/histogram_quantile() of them."
             )
         return wide_frame(runs.labels, runs.timestamps, runs.values, runs.counts)

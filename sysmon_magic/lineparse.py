@@ -195,6 +195,7 @@ _MAGIC_TERMS = (
     (re.compile(rf"\bbase_url={_NAMED}"), "--url"),
     (re.compile(rf"\bappkey={_NAMED}"), "$SYSMON_APPKEY (or --appkey-env VAR)"),
     (re.compile(rf"\bvariables={_NAMED}"), "--var NAME=VALUE"),
+    (re.compile(r'\bfmt="(tidy|wide)"'), r"--format \1"),
     (re.compile(r"\brecording=Recording\.for_writing\('((?:[^'\\]|\\.)*)'\)"), r"--record \1"),
     (re.compile(rf"\brecording={_NAMED}"), "--record"),
 )

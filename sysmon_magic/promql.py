@@ -16,6 +16,7 @@ __all__ = [
     "escape_regex",
     "escape_string",
     "metric_names",
+    "orders_its_result",
     "regex_literal",
     "selectors",
 ]
@@ -49,6 +50,10 @@ FUNCTIONS = tuple(
         ts_of_min_over_time vector year""".split()  # noqa: SIM905
     )
 )
+#: Functions whose result order is the point (Prometheus returns other instant results in any
+#: order); limitk and the rest keep the order of their argument.
+ORDERING_FUNCTIONS = ("bottomk", "sort", "sort_by_label", "sort_by_label_desc", "sort_desc", "topk")
+_ORDERING = re.compile(rf"\b(?:{'|'.join(ORDERING_FUNCTIONS)})\s*\(")
 #: PromQL's keywords: grouping, vector matching, modifiers.
 KEYWORDS = ("bool", "by", "group_left", "group_right", "ignoring", "offset", "on", "without")
 # Words of PromQL that look like metric names: functions and aggregations, keywords, the
@@ -101,6 +106,12 @@ def selectors(query: str) -> list[tuple[int, int, int | None]]:
         else:
             position += 1
     return found
+
+
+def orders_its_result(query: str) -> bool:
+    """Whether a query orders its result itself (``sort``, ``topk`` ...), so that its rows keep
+    the order they came in."""
+    return _ORDERING.search(_blank(query)) is not None
 
 
 def metric_names(query: str) -> list[str]:

@@ -295,9 +295,7 @@ def test_no_module_is_over_460_lines():
 FLAG_SPEAKERS = ("magics.py", "connections.py", "display.py", "lineparse.py", "settings.py")
 OWN_COMMAND_LINES = ("cli.py", "demo/")
 #: ``(file, flag)``: core messages still in the magic's terms; remove each entry once fixed.
-FLAGS_PENDING = {
-    ("frames.py", "--format"),  # "use --format tidy": frames.py is being changed now
-}
+FLAGS_PENDING: set[tuple[str, str]] = set()
 FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
 
 

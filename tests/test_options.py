@@ -85,6 +85,7 @@ def test_options_that_go_together_are_taken():
         ("did not answer: raise timeout=.", "did not answer: raise --timeout."),
         ("record it with recording=Recording.for_writing('/a b/r.json').", "with --record /a b/r."),
         ("run the notebook live with recording= to add it.", "live with --record to add it."),
+        ('do not fit the wide format: use fmt="tidy", or', "wide format: use --format tidy, or"),
     ],
 )
 def test_the_magics_say_the_flag_where_the_library_names_a_parameter(library, magic):

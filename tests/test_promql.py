@@ -2,7 +2,7 @@
 
 import pytest
 
-from sysmon_magic.promql import add_matchers, escape_regex, metric_names
+from sysmon_magic.promql import add_matchers, escape_regex, metric_names, orders_its_result
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,10 @@ def test_several_values_become_an_escaped_regex():
 
 def test_escape_regex():
     assert escape_regex('a.b(c)"d') == 'a\\\\.b\\\\(c\\\\)\\"d'
+
+
+def test_a_query_that_orders_its_result_is_known_by_its_functions():
+    assert orders_its_result("sort_desc(rate(x[5m]))")
+    assert orders_its_result("topk (3, up)")
+    assert not orders_its_result("sum by (job) (up)")
+    assert not orders_its_result('up{job="sort(x)"}')  # in a string: a label value
