@@ -84,9 +84,12 @@ def _read_into(fp: Any, length: int | None, watch: Watch, limit: int) -> bytes:
             # finds the end: a 24 MB answer in one step.
             left = getattr(fp, "chunk_left", None)
             wanted = max(2 * done, done + left + 1 if isinstance(left, int) else 0)
-            view.release()  # a bytearray with a view of it cannot grow
-            buffer.extend(bytes(min(wanted, limit + 1) - done))  # calloc'd: no page touched
-            view = memoryview(buffer)
+            view.release()
+            # A new buffer, not extend(bytes(...)): that would fault in the pages of a zeroed
+            # copy and then those of the grown buffer, twice the fresh memory (dear here).
+            grown = bytearray(min(wanted, limit + 1))
+            grown[:done] = buffer
+            buffer, view = grown, memoryview(grown)
         try:
             read = fp.readinto(view[done : done + _PIECE * 8])
         except (OSError, http.client.HTTPException) as exc:  # shut by the watch, reset, cut
