@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import gzip
+import zlib
+from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 import requests
 
+from sysmon_magic import bodies
 from sysmon_magic.bodies import TooLarge, gunzip
+
+
+@pytest.fixture(autouse=True, params=["installed", "zlib"])
+def inflater(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with what the package inflates with (ISA-L where installed) and
+    with zlib, its fallback: both read gzip alike."""
+    if request.param == "zlib":
+        with mock.patch.object(bodies, "inflate", zlib):
+            yield "zlib"
+    else:
+        yield bodies.inflate.__name__
+
+
+def test_isal_inflates_where_it_is_installed(inflater):
+    if inflater == "zlib":
+        pytest.skip("the fallback's own run")
+    isal = pytest.importorskip("isal.isal_zlib")
+    assert bodies.inflate is isal
 
 
 def test_one_member_and_several_read_as_urllib3_reads_them():
