@@ -15,6 +15,8 @@ from sysmon_magic.frames import (
     runs_from_data,
     runs_within,
     series_frame,
+    timestamp_index,
+    utc_times,
 )
 
 
@@ -256,3 +258,14 @@ def test_samples_outside_a_window_are_dropped_and_counted_per_series():
     assert kept.counts.tolist() == [2, 0, 1]
     assert kept.values.tolist() == [1.0, 2.0, 3.0]
     assert runs_within(kept, 60, 180) == (kept, 0)
+
+
+def test_the_time_index_is_a_view_of_the_times_not_a_copy():
+    # The frame of a month of 100 series would otherwise copy 35 MB after the last window.
+    times = utc_times(np.array([1_793_923_200, 1_793_923_260]))
+    index = timestamp_index(times)
+    assert np.shares_memory(index.asi8, times)
+    assert index.tz is not None and str(index[1]) == "2026-11-06 00:01:00+00:00"
+    merged = concat_runs([runs_from_data(MATRIX), runs_from_data(MATRIX)])  # type: ignore[list-item]
+    frame = frame_from_runs(merged)
+    assert np.shares_memory(frame["timestamp"].array.asi8, merged.timestamps)

@@ -3,11 +3,13 @@ with no duplicated or missing timestamp at the seams; one failing window fails t
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from sysmon_magic import Client, ResponseFormatError, demo
+from sysmon_magic import Client, ResponseFormatError, demo, frames_bytes
 from sysmon_magic.params import format_seconds
 from sysmon_magic.timeparse import split_range
 from tests.conftest import sysmon_magics
@@ -92,3 +94,22 @@ def test_windows_merge_to_the_same_frame_as_the_plain_path(client, demo_server, 
             query, demo.DEMO_START, demo.DEMO_END, "15s", fmt="wide"
         )
     pd.testing.assert_frame_equal(wide_fast, wide_plain)
+
+
+def test_windows_fetched_in_parallel_are_read_one_thread_each(demo_server):
+    # Two threads a window would only add the joining of halves: the windows fill the cores.
+    read = frames_bytes.runs_from_body
+    seen: list[int] = []
+
+    def spy(body: bytes, threads: int = 2) -> frames_bytes.BodyRuns:
+        seen.append(threads)
+        return read(body, threads=threads)
+
+    for parallel, expected in ((3, [1, 1, 1, 1]), (1, [2, 2, 2, 2])):
+        seen.clear()
+        with (
+            Client(demo_server.url, now=demo_server.now, max_parallel=parallel) as c,
+            mock.patch.object(frames_bytes, "runs_from_body", spy),
+        ):
+            c.query_range(QUERY, demo.DEMO_START, demo.DEMO_END, "15s")
+        assert seen == expected
