@@ -98,6 +98,12 @@ def playwright_api() -> ModuleType:
     return sync_api
 
 
+def browser_module() -> tuple[Any, pytest.MarkDecorator]:
+    """What every browser test module begins with: Playwright's ``expect`` (calling this at
+    import skips the module without Playwright, and fails it in CI) and its ``pytestmark``."""
+    return playwright_api().expect, pytest.mark.browser
+
+
 @dataclass
 class JupyterLab:
     """A running JupyterLab server: its URL, token and the directory it serves."""

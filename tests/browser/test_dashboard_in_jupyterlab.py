@@ -14,28 +14,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
-from .conftest import (
-    ARTIFACTS,
-    REDRAW_TIMEOUT_MS,
-    WIDGET_TIMEOUT_MS,
-    JupyterLab,
-    expect_kernel_idle,
-    image_png,
-    open_notebook,
-    playwright_api,
-    run_all_cells,
-    settled,
-    write_notebook,
-)
+from . import conftest as helpers
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-expect = playwright_api().expect  # skips this module without Playwright (fails in CI)
-
-pytestmark = pytest.mark.browser
+expect, pytestmark = helpers.browser_module()  # no Playwright: skipped (in CI: failed)
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboards" / "hosts.json"
 NOTEBOOK_NAME = "dashboard.ipynb"
@@ -50,14 +34,14 @@ CELLS = [
 def shown_png(widget: Locator) -> bytes:
     """The PNG the widget's image shows."""
     img = widget.locator("img")
-    expect(img).to_be_visible(timeout=REDRAW_TIMEOUT_MS)
-    return image_png(img, "the panel's image")
+    expect(img).to_be_visible(timeout=helpers.REDRAW_TIMEOUT_MS)
+    return helpers.image_png(img, "the panel's image")
 
 
 def settled_png(page: Page, widget: Locator, old: bytes) -> bytes:
     """The image once the kernel is idle and it has stayed the same for a second; it must
     differ from ``old``."""
-    return settled(
+    return helpers.settled(
         page,
         lambda: shown_png(widget),
         lambda png: "the panel's image was not redrawn",
@@ -74,17 +58,17 @@ def dropdown(widget: Locator, label: str) -> Locator:
 
 
 def test_dashboard_dropdown_and_panel_list_redraw(
-    jupyter_lab: JupyterLab, notebook_page: Page
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page
 ) -> None:
     page = notebook_page
     shutil.copyfile(DASHBOARD, jupyter_lab.root_dir / "hosts.json")
-    write_notebook(jupyter_lab.root_dir / NOTEBOOK_NAME, CELLS)
-    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK_NAME))
-    run_all_cells(page)
+    helpers.write_notebook(jupyter_lab.root_dir / NOTEBOOK_NAME, CELLS)
+    helpers.open_notebook(page, jupyter_lab.lab_url(NOTEBOOK_NAME))
+    helpers.run_all_cells(page)
 
     widget = page.locator(".sysmon-dashboard")
-    expect(widget).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
-    expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
+    expect(widget).to_be_visible(timeout=helpers.WIDGET_TIMEOUT_MS)
+    helpers.expect_kernel_idle(page, helpers.REDRAW_TIMEOUT_MS)
     output = page.locator(".jp-CodeCell", has=widget).locator(".jp-Cell-outputArea")
     host, instance = dropdown(widget, "Host"), dropdown(widget, "Instance")
     expect(host).to_have_value("web-03")
@@ -92,19 +76,19 @@ def test_dashboard_dropdown_and_panel_list_redraw(
     panels = widget.locator(".widget-select select")
     expect(panels.locator("option:checked")).to_have_text("Overview / CPU busy")
     first = shown_png(widget)
-    output.screenshot(path=ARTIFACTS / "dashboard-01-initial.png")
+    output.screenshot(path=helpers.ARTIFACTS / "dashboard-01-initial.png")
 
     # 1. Another host: its dependent, Instance, re-resolves; the panel is drawn for it.
     host.select_option("db-01")
-    expect(instance).to_have_value("db-01:9100", timeout=REDRAW_TIMEOUT_MS)
+    expect(instance).to_have_value("db-01:9100", timeout=helpers.REDRAW_TIMEOUT_MS)
     expect(instance.locator("option")).to_have_text(["db-01:9100"])
     redrawn = settled_png(page, widget, first)
-    output.screenshot(path=ARTIFACTS / "dashboard-02-host-db-01.png")
+    output.screenshot(path=helpers.ARTIFACTS / "dashboard-02-host-db-01.png")
 
     # 2. Another panel: its plot appears in place of the first.
     panels.select_option(label="Overview / Memory used (values)")
     memory = settled_png(page, widget, redrawn)
     assert memory != first
-    output.screenshot(path=ARTIFACTS / "dashboard-03-memory-used.png")
+    output.screenshot(path=helpers.ARTIFACTS / "dashboard-03-memory-used.png")
     errors = widget.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
     assert errors.count() == 0, errors.all_inner_texts()

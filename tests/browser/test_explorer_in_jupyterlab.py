@@ -13,28 +13,12 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import pytest
-
-from .conftest import (
-    ARTIFACTS,
-    NOTEBOOK,
-    REDRAW_TIMEOUT_MS,
-    WIDGET_TIMEOUT_MS,
-    JupyterLab,
-    expect_kernel_idle,
-    image_png,
-    open_notebook,
-    playwright_api,
-    run_all_cells,
-    settled,
-)
+from . import conftest as helpers
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-expect = playwright_api().expect  # skips this module without Playwright (fails in CI)
-
-pytestmark = pytest.mark.browser
+expect, pytestmark = helpers.browser_module()  # no Playwright: skipped (in CI: failed)
 
 TOTAL_SERIES = 12
 PICKED_INSTANCE = "web-03:9100"
@@ -55,26 +39,26 @@ def _outputs_text(page: Page) -> str:
 
 
 def _plot_png(explorer: Locator) -> bytes:
-    return image_png(explorer.locator(".sysmon-plot img"), "the plot")
+    return helpers.image_png(explorer.locator(".sysmon-plot img"), "the plot")
 
 
 def _wait_for_redraw(
     page: Page, explorer: Locator, old_png: bytes, summary: re.Pattern[str]
 ) -> tuple[bytes, str]:
-    """Wait until the summary matches and plot and summary have settled; return both.
+    """Wait until the summary matches and plot and summary have helpers.settled; return both.
 
     Settled: the kernel idle and nothing changed for a second. Then the image must differ from
     ``old_png``.
     """
     summary_box = explorer.locator(".sysmon-summary")
-    expect(summary_box).to_have_text(summary, timeout=REDRAW_TIMEOUT_MS)
-    png, text = settled(
+    expect(summary_box).to_have_text(summary, timeout=helpers.REDRAW_TIMEOUT_MS)
+    png, text = helpers.settled(
         page,
         lambda: (_plot_png(explorer), summary_box.inner_text()),
         lambda state: f"the plot kept changing; summary {state[1]!r}",
     )
     _assert_no_errors(explorer)
-    assert summary.search(text), f"the summary settled on {text!r}"
+    assert summary.search(text), f"the summary helpers.settled on {text!r}"
     assert png != old_png, f"the plot image did not change; summary {text!r}"
     return png, text
 
@@ -88,27 +72,27 @@ def _assert_no_errors(explorer: Locator) -> None:
 
 
 def test_explorer_picker_and_slider_redraw_the_plot(
-    jupyter_lab: JupyterLab, notebook_page: Page
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page
 ) -> None:
     page = notebook_page
-    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK.name))
-    run_all_cells(page)
+    helpers.open_notebook(page, jupyter_lab.lab_url(helpers.NOTEBOOK.name))
+    helpers.run_all_cells(page)
 
     explorer = page.locator(".sysmon-explorer")
     try:
-        expect(explorer).to_be_visible(timeout=WIDGET_TIMEOUT_MS)
+        expect(explorer).to_be_visible(timeout=helpers.WIDGET_TIMEOUT_MS)
         expect(explorer.locator(".sysmon-summary")).to_have_text(
             re.compile(rf"\b{TOTAL_SERIES} / {TOTAL_SERIES} series shown"),
-            timeout=REDRAW_TIMEOUT_MS,
+            timeout=helpers.REDRAW_TIMEOUT_MS,
         )
     except AssertionError as error:
         raise AssertionError(
             f"the explorer widget did not render; notebook outputs:\n{_outputs_text(page)}"
         ) from error
     # Run All has finished once the kernel is idle again; only then is the first state final.
-    expect_kernel_idle(page, REDRAW_TIMEOUT_MS)
+    helpers.expect_kernel_idle(page, helpers.REDRAW_TIMEOUT_MS)
     _assert_no_errors(explorer)
-    # The cell's own output area (not the page: JupyterLab scrolls the notebook internally).
+    # The cell's own output area (not the page: helpers.JupyterLab scrolls the notebook internally).
     output = page.locator(".jp-CodeCell", has=explorer).locator(".jp-Cell-outputArea")
 
     # The static picture published for saved notebooks is there, and hidden while live.
@@ -119,7 +103,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     expect(static).to_be_hidden()
 
     # 1. The first state: all 12 series over the whole 6 h window.
-    output.screenshot(path=ARTIFACTS / "01-initial.png")
+    output.screenshot(path=helpers.ARTIFACTS / "01-initial.png")
     initial_png = _plot_png(explorer)
     initial_summary = explorer.locator(".sysmon-summary").inner_text()
     initial_start, initial_end = _window(initial_summary)
@@ -143,7 +127,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
         "(option) => [getComputedStyle(option).backgroundImage, getComputedStyle(option).color]"
     )
     assert "linear-gradient" in marked[0] and marked[1] == "rgb(255, 255, 255)", marked
-    output.screenshot(path=ARTIFACTS / "02-picked.png")
+    output.screenshot(path=helpers.ARTIFACTS / "02-picked.png")
 
     # 3. Zoom: drag the slider's lower handle about half-way along its track. The pick stays.
     slider = explorer.locator(".sysmon-time-slider")
@@ -164,7 +148,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
         during_drag
     )
     assert during_drag != before_drag, during_drag
-    output.screenshot(path=ARTIFACTS / "03-mid-drag.png")
+    output.screenshot(path=helpers.ARTIFACTS / "03-mid-drag.png")
     page.mouse.up()
     _, zoomed_summary = _wait_for_redraw(
         page, explorer, picked_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
@@ -173,7 +157,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     assert initial_start < zoomed_start < zoomed_end, zoomed_summary
     assert zoomed_end == initial_end, f"only the lower handle moved: {zoomed_summary}"
     assert zoomed_end - zoomed_start < timedelta(hours=5), f"not zoomed in: {zoomed_summary}"
-    output.screenshot(path=ARTIFACTS / "04-zoomed.png")
+    output.screenshot(path=helpers.ARTIFACTS / "04-zoomed.png")
 
     # 4. The active range button (the cell's 6h) again: the zoom resets, with no re-query.
     active = explorer.locator(".sysmon-range .sysmon-range-active")
@@ -184,4 +168,4 @@ def test_explorer_picker_and_slider_redraw_the_plot(
         page, explorer, zoomed_png, re.compile(rf"^\s*2 / {TOTAL_SERIES} series shown")
     )
     assert _window(reset_summary) == (initial_start, initial_end), reset_summary
-    output.screenshot(path=ARTIFACTS / "05-zoom-reset.png")
+    output.screenshot(path=helpers.ARTIFACTS / "05-zoom-reset.png")

@@ -18,23 +18,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import (
-    ARTIFACTS,
-    IPYTHON,
-    KERNEL_TIMEOUT_MS,
-    REPO,
-    JupyterLab,
-    open_notebook,
-    playwright_api,
-    write_notebook,
-)
+from . import conftest as helpers
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-expect = playwright_api().expect  # skips this module without Playwright (fails in CI)
-
-pytestmark = pytest.mark.browser
+expect, pytestmark = helpers.browser_module()  # no Playwright: skipped (in CI: failed)
 
 EDITOR_TIMEOUT_MS = 60_000
 
@@ -52,8 +41,10 @@ PYTHON = "import math\n\ndef total(values):\n    return sum(values) + math.pi  #
 CELLS = ["%load_ext sysmon_magic", "%sysmon_connect demo", QUERY, BROKEN, PYTHON]
 
 
-def _write_notebook(lab: JupyterLab, *, language_info: bool = True) -> None:
-    write_notebook(lab.root_dir / NOTEBOOK, CELLS, IPYTHON if language_info else None)
+def _write_notebook(lab: helpers.JupyterLab, *, language_info: bool = True) -> None:
+    helpers.write_notebook(
+        lab.root_dir / NOTEBOOK, CELLS, helpers.IPYTHON if language_info else None
+    )
 
 
 def _editor(page: Page, index: int) -> Locator:
@@ -71,7 +62,7 @@ def _color(locator: Locator) -> str:
     return str(locator.evaluate("(element) => getComputedStyle(element).color"))
 
 
-def _url(lab: JupyterLab, frontend: str) -> str:
+def _url(lab: helpers.JupyterLab, frontend: str) -> str:
     if frontend == "notebook7":  # the same server serves Notebook 7's UI under /notebooks/
         return f"{lab.url}/notebooks/{NOTEBOOK}?token={lab.token}"
     return lab.lab_url(NOTEBOOK)
@@ -79,7 +70,7 @@ def _url(lab: JupyterLab, frontend: str) -> str:
 
 @pytest.mark.parametrize("frontend", ["jupyterlab", "notebook7"])
 def test_promql_cells_are_highlighted_and_linted(
-    jupyter_lab: JupyterLab, notebook_page: Page, frontend: str
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page, frontend: str
 ) -> None:
     page = notebook_page
     _write_notebook(jupyter_lab)
@@ -126,7 +117,9 @@ def test_promql_cells_are_highlighted_and_linted(
     mark.hover()
     tooltip = page.locator(".cm-tooltip-lint")
     expect(tooltip).to_contain_text("unexpected expression", timeout=EDITOR_TIMEOUT_MS)
-    page.locator(".jp-Notebook").screenshot(path=ARTIFACTS / f"promql-editor-{frontend}.png")
+    page.locator(".jp-Notebook").screenshot(
+        path=helpers.ARTIFACTS / f"promql-editor-{frontend}.png"
+    )
 
     # The Python cell: IPython's highlighting, none of the PromQL one, and no lint.
     expect(python.locator("[class*='sysmon-promql']")).to_have_count(0)
@@ -149,17 +142,17 @@ def test_promql_cells_are_highlighted_and_linted(
 
 
 def test_tab_completion_in_a_promql_cell_still_comes_from_the_kernel(
-    jupyter_lab: JupyterLab, notebook_page: Page
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page
 ) -> None:
     page = notebook_page
     _write_notebook(jupyter_lab)
-    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
+    helpers.open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
     # %load_ext and %sysmon_connect demo: the kernel then knows the demo's names.
     _editor(page, 0).click()
     page.keyboard.press("Shift+Enter")
     page.keyboard.press("Shift+Enter")
     prompts = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt")
-    expect(prompts.nth(1)).to_have_text(re.compile(r"\[2\]"), timeout=KERNEL_TIMEOUT_MS)
+    expect(prompts.nth(1)).to_have_text(re.compile(r"\[2\]"), timeout=helpers.KERNEL_TIMEOUT_MS)
 
     query = _editor(page, 2)
     query.locator(".cm-line").last.click()
@@ -170,29 +163,29 @@ def test_tab_completion_in_a_promql_cell_still_comes_from_the_kernel(
     # One candidate: the kernel's completer inserts it; several: it lists them.
     completed = query.locator(".cm-line", has_text="node_cpu_seconds_total")
     completer = page.locator(".jp-Completer-item", has_text="node_cpu_seconds_total")
-    expect(completed.or_(completer).first).to_be_visible(timeout=KERNEL_TIMEOUT_MS)
-    page.locator(".jp-Notebook").screenshot(path=ARTIFACTS / "promql-editor-completion.png")
+    expect(completed.or_(completer).first).to_be_visible(timeout=helpers.KERNEL_TIMEOUT_MS)
+    page.locator(".jp-Notebook").screenshot(path=helpers.ARTIFACTS / "promql-editor-completion.png")
     expect(query).to_have_attribute("data-language", "promql")
 
 
 def test_a_notebook_that_learns_its_language_from_the_kernel_switches_then(
-    jupyter_lab: JupyterLab, notebook_page: Page
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page
 ) -> None:
     """No ``language_info`` saved: the cells are drawn before the kernel says "IPython"."""
     page = notebook_page
     _write_notebook(jupyter_lab, language_info=False)
-    open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
+    helpers.open_notebook(page, jupyter_lab.lab_url(NOTEBOOK))
     expect(_editor(page, 2)).to_have_attribute("data-language", "promql")
     expect(_editor(page, 4)).to_have_attribute("data-language", "python")
     _token(_editor(page, 2), "sysmon-promql-function", "rate")
 
 
 def test_the_tour_shows_its_promql_cells_as_promql(
-    jupyter_lab: JupyterLab, notebook_page: Page
+    jupyter_lab: helpers.JupyterLab, notebook_page: Page
 ) -> None:
     """The demo's tour, opened as `scripts/demo.sh` opens it: every `%%promql` cell is PromQL."""
     page = notebook_page
-    tour = REPO / "notebooks" / "00-tour.ipynb"
+    tour = helpers.REPO / "notebooks" / "00-tour.ipynb"
     shutil.copyfile(tour, jupyter_lab.root_dir / tour.name)
     cells = json.loads(tour.read_text())["cells"]
     promql = [
@@ -216,4 +209,4 @@ def test_the_tour_shows_its_promql_cells_as_promql(
     assert marks.count() == 0, f"lint marks in the tour: {marks.all_inner_texts()}"
     first = page.locator(".jp-Notebook .jp-Cell").nth(promql[0])
     first.scroll_into_view_if_needed()
-    first.screenshot(path=ARTIFACTS / "promql-editor-tour.png")
+    first.screenshot(path=helpers.ARTIFACTS / "promql-editor-tour.png")
