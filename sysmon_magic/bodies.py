@@ -124,30 +124,42 @@ def gunzip(packed: bytes, limit: int) -> bytes:
     gzip member are dropped, as urllib3 drops them."""
     pieces: list[bytes] = []
     size, rest = 0, packed
-    refused: type[Exception] = inflate.error
     while rest:
         try:
-            inflater: Any = inflate.decompressobj(wbits=31)
-            piece = inflater.decompress(rest, limit + 1 - size)
-        except refused:
-            # zlib judges a stream that ISA-L refuses, and says what is wrong in the words
-            # urllib3 would use ("incorrect header check").
-            try:
-                inflater = zlib.decompressobj(wbits=31)
-                piece = inflater.decompress(rest, limit + 1 - size)
-            except zlib.error as exc:
-                if pieces:  # what follows the last member
-                    break
-                raise requests.exceptions.ContentDecodingError(
-                    "Received response with content-encoding: gzip, but failed to decode it. "
-                    f"({exc})"
-                ) from None
+            piece, inflater = _inflate_member(rest, limit + 1 - size)
+        except zlib.error as exc:
+            if pieces:  # what follows the last member
+                break
+            raise requests.exceptions.ContentDecodingError(
+                f"Received response with content-encoding: gzip, but failed to decode it. ({exc})"
+            ) from None
         size += len(piece)
         if size > limit:
             raise TooLarge("is larger")  # decompressed: a gzip bomb
         pieces.append(piece)
         rest = inflater.unused_data if inflater.eof else b""
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _inflate_member(packed: bytes, room: int) -> tuple[bytes, Any]:
+    """The first gzip member of ``packed`` inflated, up to ``room`` bytes, and its inflater
+    (``eof``, ``unused_data``); raises zlib.error.
+
+    ISA-L inflates; zlib judges whatever ISA-L does not finish cleanly (a stream cut short or
+    damaged, which ISA-L may take for one cut short; reserved header flags, which it ignores), so
+    that results and errors are zlib's, as urllib3's are.
+    """
+    if inflate is not zlib and not (len(packed) > 3 and packed[3] & 0xE0):
+        inflater = inflate.decompressobj(wbits=31)
+        try:
+            piece = inflater.decompress(packed, room)
+        except inflate.error:
+            pass
+        else:
+            if inflater.eof or len(piece) >= room:  # whole and checked, or past the limit
+                return piece, inflater
+    inflater = zlib.decompressobj(wbits=31)
+    return inflater.decompress(packed, room), inflater
 
 
 def _read_piece(stream: Any) -> bytes:

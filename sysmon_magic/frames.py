@@ -151,6 +151,10 @@ def utc_times(seconds: np.ndarray) -> np.ndarray:
 
 def timestamp_index(times: np.ndarray) -> pd.DatetimeIndex:
     """The UTC index of some times as :func:`utc_times` gives them, sharing their memory."""
+    if times.dtype != np.dtype("datetime64[ns]"):
+        raise TypeError(
+            f"timestamp_index takes datetime64[ns] times (utc_times), not {times.dtype}"
+        )
     # As int64 nanoseconds, which pandas takes as UTC already: datetime64 values would be
     # localized to UTC, a copy of 35 MB for a month of 100 series at 60 s.
     return pd.DatetimeIndex(times.view(np.int64), dtype="datetime64[ns, UTC]", copy=False)
@@ -216,7 +220,8 @@ def wide_frame(
     ):
         # Every series at the same times (a range query's usual answer): no grid to build.
         table = values.reshape(len(counts), -1).T
-        index = timestamp_index(first).rename("timestamp")
+        # A copy: a view would keep every series' times alive for the index's sake.
+        index = timestamp_index(first.copy()).rename("timestamp")
         return pd.DataFrame(table, index=index, columns=columns, copy=True)
     grid = np.unique(timestamps)
     table = np.full((len(grid), len(counts)), np.nan)

@@ -166,6 +166,9 @@ def _plain_data(body: bytes) -> tuple[Any, Any]:
     return envelope, data
 
 
+# A metric object up to its first `}` outside strings; none nested (labels are flat).
+_FLAT_OBJECT = re.compile(rb'\{(?:[^"{}\[\]]|"(?:[^"\\]|\\.)*")*\}', re.DOTALL)
+
 # Up to the result: members without nested values or escapes, so that the match stays in step
 # with the JSON structure. VictoriaMetrics adds "isPartial" before "data".
 _SCALAR = rb'(?:"[^"\\]*"|true|false|null|-?[0-9][0-9.eE+-]*)'
@@ -205,6 +208,8 @@ def _fast_runs(body: bytes, threads: int) -> BodyRuns:
     else:
         layout = _layout(body, head)
         times, values, counts = _samples(body, layout.spans, threads)
+    if head["type"] == b"vector" and len(counts) and (counts != 1).any():
+        raise NotCompact  # a vector's series has one sample: `"value":[t,"v"],[t,"v"]` is no JSON
     envelope = _envelope(layout)
     return BodyRuns(frames.Runs(layout.labels, times, values, counts), envelope)
 
@@ -299,13 +304,12 @@ def _layout(body: bytes, head: re.Match[bytes]) -> _Layout:
         if not body.startswith(b'{"metric":{', position):
             raise NotCompact
         metric_start = position + len(b'{"metric":')
-        # Every '"' inside a JSON string is escaped, so the bytes searched for here cannot be
-        # part of a label value. Should a series lack samples or have other members, these
-        # searches overshoot into another series: then the metric holds more than one object,
-        # which _metrics refuses, or the samples hold a byte out of place, which _samples finds.
-        metric_end = body.find(samples_key, metric_start) + 1
-        if metric_end <= 0:
+        # The object ends at its first `}` outside strings (as the C reader finds it), and the
+        # samples' key must follow: a label value cannot end it early.
+        flat = _FLAT_OBJECT.match(body, metric_start)
+        if flat is None or not body.startswith(samples_key, flat.end() - 1):
             raise NotCompact
+        metric_end = flat.end()
         metrics.append(body[metric_start:metric_end])
         start = metric_end + len(samples_key) - 1
         # A slice, not an index: the body may end right here.

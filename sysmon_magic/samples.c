@@ -112,7 +112,8 @@ static int read_value(const char **cursor, const char *end, double *value)
     /* The digits as one integer (while it fits in 19 of them) and the power of ten to scale it
        by, for Clinger's exact case below. */
     uint64_t mantissa = 0;
-    int digits = 0, scale = 0;
+    int digits = 0;
+    int64_t scale = 0; /* a long run of zeros counts here: no int to overflow */
     const char *start = p;
     for (; p < end && is_digit(*p); p++)
         if (digits < 19) {
@@ -134,7 +135,8 @@ static int read_value(const char **cursor, const char *end, double *value)
         if (p == decimals)
             return 0;
     }
-    int exponent = 0, exponent_sign = 1;
+    int64_t exponent = 0;
+    int exponent_sign = 1, capped = 0;
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-'))
@@ -143,6 +145,8 @@ static int read_value(const char **cursor, const char *end, double *value)
         for (; p < end && is_digit(*p); p++)
             if (exponent < 100000)
                 exponent = exponent * 10 + (*p - '0');
+            else
+                capped = 1; /* past any double: strtod says inf or 0, whatever the zeros */
         if (p == first)
             return 0;
     }
@@ -154,7 +158,8 @@ static int read_value(const char **cursor, const char *end, double *value)
 #if FLT_EVAL_METHOD == 0
     /* Clinger: an integer below 2^53 and a power of ten up to 1e22 are exact doubles, so one
        IEEE multiplication or division rounds correctly, as strtod would. Most values are so. */
-    if (digits <= 19 && mantissa <= ((uint64_t)1 << 53) && scale >= -22 && scale <= 22) {
+    if (!capped && digits <= 19 && mantissa <= ((uint64_t)1 << 53) && scale >= -22 &&
+        scale <= 22) {
         double exact = (double)mantissa;
         exact = scale < 0 ? exact / exact_powers[-scale] : exact * exact_powers[scale];
         *value = negative ? -exact : exact;
@@ -197,15 +202,27 @@ static Py_ssize_t read_run(const char **cursor, const char *end, int vector, int
     return n;
 }
 
-/* The first `key` (which starts with '}') from `p` on; metric objects are short. */
-static const char *find_key(const char *p, const char *end, const char *key, size_t key_length)
+/* The end of a metric object, from its `{`: the first `}` outside its strings (a `\` escapes the
+   byte after it). NULL where it holds another object or array (labels are flat) or never ends;
+   what is inside is json.loads' to judge (frames_bytes parses every metric object). */
+static const char *object_end(const char *p, const char *end)
 {
-    while ((p = memchr(p, '}', (size_t)(end - p))) != NULL) {
-        if ((size_t)(end - p) < key_length)
-            return NULL;
-        if (memcmp(p, key, key_length) == 0)
+    int in_string = 0;
+    for (p++; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\') {
+                if (++p >= end)
+                    return NULL;
+            } else if (*p == '"') {
+                in_string = 0;
+            }
+        } else if (*p == '"') {
+            in_string = 1;
+        } else if (*p == '}') {
             return p;
-        p++;
+        } else if (*p == '{' || *p == '[') {
+            return NULL;
+        }
     }
     return NULL;
 }
@@ -226,7 +243,7 @@ static int scan_series(const char *body, Py_ssize_t length, Py_ssize_t begin, Py
                        Py_ssize_t series_room, struct found *found)
 {
     /* The samples follow the metric object: `},"values":[` in a matrix, `},"value":` in a
-       vector. Every '"' inside a JSON string is escaped, so this cannot lie in a label value. */
+       vector. */
     const char *key = vector ? "},\"value\":" : "},\"values\":[";
     size_t key_length = strlen(key);
     const char *end = body + length, *p = body + begin;
@@ -244,11 +261,11 @@ static int scan_series(const char *body, Py_ssize_t length, Py_ssize_t begin, Py
             memcmp(p, METRIC, METRIC_LENGTH) != 0)
             return 0;
         const char *metric = p + METRIC_LENGTH - 1;
-        /* Should the object hold more than labels, this overshoots into another member or
-           series: the metric text then holds more than one object, which frames_bytes
-           refuses, or the samples a byte out of place. */
-        const char *close = find_key(metric, end, key, key_length);
-        if (close == NULL)
+        /* Found by walking the object's strings, not by searching for the key: a label value
+           cannot end it early (and a body where it would is no JSON). */
+        const char *close = object_end(metric, end);
+        if (close == NULL || (size_t)(end - close) < key_length ||
+            memcmp(close, key, key_length) != 0)
             return 0;
         metrics[2 * series] = metric - body;
         metrics[2 * series + 1] = close + 1 - body;

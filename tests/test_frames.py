@@ -269,3 +269,9 @@ def test_the_time_index_is_a_view_of_the_times_not_a_copy():
     merged = concat_runs([runs_from_data(MATRIX), runs_from_data(MATRIX)])  # type: ignore[list-item]
     frame = frame_from_runs(merged)
     assert np.shares_memory(frame["timestamp"].array.asi8, merged.timestamps)
+
+
+def test_the_time_index_takes_times_not_seconds():
+    # It views its input's bits: seconds would read as nanoseconds, silently.
+    with pytest.raises(TypeError, match="datetime64"):
+        timestamp_index(np.array([1.7e9]))

@@ -642,3 +642,35 @@ def test_frames_can_be_written_to(parallel):
         frame.iloc[0, -1] = 5.0
         frame.iloc[0, 0] = frame.iloc[1, 0]
         assert frame.iloc[0, -1] == 5.0
+
+
+# -- found by a review: bodies crafted to make the fast path read what json.loads does not ------
+
+
+@pytest.mark.parametrize("zeros", [99_999, 99_990])
+def test_a_huge_exponent_after_many_zeros_reads_as_float_reads_it(zeros):
+    # The exponent's digits stop counting at 100,000; the zeros used to bring the scale back
+    # into the exact range, and 0.000...1e1000000 read as 1.0, not inf.
+    value = "0." + "0" * zeros + "1e1000000"
+    assert_read_alike(compact(matrix(({"a": "b"}, [[1, value]]))), "tidy")
+
+
+def test_a_label_value_cannot_end_its_metric_object_early():
+    # Not JSON, but the two metric texts a search for `},"values":[` cut out of it joined into
+    # valid JSON: `[{"a":"},{"},{"job":"x"}]`.
+    body = (
+        b'{"status":"success","data":{"resultType":"matrix","result":['
+        b'{"metric":{"a":"},"values":[[1,"1"]]},'
+        b'{"metric":{"},{"job":"x"},"values":[[2,"2"]]}]}}'
+    )
+    assert_read_alike(body, "tidy")
+    with any_size():
+        assert frame_from_body(body).frame is None
+
+
+def test_a_vector_series_with_two_samples_is_no_json():
+    body = (
+        b'{"status":"success","data":{"resultType":"vector","result":['
+        b'{"metric":{"a":"b"},"value":[1,"1"],[2,"2"]}]}}'
+    )
+    assert_read_alike(body, "tidy")
