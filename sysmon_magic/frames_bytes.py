@@ -182,7 +182,6 @@ _HEAD = re.compile(
 class _Layout(NamedTuple):
     """Where the parts of a compact answer are (as the CSV reader needs them)."""
 
-    result_type: str
     labels: list[dict[str, str]]
     #: [start, end) of each series' samples in the body: `[t,"v"],...,[t,"v"]`.
     spans: list[tuple[int, int]]
@@ -204,14 +203,15 @@ def _fast_runs(body: bytes, threads: int) -> BodyRuns:
         raise NotCompact
     if ENGINE == "native":
         labels, (times, values, counts), position = _scan(body, head, threads)
-        layout = _Layout(head["type"].decode(), labels, [], body[: head.end()] + body[position:])
+        envelope_bytes = body[: head.end()] + body[position:]
     else:
         layout = _layout(body, head)
+        labels, envelope_bytes = layout.labels, layout.envelope_bytes
         times, values, counts = _samples(body, layout.spans, threads)
-    if head["type"] == b"vector" and len(counts) and (counts != 1).any():
-        raise NotCompact  # a vector's series has one sample: `"value":[t,"v"],[t,"v"]` is no JSON
-    envelope = _envelope(layout)
-    return BodyRuns(frames.Runs(layout.labels, times, values, counts), envelope)
+        if head["type"] == b"vector" and (counts != 1).any():
+            raise NotCompact  # `"value":[t,"v"],[t,"v"]` is no JSON (the C reader refuses it)
+    envelope = _envelope(head["type"].decode(), envelope_bytes)
+    return BodyRuns(frames.Runs(labels, times, values, counts), envelope)
 
 
 def _separators(head: re.Match[bytes]) -> tuple[bytes, bytes, bytes]:
@@ -326,7 +326,6 @@ def _layout(body: bytes, head: re.Match[bytes]) -> _Layout:
             position = end + len(last_series) - 2
         spans.append((start, end))
     return _Layout(
-        head["type"].decode(),
         _metrics(metrics),
         spans,
         body[: head.end()] + body[position:],
@@ -351,17 +350,18 @@ def _metrics(texts: list[bytes]) -> list[dict[str, str]]:
     return labels
 
 
-def _envelope(layout: _Layout) -> dict[str, Any]:
-    """The answer around the result, checked to be what the layout found."""
+def _envelope(result_type: str, envelope_bytes: bytes) -> dict[str, Any]:
+    """The answer around the result (``..."result":[`` + ``]...``), checked to be the
+    ``result_type`` answer the layout found."""
     try:
-        envelope = json.loads(layout.envelope_bytes, object_pairs_hook=_unique_members)
+        envelope = json.loads(envelope_bytes, object_pairs_hook=_unique_members)
     except ValueError as exc:  # truncated, or not JSON after all
         raise NotCompact from exc
     data = envelope.get("data") if isinstance(envelope, dict) else None
     if not (
         isinstance(data, dict)
         and envelope.get("status") == "success"
-        and data.get("resultType") == layout.result_type
+        and data.get("resultType") == result_type
         and data.get("result") == []
     ):
         raise NotCompact

@@ -1,11 +1,13 @@
 """Response data -> DataFrames, on literal responses as Prometheus sends them."""
 
 import math
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from sysmon_magic import frames
 from sysmon_magic.errors import ResponseFormatError, SysmonUsageError
 from sysmon_magic.frames import (
     concat_runs,
@@ -275,3 +277,20 @@ def test_the_time_index_takes_times_not_seconds():
     # It views its input's bits: seconds would read as nanoseconds, silently.
     with pytest.raises(TypeError, match="datetime64"):
         timestamp_index(np.array([1.7e9]))
+
+
+def test_a_merge_joins_the_same_in_two_threads_as_in_one():
+    # Past GATHER_IN_TWO_MIN_SAMPLES the values are joined on another thread meanwhile.
+    def matrix(*series):
+        result = [{"metric": labels, "values": values} for labels, values in series]
+        return {"resultType": "matrix", "result": result}
+
+    first = matrix(({"a": "1"}, [[60, "1"], [120, "2"]]), ({"a": "2"}, [[60, "3"]]))
+    second = matrix(({"a": "2"}, [[180, "4"]]), ({"a": "1"}, [[180, "5"], [240, "6"]]))
+    parts = [runs_from_data(first), runs_from_data(second)]
+    one = concat_runs(parts)  # type: ignore[arg-type]
+    with mock.patch.object(frames, "GATHER_IN_TWO_MIN_SAMPLES", 0):
+        two = concat_runs(parts)  # type: ignore[arg-type]
+    assert one.values.tolist() == two.values.tolist() == [1.0, 2.0, 5.0, 6.0, 3.0, 4.0]
+    assert (one.timestamps == two.timestamps).all() and two.timestamps.dtype == "M8[ns]"
+    assert one.counts.tolist() == two.counts.tolist() == [4, 2]
