@@ -22,15 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = ["TooLarge", "gunzip", "read_body"]
 
-# A body is read this much at a time: each read releases the interpreter lock for its recv.
-#: What inflates gzip answers: Intel's ISA-L, 2-3x as fast as zlib, where its wheels installed
-#: (the usual platforms), else zlib; the same results (tests/test_bodies.py runs both).
+#: What inflates gzip answers: Intel's ISA-L, 2-3x as fast as zlib, where it is installed
+#: (its wheels cover the usual platforms), else zlib; the same results (tests/test_bodies.py runs both).
 inflate: types.ModuleType
 try:
     from isal import isal_zlib as inflate
 except ImportError:  # pragma: no cover - elsewhere, zlib
     inflate = zlib
 
+# A body is read this much at a time: each read releases the interpreter lock for its recv.
 _PIECE = 1 << 20
 #: The first buffer of a body of unknown length (chunked), small for the many small answers; it
 #: grows to what is left of the chunk being read, or doubles.

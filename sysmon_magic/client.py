@@ -80,6 +80,8 @@ class Client(ClientBase):
         **options: Any,
     ) -> Client:
         """A client for an NHN Cloud region (kr1, kr2, us1, jp1, gov)."""
+        # Held masked at once: a region refused below must not show the appkey in its locals.
+        appkey = Secret(appkey) if isinstance(appkey, str) and appkey else appkey
         options["name"] = options.get("name") or region.strip().lower()
         options["scrape_interval"] = options.get("scrape_interval") or SCRAPE_INTERVAL
         return cls(region_api_root(region, overrides), appkey, **options)

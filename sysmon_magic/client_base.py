@@ -141,6 +141,7 @@ class ClientBase:
         del appkey
         secret = checked_appkey(secret)
         plain_headers, hidden_headers = checked_headers(headers, secret_headers)
+        del secret_headers  # as the appkey: from here on only masked
         engine_params = checked_params(params)
         # Named in the refusal to send it over plain http; None: nothing secret is sent.
         secret_sent = "the appkey" if secret else None

@@ -11,6 +11,7 @@ write a window's time as the client sends it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -94,8 +95,10 @@ def checked_base_url(base_url: str, secret_sent: str | None) -> tuple[str, str]:
     ``secret_sent`` names what secret requests carry (``"the appkey"``), or is None: a secret
     is sent only over https or to a loopback address.
     """
+    # Without a user name and password, which the URL may hold (refused below).
+    shown = re.sub(r"(?<=//)[^/@]*@", "", base_url.strip())
     unusable = SysmonUsageError(
-        f"Cannot use {base_url!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
+        f"Cannot use {shown!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
         "the part before /api/v1."
     )
     try:

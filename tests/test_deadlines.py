@@ -16,6 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from sysmon_magic import Client, DeadlineError, ResponseTooLargeError, SysmonError
+from sysmon_magic.errors import SysmonUsageError
 from sysmon_magic.recording import Recording
 from tests.conftest import CANARY_APPKEY, sysmon_magics
 from tests.faults import RANGE_END, FaultServer, serving
@@ -310,6 +311,25 @@ def test_a_refused_connection_holds_no_appkey_in_its_locals(url, appkey):
     with pytest.raises(SysmonError) as caught:
         Client(url, appkey)
     assert CANARY_APPKEY not in _shown_with_locals(caught.value)
+
+
+def test_no_local_holds_a_secret_header_or_a_region_client_s_appkey():
+    # secret_headers stayed in Client.__init__'s frame, and for_region held the appkey plain.
+    with pytest.raises(SysmonError) as caught:
+        Client(
+            "http://example.invalid", secret_headers={"Authorization": f"Bearer {CANARY_APPKEY}"}
+        )
+    assert CANARY_APPKEY not in _shown_with_locals(caught.value)
+    with pytest.raises(SysmonError) as caught:
+        Client.for_region("xx9", CANARY_APPKEY)
+    assert CANARY_APPKEY not in _shown_with_locals(caught.value)
+
+
+def test_a_refused_url_never_shows_its_password():
+    for url in ("https://bob:hunter2@example.com:99999/p", "https://bob:hunter2@[::1/p"):
+        with pytest.raises(SysmonUsageError) as caught:
+            Client(url)
+        assert "hunter2" not in str(caught.value) and "bob" not in str(caught.value)
 
 
 def test_the_magic_holds_no_appkey_in_its_locals(shell, canary_env):
