@@ -538,7 +538,10 @@ def gil_figure(server: Server, body: bytes, runs: int) -> None:
         "\n   do conversions overlap in threads? (1x one: fully, as on two cores; 2x: not at all)"
     )
     split = frames_bytes.PARALLEL_MIN_BYTES
-    for label, limit in (("as shipped (2 threads each)", split), ("each in 1 thread", 2**62)):
+    for label, limit in (
+        ("each as a window alone (2 threads)", split),
+        ("each as windows in parallel (1 thread)", 2**62),
+    ):
         # The module's own threshold: above it a conversion splits its samples over 2 threads.
         frames_bytes.PARALLEL_MIN_BYTES = limit
         try:

@@ -102,14 +102,14 @@ class Client(ClientBase):
         timeout: float | None = None,
         get_only: bool = False,
         series: bool = False,
-        threads: int = 2,
+        threads: int | None = None,
         cancel: Cancel | None = None,
         transport: Transport | None = None,
     ) -> tuple[Answer, frames.Runs | None]:
         """The one funnel: ask the transport, read the answer (or raise a typed error).
 
         With ``series``, a successful answer's bytes become its series directly (no Python
-        object per sample), read by up to ``threads`` threads; they are None when the answer
+        object per sample), by ``threads`` threads if given (else as frames_bytes chooses); they are None when the answer
         came parsed (a replay) or is not a vector or matrix.
         """
         if endpoint in ENGINE_ENDPOINTS:
@@ -205,7 +205,7 @@ class Client(ClientBase):
         windows = split_range(start_s, end_s, step_s, self.max_points_per_series)
         deadline = request_deadline(timeout, self.timeout)
         # Windows read in parallel keep the cores busy already: each is read by one thread.
-        threads = 1 if len(windows) > 1 and self.max_parallel > 1 else 2
+        threads = 1 if len(windows) > 1 and self.max_parallel > 1 else None
 
         def fetch(window: tuple[float, float], cancel: Cancel | None) -> Window:
             params = [

@@ -226,10 +226,15 @@ class Reader:
         # which a plain scrub of the excerpt would leave a piece), becomes ****. Secrets are
         # printable ASCII (transport.checked_appkey, checked_headers): their bytes are the same.
         keys = [secret.reveal().encode().lower() for secret in self._secrets]
+        # Lowered around the excerpt only (as far as a key reaches past it), not a whole body
+        # of up to max_response_bytes for a few dozen bytes.
+        reach = max(map(len, keys), default=1) - 1
+        low = max(0, start - reach)
+        near = body[low : end + reach].lower()
         text, cursor = "", start
-        for first, after in _spans(body.lower(), keys, start, end):
-            text += body[cursor : max(cursor, first)].decode("utf-8", "replace") + "****"
-            cursor = after
+        for first, after in _spans(near, keys, start - low, end - low):
+            text += body[cursor : max(cursor, low + first)].decode("utf-8", "replace") + "****"
+            cursor = low + after
         text += body[cursor:end].decode("utf-8", "replace")
         return ("..." if start > 0 else "") + repr(text)
 

@@ -124,19 +124,19 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     return plain_frame_from_body(body, fmt)
 
 
-def runs_from_body(body: bytes, *, threads: int = 2) -> BodyRuns:
+def runs_from_body(body: bytes, *, threads: int | None = None) -> BodyRuns:
     """Read the body of a ``/query`` or ``/query_range`` answer as :func:`frame_from_body`
     does, up to its series: what the windows of a range query are merged as.
 
-    ``threads``: how many threads may share a large body's samples (given as many cores). A
-    window read while other windows are read in parallel takes 1: the windows already keep the
-    cores busy, and halves would only add their joining.
+    ``threads``: how many threads may share a large body's samples (given as many cores; None:
+    two). A window read while other windows are read in parallel takes 1: the windows already
+    keep the cores busy, and halves would only add their joining.
 
     Raises ResponseFormatError as :func:`frame_from_body` does.
     """
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
-            return _fast_runs(body, threads)
+            return _fast_runs(body, 2 if threads is None else threads)
         except NotCompact:
             pass
     envelope, data = _plain_data(body)

@@ -175,19 +175,19 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str | list[str]]:
 
 # The library's messages name its parameters (timeout=); in a notebook they are options.
 _NAMED = r"(?=[\s,.;:)]|$)"
+# A parameter named without a value ("raise timeout=."), never a label matcher (start="a").
 _MAGIC_TERMS = (
     (
         re.compile(r"max_response_bytes=[\d,]+ \(([\d,.]+) MiB\)"),
         r"SysmonMagics.max_response_mb = \1",
     ),
     (re.compile(r"\bmax_response_bytes="), "%config SysmonMagics.max_response_mb"),
-    (re.compile(r"\btimeout="), "--timeout"),
+    (re.compile(rf"\btimeout={_NAMED}"), "--timeout"),
     (re.compile(r"\bcompress=False\b"), "--no-compress"),
-    (re.compile(r"\bsecret_headers="), "--header-env NAME=VAR"),
-    (re.compile(r"\bheaders="), "--header"),
-    (re.compile(r"\bparams="), "--param"),
+    (re.compile(rf"\bsecret_headers={_NAMED}"), "--header-env NAME=VAR"),
+    (re.compile(rf"\bheaders={_NAMED}"), "--header"),
+    (re.compile(rf"\bparams={_NAMED}"), "--param"),
     (re.compile(r"\bmax_points_per_series="), "--max-points"),
-    # A parameter named without a value ("raise timeout=."), never a label matcher (start="a").
     (re.compile(rf"\bstep={_NAMED}"), "--step"),
     (re.compile(rf"\brange_seconds={_NAMED}"), "--range"),
     (re.compile(rf"\bstart={_NAMED}"), "--start"),

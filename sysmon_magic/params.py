@@ -96,7 +96,7 @@ def checked_base_url(base_url: str, secret_sent: str | None) -> tuple[str, str]:
     is sent only over https or to a loopback address.
     """
     # Without a user name and password, which the URL may hold (refused below).
-    shown = re.sub(r"(?<=//)[^/@]*@", "", base_url.strip())
+    shown = re.sub(r"(?<=//)[^/]*@", "", base_url.strip())
     unusable = SysmonUsageError(
         f"Cannot use {shown!r} as a Prometheus API URL: give http(s)://host[:port][/path], "
         "the part before /api/v1."

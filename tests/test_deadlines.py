@@ -326,10 +326,10 @@ def test_no_local_holds_a_secret_header_or_a_region_client_s_appkey():
 
 
 def test_a_refused_url_never_shows_its_password():
-    for url in ("https://bob:hunter2@example.com:99999/p", "https://bob:hunter2@[::1/p"):
+    for url in ("https://bob:hunter2@example.com:99999/p", "https://bob:hun@ter2@[::1/p"):
         with pytest.raises(SysmonUsageError) as caught:
             Client(url)
-        assert "hunter2" not in str(caught.value) and "bob" not in str(caught.value)
+        assert not any(part in str(caught.value) for part in ("bob", "hun", "ter2"))
 
 
 def test_the_magic_holds_no_appkey_in_its_locals(shell, canary_env):

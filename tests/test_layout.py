@@ -64,8 +64,6 @@ THIRD_PARTY = {
     # into one buffer (bodies.read_body), where urllib3's own read copies it 1 MB at a time.
     ("sysmon_magic/bodies.py", "_fp"): "urllib3.HTTPResponse._fp",
 }
-#: ``(file, name)``: files other helpers are changing now; remove each entry once merged.
-PENDING: set[tuple[str, str]] = set()
 
 
 class Use(NamedTuple):
@@ -222,21 +220,12 @@ def scanned_uses() -> list[Use]:
 
 
 def test_no_module_uses_another_modules_private_names():
-    uses = [
-        use
-        for use in scanned_uses()
-        if (use.path, use.name) not in THIRD_PARTY and (use.path, use.name) not in PENDING
-    ]
+    uses = [use for use in scanned_uses() if (use.path, use.name) not in THIRD_PARTY]
     if uses:
         pytest.fail(
             "Private names of another module (give them a public name in their home):\n"
             + "\n".join(map(str, sorted(uses)))
         )
-
-
-def test_every_pending_entry_is_still_needed():
-    stale = PENDING - {(use.path, use.name) for use in scanned_uses()}
-    assert not stale, f"remove these from PENDING, they are fixed: {sorted(stale)}"
 
 
 @pytest.mark.parametrize(
@@ -294,8 +283,6 @@ def test_no_module_is_over_460_lines():
 #: settings, and the command lines of their own (``sysmon-magic demo --reset``, Prometheus' flags).
 FLAG_SPEAKERS = ("magics.py", "connections.py", "display.py", "lineparse.py", "settings.py")
 OWN_COMMAND_LINES = ("cli.py", "demo/")
-#: ``(file, flag)``: core messages still in the magic's terms; remove each entry once fixed.
-FLAGS_PENDING: set[tuple[str, str]] = set()
 FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")
 
 
@@ -332,10 +319,7 @@ def flag_uses() -> set[tuple[str, str, int]]:
 def test_core_errors_name_parameters_not_the_magics_flags():
     # The core says timeout=; the magics' UsageError says --timeout (lineparse.magic_terms).
     found = flag_uses()
-    unexpected = sorted(use for use in found if use[:2] not in FLAGS_PENDING)
-    assert not unexpected, f"name the parameter (timeout=), not the flag: {unexpected}"
-    stale = FLAGS_PENDING - {use[:2] for use in found}
-    assert not stale, f"remove these from FLAGS_PENDING, they are fixed: {sorted(stale)}"
+    assert not found, f"name the parameter (timeout=), not the flag: {sorted(found)}"
 
 
 def test_the_flag_scan_finds_a_flag_in_a_raise():

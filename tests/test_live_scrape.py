@@ -56,3 +56,15 @@ def test_a_missing_prometheus_is_one_clear_error(monkeypatch, tmp_path):
     with pytest.raises(DemoError, match="apt-get install prometheus"):
         live.start()
     live.close()
+
+
+def test_a_scrape_that_failed_to_start_is_not_started_again(monkeypatch, tmp_path):
+    # A second start used to launch a Prometheus that nothing would ever stop.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("SYSMON_PROMETHEUS_BIN", raising=False)
+    live = LiveScrape()
+    with pytest.raises(DemoError):
+        live.start()
+    monkeypatch.undo()
+    with pytest.raises(DemoError, match="started before: make a new one"):
+        live.start()

@@ -93,7 +93,7 @@ def test_the_magics_say_the_flag_where_the_library_names_a_parameter(library, ma
 
 
 def test_a_label_matcher_in_a_message_is_not_a_parameter():
-    message = 'Bad query: x{start="a", step="1"} at end=5'
+    message = 'Bad query: x{start="a", step="1", timeout="5", params="a"} at end=5'
     assert magic_terms(message, PROMQL) == message
     # %sysmon_connect has no --timeout: its deadline message names the setting.
     assert magic_terms("raise timeout=.", CONNECT) == "raise %config SysmonMagics.timeout."

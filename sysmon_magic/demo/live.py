@@ -100,10 +100,14 @@ class LiveScrape:
         return EXPOSITION.encode()
 
     def start(self: _Scrape) -> _Scrape:
-        """Serve the target, start Prometheus, and wait for its first scrape (at most a minute).
+        """Serve the target, start Prometheus, and wait until it is ready and has scraped the
+        target (at most a minute each).
 
-        On failure everything started is stopped again.
+        On failure everything started is stopped again. A scrape starts once: make a new one to
+        start again (its directory and finalizer belong to its first Prometheus).
         """
+        if self._prometheus or not self._finalizer.alive:
+            raise DemoError(f"This {type(self).__name__} was started before: make a new one.")
         self._target = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), _handler(self.exposition(), self.content_type)
         )

@@ -306,8 +306,6 @@ def notebook_page(
 ) -> Iterator[Page]:
     """A fresh page and a fresh copy of the test notebook, with no kernel left from before.
 
-    The artifacts' directory exists for the test's screenshots.
-
     Kernels survive page reloads and closed tabs, so every test starts and ends without any.
     A failed test leaves a screenshot of the whole page in the artifacts.
     """
@@ -316,7 +314,6 @@ def notebook_page(
     jupyter_lab.shutdown_kernels()
     # JupyterLab may have autosaved outputs into the copy: each test starts from the original.
     shutil.copyfile(NOTEBOOK, jupyter_lab.root_dir / NOTEBOOK.name)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # for the test's screenshots, and a failure's
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:

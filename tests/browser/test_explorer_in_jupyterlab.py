@@ -45,7 +45,7 @@ def _plot_png(explorer: Locator) -> bytes:
 def _wait_for_redraw(
     page: Page, explorer: Locator, old_png: bytes, summary: re.Pattern[str]
 ) -> tuple[bytes, str]:
-    """Wait until the summary matches and plot and summary have helpers.settled; return both.
+    """Wait until the summary matches and plot and summary have settled; return both.
 
     Settled: the kernel idle and nothing changed for a second. Then the image must differ from
     ``old_png``.
@@ -58,7 +58,7 @@ def _wait_for_redraw(
         lambda state: f"the plot kept changing; summary {state[1]!r}",
     )
     _assert_no_errors(explorer)
-    assert summary.search(text), f"the summary helpers.settled on {text!r}"
+    assert summary.search(text), f"the summary settled on {text!r}"
     assert png != old_png, f"the plot image did not change; summary {text!r}"
     return png, text
 
@@ -92,7 +92,7 @@ def test_explorer_picker_and_slider_redraw_the_plot(
     # Run All has finished once the kernel is idle again; only then is the first state final.
     helpers.expect_kernel_idle(page, helpers.REDRAW_TIMEOUT_MS)
     _assert_no_errors(explorer)
-    # The cell's own output area (not the page: helpers.JupyterLab scrolls the notebook internally).
+    # The cell's own output area (not the page: JupyterLab scrolls the notebook internally).
     output = page.locator(".jp-CodeCell", has=explorer).locator(".jp-Cell-outputArea")
 
     # The static picture published for saved notebooks is there, and hidden while live.
