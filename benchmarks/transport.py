@@ -15,6 +15,8 @@ is chosen per URL, each as measured from Prometheus 2.42 on this machine:
 1. **Split range**: ``Client(url, max_parallel=4).query_range`` of 30 days at 60 s (4 windows:
    11,001 + 11,001 + 11,001 + 10,198 points), the server waiting 100 ms a request, against the
    same with ``max_parallel=1`` (one window after another), in turns; target: <= 0.40 of it.
+   Then Content-Length again with the pool of buffers keeping nothing (``sysmon_magic/buffers.py``:
+   every body and window's arrays in fresh memory), to show what keeping them gains.
    Beside it: the client's CPU time (and how much of it the kernel's), the server's, and the
    parts of the query measured alone (a window's transfer, the 4 reads of the answers into
    arrays, their merge and the frame built from it),
@@ -63,7 +65,7 @@ import pandas as pd
 import requests
 import urllib3
 
-from sysmon_magic import Client, bodies, frames, frames_bytes
+from sysmon_magic import Client, bodies, buffers, frames, frames_bytes
 from sysmon_magic.frames import concat_runs, frame_from_runs
 from sysmon_magic.frames_bytes import frame_from_body, runs_from_body
 from sysmon_magic.timeparse import split_range
@@ -390,9 +392,14 @@ def split_range_figures(server: Server, windows: Sequence[Window], runs: int) ->
     )
     print(f"   {'answers as':{WIDTH}} {'parallel':>8} {'1 by 1':>8} {'ratio':>5}  target")
     serial_median: dict[str, float] = {}
-    for framing, label in FRAMINGS.items():
+    # Last, as a baseline: the same without the pool of buffers, every body and window's
+    # arrays in fresh memory (sysmon_magic/buffers.py).
+    cases = [(framing, label, True) for framing, label in FRAMINGS.items()]
+    cases.append(("length", "Content-Length, fresh memory (no pool)", False))
+    for framing, label, pooled in cases:
         url, gzipped = server.url(LATENCY_MS, framing), framing == "gzip"
         with (
+            kept_buffers(pooled),
             Client(url, max_parallel=4, compress=gzipped) as parallel,
             Client(url, max_parallel=1, compress=gzipped) as serial,
         ):
@@ -403,7 +410,7 @@ def split_range_figures(server: Server, windows: Sequence[Window], runs: int) ->
                 lambda c=parallel: c.query_range(QUERY, START, END, STEP),  # type: ignore[misc]
                 lambda c=serial: c.query_range(QUERY, START, END, STEP),  # type: ignore[misc]
             )
-        serial_median[framing] = slow.median
+        serial_median.setdefault(framing, slow.median)
         print(
             f"   {label:{WIDTH}} {fast.median:7.2f}s {slow.median:7.2f}s "
             f"{fast.median / slow.median:5.2f}  <= 0.40 (baseline: max_parallel=1)"
@@ -455,6 +462,18 @@ def split_range_figures(server: Server, windows: Sequence[Window], runs: int) ->
     print(f"   (measured one by one, Content-Length: {serial_median['length']:.2f} s)")
 
 
+@contextlib.contextmanager
+def kept_buffers(keep: bool) -> Iterator[None]:
+    """The pool of buffers as it is (``keep``), or keeping nothing."""
+    kept = buffers.POOL.keep_bytes
+    buffers.POOL.keep_bytes = kept if keep else 0
+    try:
+        yield
+    finally:
+        buffers.POOL.keep_bytes = kept
+        buffers.POOL.clear()
+
+
 def merged_frame(parts: Sequence[frames.Runs]) -> pd.DataFrame:
     """What the client does once the windows are in: one merge, then the frame."""
     return frame_from_runs(concat_runs(parts), "tidy")
@@ -484,8 +503,8 @@ def one_window_figures(server: Server, window: Window, runs: int) -> bytes:
             server,
             lambda: raw_get(server.port, identity),
             lambda: raw_get(server.port, compressed, "gzip"),
-            # With what the client inflates (ISA-L where installed): the part, not the library.
-            lambda: bodies.inflate.decompress(packed, wbits=31),
+            # As the client inflates (ISA-L where installed, into a kept buffer), alone.
+            lambda: buffers.POOL.give(bodies.gunzip(packed, 1 << 30)),  # type: ignore[arg-type]
             lambda: frame_from_body(body, "tidy"),
             # What a plain requests client pays to read the same answer (a peer, for reference).
             lambda: (
@@ -505,7 +524,7 @@ def one_window_figures(server: Server, window: Window, runs: int) -> bytes:
     for label, figure in (
         ("raw transfer alone (socket, recv_into)", transfer),
         ("  the same, gzipped (Content-Length)", transfer_gz),
-        (f"  gunzip alone ({bodies.inflate.__name__}.decompress)", gunzip),
+        (f"  gunzip alone (bodies.gunzip, {bodies.inflate.__name__})", gunzip),
         ("conversion alone (frame_from_body)", conversion),
         ("requests' .content alone (a peer)", peer_read),
     ):

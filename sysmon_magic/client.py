@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from . import frames
+from .buffers import POOL
 from .client_base import ClientBase
 from .envelope import Answer, strings
 from .errors import SysmonUsageError
@@ -103,14 +104,17 @@ class Client(ClientBase):
         get_only: bool = False,
         series: bool = False,
         threads: int | None = None,
+        merged: bool = False,
         cancel: Cancel | None = None,
         transport: Transport | None = None,
     ) -> tuple[Answer, frames.Runs | None]:
         """The one funnel: ask the transport, read the answer (or raise a typed error).
 
         With ``series``, a successful answer's bytes become its series directly (no Python
-        object per sample), by ``threads`` threads if given (else as frames_bytes chooses); they are None when the answer
-        came parsed (a replay) or is not a vector or matrix.
+        object per sample), by ``threads`` threads if given (else as frames_bytes chooses),
+        into pooled buffers if they are to be ``merged`` with others' (see the buffers
+        module); they are None when the answer came parsed (a replay) or is not a vector or
+        matrix.
         """
         if endpoint in ENGINE_ENDPOINTS:
             params = [*params, *self.params.items()]
@@ -126,10 +130,13 @@ class Client(ClientBase):
         if series and reply.status == 200:
             from .frames_bytes import runs_from_body
 
-            found = runs_from_body(reply.body, threads=threads)
+            found = runs_from_body(reply.body, threads=threads, pool=POOL if merged else None)
             if found.runs is not None and isinstance(found.envelope, dict):
                 envelope = {**found.envelope, "data": found.envelope.get("data", {})}
-                return self.reader.envelope_answer(envelope, reply), found.runs
+                answer = self.reader.envelope_answer(envelope, reply)
+                if self.owns_bodies:
+                    POOL.give(reply.body)  # read: its memory serves the next answer
+                return answer, found.runs
         return self.reader.answer(reply), None
 
     def _time(self, value: TimeLike) -> float:
@@ -216,7 +223,13 @@ class Client(ClientBase):
                 *timeout_param(timeout),
             ]
             answer, runs = self._call(
-                "query_range", params, timeout=deadline, series=True, threads=threads, cancel=cancel
+                "query_range",
+                params,
+                timeout=deadline,
+                series=True,
+                threads=threads,
+                merged=len(windows) > 1,
+                cancel=cancel,
             )
             return read_window(answer, runs, window)
 

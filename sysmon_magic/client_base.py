@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from .buffers import POOL
 from .envelope import Reader
 from .params import checked_base_url, checked_max_points, checked_params
 from .recording import RecordingTransport
@@ -176,6 +177,10 @@ class ClientBase:
             headers=plain_headers,
             secret_headers=hidden_headers,
         )
+        #: Whether bodies come from this package's own transport, which keeps no reference to
+        #: one (nor does a recording over it, which keeps what it parsed): the funnel may give
+        #: a body back to the pool of buffers once it has read it (see the buffers module).
+        self.owns_bodies = type(self.live_transport) is HTTPTransport
         #: Where answers come from: :attr:`live_transport`, or a recording on top of it.
         self.transport: Transport = self.live_transport
         if recording is not None:
@@ -234,8 +239,10 @@ class ClientBase:
         return time.time() if self.pinned_now is None else self.pinned_now
 
     def close(self) -> None:
-        """Close the HTTP session if this client created it."""
+        """Close the HTTP session if this client created it, and give the memory kept for the
+        next answers back to the system."""
         self.transport.close()
+        POOL.clear()
 
     def __enter__(self: _Self) -> _Self:
         return self

@@ -71,6 +71,9 @@ class Runs(NamedTuple):
     counts: np.ndarray
     #: Native histograms: each row's (count, sum, buckets), None when there are none at all.
     histograms: list[HistogramPart] | None = None
+    #: The pooled bytearrays that ``timestamps`` and ``values`` view (a window read to be
+    #: merged): given back to :data:`~sysmon_magic.buffers.POOL` once merged.
+    buffers: tuple[bytearray, ...] = ()
 
 
 def frame_from_data(data: Mapping[str, Any], fmt: FrameFormat = "tidy") -> pd.DataFrame:

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import csv_samples, frames
+from .buffers import BufferPool
 from .csv_samples import NotCompact
 from .errors import ResponseFormatError, SysmonUsageError
 from .frames import FrameFormat
@@ -124,19 +125,23 @@ def frame_from_body(body: bytes, fmt: FrameFormat = "tidy") -> BodyFrame:
     return plain_frame_from_body(body, fmt)
 
 
-def runs_from_body(body: bytes, *, threads: int | None = None) -> BodyRuns:
+def runs_from_body(
+    body: bytes, *, threads: int | None = None, pool: BufferPool | None = None
+) -> BodyRuns:
     """Read the body of a ``/query`` or ``/query_range`` answer as :func:`frame_from_body`
     does, up to its series: what the windows of a range query are merged as.
 
     ``threads``: how many threads may share a large body's samples (given as many cores; None:
     two). A window read while other windows are read in parallel takes 1: the windows already
-    keep the cores busy, and halves would only add their joining.
+    keep the cores busy, and halves would only add their joining. With a ``pool`` (a window
+    that is to be merged, so its arrays are not the frame's), the times and values are read
+    into its buffers, which ``runs.buffers`` names, to be given back once merged.
 
     Raises ResponseFormatError as :func:`frame_from_body` does.
     """
     if len(body) >= FAST_PATH_MIN_BYTES:
         try:
-            return _fast_runs(body, 2 if threads is None else threads)
+            return _fast_runs(body, 2 if threads is None else threads, pool)
         except NotCompact:
             pass
     envelope, data = _plain_data(body)
@@ -192,17 +197,18 @@ class _Layout(NamedTuple):
 def fast_frame_from_body(body: bytes, fmt: FrameFormat) -> BodyFrame:
     """:func:`frame_from_body` by the fast path alone, whatever the body's size; raises
     :class:`NotCompact` for a body it cannot read exactly as the plain path does."""
-    runs, envelope = _fast_runs(body, 2)
+    runs, envelope = _fast_runs(body, 2, None)
     assert runs is not None
     return BodyFrame(frames.frame_from_runs(runs, fmt), envelope)
 
 
-def _fast_runs(body: bytes, threads: int) -> BodyRuns:
+def _fast_runs(body: bytes, threads: int, pool: BufferPool | None) -> BodyRuns:
     head = _HEAD.match(body)
     if head is None:
         raise NotCompact
+    buffers: tuple[bytearray, ...] = ()
     if ENGINE == "native":
-        labels, (times, values, counts), position = _scan(body, head, threads)
+        labels, (times, values, counts), position, buffers = _scan(body, head, threads, pool)
         envelope_bytes = body[: head.end()] + body[position:]
     else:
         layout = _layout(body, head)
@@ -211,7 +217,7 @@ def _fast_runs(body: bytes, threads: int) -> BodyRuns:
         if head["type"] == b"vector" and (counts != 1).any():
             raise NotCompact  # `"value":[t,"v"],[t,"v"]` is no JSON (the C reader refuses it)
     envelope = _envelope(head["type"].decode(), envelope_bytes)
-    return BodyRuns(frames.Runs(labels, times, values, counts), envelope)
+    return BodyRuns(frames.Runs(labels, times, values, counts, buffers=buffers), envelope)
 
 
 def _separators(head: re.Match[bytes]) -> tuple[bytes, bytes, bytes]:
@@ -230,12 +236,16 @@ class _Scanned(NamedTuple):
     values: np.ndarray
     counts: np.ndarray
     position: int  # where it stopped: the next series, or the `]` that ends the result
+    buffer: bytearray | None  # the pooled buffer that times and values view
 
 
 def _scan(
-    body: bytes, head: re.Match[bytes], threads: int
-) -> tuple[list[dict[str, str]], tuple[np.ndarray, np.ndarray, np.ndarray], int]:
-    """Labels, (times, values, counts) and the end of the result, by the C reader's one pass."""
+    body: bytes, head: re.Match[bytes], threads: int, pool: BufferPool | None
+) -> tuple[
+    list[dict[str, str]], tuple[np.ndarray, np.ndarray, np.ndarray], int, tuple[bytearray, ...]
+]:
+    """Labels, (times, values, counts), the end of the result and the pooled buffers that
+    times and values view, by the C reader's one pass."""
     begin = head.end()
     halves = [(begin, -1)]
     if threads > 1 and len(body) - begin >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1:
@@ -248,34 +258,51 @@ def _scan(
             halves = [(begin, split), (split, -1)]
     vector = head["type"] == b"vector"
     if len(halves) == 1:
-        parts = [_scan_native(body, begin, -1, vector)]
+        parts = [_scan_native(body, begin, -1, vector, pool)]
     else:
-        with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="sysmon-frames_bytes") as threads_pool:
             parts = list(
-                pool.map(lambda half: _scan_native(body, half[0], half[1], vector), halves)
+                threads_pool.map(
+                    lambda half: _scan_native(body, half[0], half[1], vector, pool), halves
+                )
             )
     metrics = [body[a:b] for part in parts for a, b in part.metrics.tolist()]
+    position = parts[-1].position
     if len(parts) == 1:
-        columns = parts[0].times, parts[0].values, parts[0].counts
-    else:
-        columns = (
-            np.concatenate([part.times for part in parts]),
-            np.concatenate([part.values for part in parts]),
-            np.concatenate([part.counts for part in parts]),
-        )
-    return _metrics(metrics), columns, parts[-1].position
+        part = parts[0]
+        buffers = () if part.buffer is None else (part.buffer,)
+        return _metrics(metrics), (part.times, part.values, part.counts), position, buffers
+    columns = (
+        np.concatenate([part.times for part in parts]),
+        np.concatenate([part.values for part in parts]),
+        np.concatenate([part.counts for part in parts]),
+    )
+    if pool is not None:  # the halves are joined: their buffers can be read into again
+        spent = [part.buffer for part in parts if part.buffer is not None]
+        del parts
+        pool.give(*spent)
+    return _metrics(metrics), columns, position, ()
 
 
-def _scan_native(body: bytes, begin: int, stop: int, vector: bool) -> _Scanned:
-    """The series from ``begin`` up to ``stop`` (-1: the end of the result), by the C reader."""
+def _scan_native(
+    body: bytes, begin: int, stop: int, vector: bool, pool: BufferPool | None
+) -> _Scanned:
+    """The series from ``begin`` up to ``stop`` (-1: the end of the result), by the C reader;
+    the times and values into a buffer of the ``pool`` if one is given."""
     assert native_samples is not None
     # Room for every sample and series: no sample is shorter than `[0,"0"],`, no series than
     # `{"metric":{},"value":[0,"0"]},`. Pages of it never written to cost no memory, and the
     # arrays shrink to what was read (counting first would take a pass of its own).
     size = (len(body) if stop < 0 else stop) - begin
     room, series_room = size // 8 + 1, size // 29 + 1
-    nanos = np.empty(room, dtype=np.int64)
-    values = np.empty(room, dtype=np.float64)
+    buffer = None
+    if pool is None:
+        nanos = np.empty(room, dtype=np.int64)
+        values = np.empty(room, dtype=np.float64)
+    else:  # both in one buffer, viewed: it goes back to the pool once the window is merged
+        buffer = pool.take(16 * room)
+        nanos = np.frombuffer(buffer, np.int64, room)
+        values = np.frombuffer(buffer, np.float64, room, offset=8 * room)
     counts = np.empty(series_room, dtype=np.int64)
     metrics = np.empty((series_room, 2), dtype=np.int64)
     # The reader refuses times past those frames.utc_times accepts (the plain path's error),
@@ -286,11 +313,14 @@ def _scan_native(body: bytes, begin: int, stop: int, vector: bool) -> _Scanned:
     if found is None:  # not the compact layout after all: the plain path judges
         raise NotCompact
     series, samples, position = found
-    # In place: nothing else refers to them yet.
-    for array, length in ((nanos, samples), (values, samples), (counts, series)):
-        array.resize(length, refcheck=False)
+    if buffer is None:  # in place: nothing else refers to them yet
+        nanos.resize(samples, refcheck=False)
+        values.resize(samples, refcheck=False)
+    else:
+        nanos, values = nanos[:samples], values[:samples]
+    counts.resize(series, refcheck=False)
     metrics.resize((series, 2), refcheck=False)
-    return _Scanned(metrics, nanos.view("datetime64[ns]"), values, counts, position)
+    return _Scanned(metrics, nanos.view("datetime64[ns]"), values, counts, position, buffer)
 
 
 def _layout(body: bytes, head: re.Match[bytes]) -> _Layout:

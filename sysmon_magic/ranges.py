@@ -18,6 +18,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from . import frames
+from .buffers import POOL
 from .envelope import Answer
 from .errors import ResponseFormatError, SysmonError
 from .timeparse import format_time
@@ -85,9 +86,12 @@ def fetch_windows(
     return [r for r in results if r is not None]
 
 
-def merge_windows(parts: Sequence[Window], fmt: frames.FrameFormat) -> tuple[pd.DataFrame, Answer]:
+def merge_windows(parts: list[Window], fmt: frames.FrameFormat) -> tuple[pd.DataFrame, Answer]:
     """The frame of all the windows, and one answer for them: their warnings and infos (each
-    once), the slowest window's time, and a warning if samples were dropped."""
+    once), the slowest window's time, and a warning if samples were dropped.
+
+    Empties ``parts``: once merged, the windows' arrays die, and the pooled buffers they were
+    read into go back to :data:`~sysmon_magic.buffers.POOL` for the next windows."""
     found = [part.runs for part in parts if part.runs is not None]
     if len(found) == len(parts):
         # One merge, of the windows' arrays; the frame is built once, from all of them.
@@ -115,4 +119,8 @@ def merge_windows(parts: Sequence[Window], fmt: frames.FrameFormat) -> tuple[pd.
         infos=list(dict.fromkeys(i for part in parts for i in part.answer.infos)),
         elapsed=max(part.answer.elapsed for part in parts),
     )
+    spent = [buffer for runs in found for buffer in runs.buffers]
+    del found
+    parts.clear()
+    POOL.give(*spent)  # those no array views any more (the pool checks)
     return frame, answer

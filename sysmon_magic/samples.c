@@ -13,6 +13,10 @@
  * three decimals (servers write milliseconds), or past the times a DataFrame holds, a value that
  * is not a JSON-style decimal, NaN, +Inf or -Inf, whitespace, a series without samples or with
  * other members, or any other byte out of place.
+ *
+ * set_length() and exported() serve the buffers module, which reuses the bytearrays that bodies
+ * and arrays are read into (fresh memory costs more than reading into it); dechunk() serves
+ * bodies, which reads a chunked body raw, in large pieces, rather than a chunk at a time.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -377,8 +381,151 @@ done:
     return result;
 }
 
+/* The end of the line at buf[from], before `end`: the index of its '\n', or -1. */
+static Py_ssize_t line_end(const char *buf, Py_ssize_t from, Py_ssize_t end)
+{
+    const char *found = memchr(buf + from, '\n', (size_t)(end - from));
+    return found ? found - buf : -1;
+}
+
+PyDoc_STRVAR(dechunk_doc,
+"dechunk(buffer, read, end, start, write, left) -> (read, start, write, left, finished)\n"
+"\n"
+"Undo HTTP/1.1 chunked framing in place, in one pass over what has arrived: buffer[read:end]\n"
+"holds raw bytes not yet parsed; the chunks' data is gathered into buffer[start:write] (start\n"
+"is -1 until the first chunk: its data stays where it lies, the next chunks' are moved down\n"
+"onto it). left: bytes of the current chunk still to come, -1 at a size line, -2 at the line\n"
+"end after a chunk's data, -3 among the trailer lines after the last chunk. Returns the state\n"
+"to call again with once more bytes have arrived, and whether the body ended (its last chunk\n"
+"and trailers read). ValueError where the framing is malformed.");
+
+#define AT_SIZE (-1)
+#define AFTER_DATA (-2)
+#define IN_TRAILERS (-3)
+/* A size line or trailer longer than this is no HTTP a server sends: refused, not waited on. */
+#define MAX_LINE 65536
+
+static PyObject *dechunk(PyObject *module, PyObject *args)
+{
+    PyObject *buffer;
+    Py_ssize_t read, end, start, write, left;
+    if (!PyArg_ParseTuple(args, "O!nnnnn:dechunk", &PyByteArray_Type, &buffer, &read, &end, &start,
+                          &write, &left))
+        return NULL;
+    char *buf = PyByteArray_AS_STRING(buffer);
+    if (read < 0 || end < read || end > PyByteArray_GET_SIZE(buffer) || left < IN_TRAILERS ||
+        (start < 0 ? write != -1 : (write < start || write > read))) {
+        PyErr_SetString(PyExc_ValueError, "dechunk: positions out of order");
+        return NULL;
+    }
+    int finished = 0;
+    const char *error = NULL;
+    while (!finished && !error) {
+        if (left > 0) { /* a chunk's data: moved down onto the data before it */
+            Py_ssize_t n = end - read < left ? end - read : left;
+            if (start < 0)
+                start = write = read;
+            if (write != read)
+                memmove(buf + write, buf + read, (size_t)n);
+            write += n;
+            read += n;
+            left -= n;
+            if (left > 0)
+                break; /* the rest of it has yet to arrive */
+            left = AFTER_DATA;
+            continue;
+        }
+        Py_ssize_t eol = read < end ? line_end(buf, read, end) : -1;
+        if (eol < 0) {
+            if (end - read > MAX_LINE)
+                error = "a chunk's size line or trailer is too long";
+            break; /* the line has yet to arrive */
+        }
+        Py_ssize_t line = eol - read; /* without its '\n'; a '\r' before it is allowed */
+        if (line > 0 && buf[eol - 1] == '\r')
+            line--;
+        if (left == AFTER_DATA) {
+            if (line != 0)
+                error = "a chunk's data is not followed by a line end";
+        } else if (left == IN_TRAILERS) {
+            finished = line == 0; /* an empty line ends the trailers, and the body */
+        } else { /* AT_SIZE: hex digits, then blanks or `;extensions` */
+            Py_ssize_t i = read, stop = read + line, size = 0;
+            while (i < stop && (buf[i] == ' ' || buf[i] == '\t'))
+                i++;
+            Py_ssize_t digits = 0;
+            for (; i < stop; i++, digits++) {
+                char c = buf[i];
+                int value = c >= '0' && c <= '9'   ? c - '0'
+                            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                   : -1;
+                if (value < 0)
+                    break;
+                if (size > (PY_SSIZE_T_MAX - 15) / 16) {
+                    error = "a chunk's size is too large";
+                    break;
+                }
+                size = size * 16 + value;
+            }
+            while (!error && i < stop && (buf[i] == ' ' || buf[i] == '\t'))
+                i++;
+            if (!error && (digits == 0 || (i < stop && buf[i] != ';')))
+                error = "a chunk's size is not a hex number";
+            left = size > 0 ? size : IN_TRAILERS;
+        }
+        read = eol + 1;
+        if (left == AFTER_DATA && !error)
+            left = AT_SIZE;
+    }
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    return Py_BuildValue("(nnnnO)", read, start, write, left, finished ? Py_True : Py_False);
+}
+
+PyDoc_STRVAR(set_length_doc,
+"set_length(buffer, size)\n"
+"\n"
+"Make a bytearray `size` bytes long without writing the bytes it gains (it is to be read\n"
+"into): within its allocation, no memory is taken or copied. BufferError while exported.");
+
+static PyObject *set_length(PyObject *module, PyObject *args)
+{
+    PyObject *buffer;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "O!n:set_length", &PyByteArray_Type, &buffer, &size))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    if (PyByteArray_Resize(buffer, size) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(exported_doc,
+"exported(buffer) -> bool\n"
+"\n"
+"Whether a view of the bytearray (a memoryview, an array over it) is alive: then its bytes\n"
+"are still read, and it must not be written to.");
+
+static PyObject *exported(PyObject *module, PyObject *buffer)
+{
+    if (!PyByteArray_Check(buffer)) {
+        PyErr_SetString(PyExc_TypeError, "exported() takes a bytearray");
+        return NULL;
+    }
+    return PyBool_FromLong(((PyByteArrayObject *)buffer)->ob_exports > 0);
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
+    {"dechunk", dechunk, METH_VARARGS, dechunk_doc},
+    {"set_length", set_length, METH_VARARGS, set_length_doc},
+    {"exported", exported, METH_O, exported_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,11 +12,15 @@ closes, as HTTP/1.0 does).
 ``badbyte:<hex>`` puts that byte (default ``ff``, not UTF-8) in the middle of the good body.
 Compressed answers, sent whatever the client asked for, as a misbehaving server or proxy would:
 ``gzip`` (a good one), ``gzip-bad`` (plain JSON labelled gzip), ``gzip-cut`` (half the stream).
-Good answers framed as Prometheus frames them: ``chunked``, ``gzip-chunked`` (2 KiB chunks).
+Good answers framed as Prometheus frames them: ``chunked``, ``gzip-chunked`` (2 KiB chunks);
+``gzip-chunked-odd`` (chunks of 1 to 3,000 bytes, with chunk extensions and a trailer, as HTTP
+allows). Chunked gzip that breaks its framing: ``gzip-chunked-cut`` (the connection closed in
+the middle of a chunk), ``gzip-chunked-bad`` (a size line that is no hex number).
 
 Answers that never end, or take forever: ``trickle:<seconds>`` (the good answer, a byte every
 <seconds>), ``trickle-head:<seconds>`` (even its status line and headers a byte at a time),
-``endless`` (a chunked body that never ends), ``huge`` (a Content-Length of a terabyte),
+``endless`` (a chunked body that never ends; ``gzip-endless``, the same labelled gzip, in 2 KiB
+chunks of a stream that never ends), ``huge`` (a Content-Length of a terabyte),
 ``bomb:<MiB>`` (a small gzip body that inflates to <MiB> of zeros). ``early:<steps>`` answers a
 range query with samples from <steps> steps before the window asked for (as a buggy engine).
 """
@@ -26,10 +30,12 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import random
 import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,6 +200,38 @@ class FaultServer:
                 chunk = body[at : at + size]
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             handler.wfile.write(b"0\r\n\r\n")
+        elif kind in ("gzip-chunked-odd", "gzip-chunked-cut", "gzip-chunked-bad"):
+            packed = gzip.compress(good)
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            at, size = 0, 1
+            while at < len(packed):
+                chunk = packed[at : at + size]
+                if kind == "gzip-chunked-cut" and at > len(packed) // 2:
+                    handler.wfile.write(b"%x\r\n%s" % (len(chunk), chunk[: len(chunk) // 2]))
+                    handler.close_connection = True
+                    return
+                if kind == "gzip-chunked-bad" and at > len(packed) // 2:
+                    handler.wfile.write(b"zz\r\n%s\r\n" % chunk)
+                    handler.close_connection = True
+                    return
+                handler.wfile.write(b"%x;n=%d\r\n%s\r\n" % (len(chunk), at, chunk))
+                at, size = at + len(chunk), size * 7 % 3001 + 1
+            handler.wfile.write(b"0\r\nX-Checksum: none\r\n\r\n")
+        elif kind == "gzip-endless":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            stream, noise = zlib.compressobj(wbits=31), random.Random(0)
+            with _until_the_client_leaves():
+                while True:  # 2 KiB that do not compress, a chunk each
+                    chunk = stream.compress(noise.randbytes(2048)) + stream.flush(zlib.Z_SYNC_FLUSH)
+                    handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         elif kind == "gzip-bad":
             self.send(handler, 200, good, headers={"Content-Encoding": "gzip"})
         elif kind == "gzip-cut":

@@ -77,3 +77,19 @@ def test_isal_and_zlib_read_every_damaged_stream_alike():
             packed[rng.randrange(len(packed))] = rng.randrange(256)
         limit = rng.choice([10**6, 300])
         assert read(bytes(packed), limit, isal) == read(bytes(packed), limit, zlib), n
+
+
+def test_large_bodies_of_several_members_read_whole_in_pieces():
+    # Megabytes, so that ISA-L's reader inflates them a piece at a time, and grows its buffer
+    # past the size the last member declares.
+    rng = random.Random(5)
+    first = b"".join(b'[%d,"%f"],' % (t, rng.random()) for t in range(150_000))
+    second = first[: len(first) // 3]
+    packed = gzip.compress(first) + gzip.compress(second)
+    assert gunzip(packed, 10**8) == first + second
+    assert gunzip(packed, len(first + second)) == first + second
+    with pytest.raises(TooLarge):
+        gunzip(packed, len(first + second) - 1)
+    assert gunzip(packed + b"\0trailing", 10**8) == first + second
+    cut = gunzip(packed[: len(packed) // 2], 10**8)
+    assert 0 < len(cut) < len(first) and first.startswith(cut)

@@ -3,10 +3,12 @@ typed error whose one-line message names the cause and what to do; never a parti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 from collections.abc import Iterator
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -20,6 +22,7 @@ from sysmon_magic import (
     ResponseFormatError,
     SysmonUsageError,
     TransportError,
+    bodies,
 )
 from sysmon_magic.frames import frame_from_data
 from tests.faults import RANGE_END, RANGE_SERIES, FaultServer
@@ -345,12 +348,39 @@ def large_answer() -> tuple[bytes, pd.DataFrame]:
     return body, frame_from_data(json.loads(body)["data"])
 
 
-@pytest.mark.parametrize("step", ["ok", "chunked", "gzip-chunked"])
+@pytest.mark.parametrize("step", ["ok", "chunked", "gzip-chunked", "gzip-chunked-odd"])
 def test_a_large_answer_reads_the_same_however_it_is_framed(faults, large_answer, step):
     body, expected = large_answer
     faults.range = body
     faults.plan = [step]
-    with Client(faults.url, compress=step.startswith("gzip")) as client:
+    native = bodies.native_samples
+    dechunk = mock.Mock(wraps=native.dechunk if native is not None else None)
+    with (
+        Client(faults.url, compress=step.startswith("gzip")) as client,
+        mock.patch.object(native, "dechunk", dechunk) if native else contextlib.nullcontext(),
+    ):
         got = client.query_range("up", RANGE_END - 60 * 3000, RANGE_END, 60)
     assert len(body) > 20_000_000 and faults.requests == 1
     pd.testing.assert_frame_equal(got, expected)
+    # Chunked gzip is read raw, its framing undone in C; the rest through http.client.
+    assert bool(dechunk.call_count) == (step.startswith("gzip-chunked") and native is not None)
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        # The framing of a chunked gzip body, read raw and undone in C: broken as http.client
+        # would find it broken, named as it would be.
+        ("gzip-chunked-cut", "broke off in the middle of the answer"),
+        ("gzip-chunked-bad", "broke off in the middle of the answer"),
+    ],
+)
+def test_a_chunked_gzip_answer_with_broken_framing(faults, large_answer, step, words):
+    faults.range = large_answer[0]
+    faults.plan = [step, step]  # retried once, as a connection broken off is
+    with (
+        Client(faults.url, compress=True) as client,
+        pytest.raises(TransportError, match=words),
+    ):
+        client.query_range("up", RANGE_END - 60 * 3000, RANGE_END, 60)
+    assert faults.requests == 2

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from sysmon_magic import Client, ResponseFormatError, demo, frames_bytes
+from sysmon_magic import Client, ResponseFormatError, buffers, demo, frames_bytes
+from sysmon_magic.buffers import BufferPool
 from sysmon_magic.params import format_seconds
 from sysmon_magic.timeparse import split_range
 from tests.conftest import sysmon_magics
@@ -98,15 +99,18 @@ def test_windows_merge_to_the_same_frame_as_the_plain_path(client, demo_server, 
 
 def test_windows_fetched_in_parallel_are_read_one_thread_each(demo_server):
     # Two threads a window would only add the joining of halves: the windows fill the cores.
+    # Windows to be merged are read into pooled buffers (their arrays are not the frame's).
     read = frames_bytes.runs_from_body
-    seen: list[int | None] = []
+    seen: list[tuple[int | None, bool]] = []
 
-    def spy(body: bytes, threads: int | None = None) -> frames_bytes.BodyRuns:
-        seen.append(threads)
-        return read(body, threads=threads)
+    def spy(
+        body: bytes, threads: int | None = None, pool: BufferPool | None = None
+    ) -> frames_bytes.BodyRuns:
+        seen.append((threads, pool is buffers.POOL))
+        return read(body, threads=threads, pool=pool)
 
     # None: as many threads as frames_bytes finds worth it, for a window read alone.
-    for parallel, expected in ((3, [1, 1, 1, 1]), (1, [None, None, None, None])):
+    for parallel, expected in ((3, [(1, True)] * 4), (1, [(None, True)] * 4)):
         seen.clear()
         with (
             Client(demo_server.url, now=demo_server.now, max_parallel=parallel) as c,
