@@ -22,7 +22,7 @@ from .buffers import POOL, native_samples
 if TYPE_CHECKING:
     from .watchdog import Watch
 
-__all__ = ["TooLarge", "gunzip", "read_body"]
+__all__ = ["TooLarge", "gunzip", "read_body", "read_to_its_end"]
 
 #: What inflates gzip answers: Intel's ISA-L, 2-3x as fast as zlib, where it is installed
 #: (its wheels cover the usual platforms), else zlib; the same results (tests/test_bodies.py runs both).
@@ -38,6 +38,8 @@ except ImportError:  # pragma: no cover - elsewhere, zlib
 
 # A body is read this much at a time: each read releases the interpreter lock for its recv.
 _PIECE = 1 << 20
+#: At most what http.client's buffered reader of a socket holds (its buffer's size).
+_HELD = 1 << 16
 #: The first buffer of a body of unknown length (chunked), small for the many small answers; it
 #: grows to what is left of the chunk being read, or doubles.
 _FIRST_BUFFER = 256 << 10
@@ -62,7 +64,7 @@ def read_body(response: requests.Response, watch: Watch, limit: int) -> bytes:
     if encoding == "gzip" and getattr(fp, "chunked", False) and _can_read_raw(fp):
         # Prometheus writes gzip in 2 KiB chunks, which http.client would read one by one in
         # a Python loop (6.5 ms for a 5 MB answer, holding the GIL): read raw, undone in C.
-        body = _read_chunked_raw(fp.fp, watch, limit)
+        body = _read_chunked_raw(fp, watch, limit)
     elif encoding in ("", "identity", "gzip") and hasattr(fp, "readinto"):
         # http.client's readinto undoes chunked framing itself (Prometheus' way to send an
         # uncompressed answer: one chunk), so both framings land in one buffer, unjoined.
@@ -91,25 +93,44 @@ def read_body(response: requests.Response, watch: Watch, limit: int) -> bytes:
     return b"".join(pieces)
 
 
+def read_to_its_end(response: requests.Response) -> bool:
+    """Whether the body was read to its last byte, on a connection the server keeps open: then
+    that connection can carry the next request (no new TCP and TLS handshake)."""
+    fp = getattr(response.raw, "_fp", None)
+    return fp is not None and fp.isclosed() and not getattr(fp, "will_close", True)
+
+
 def _can_read_raw(fp: Any) -> bool:
-    """Whether http.client has read none of a chunked body yet, from a stream that returns
-    what has arrived (``readinto1``): then the body can be read raw, under its framing."""
+    """Whether http.client has read none of a chunked body yet, from a buffered reader over
+    the socket: then the body can be read raw, under its framing."""
+    stream = getattr(fp, "fp", None)
     return (
         native_samples is not None
         and getattr(fp, "chunk_left", 0) is None
-        and hasattr(getattr(fp, "fp", None), "readinto1")
+        and hasattr(stream, "read1")
+        and hasattr(getattr(stream, "raw", None), "readinto")
     )
 
 
-def _read_chunked_raw(stream: Any, watch: Watch, limit: int) -> bytes:
-    """A chunked body read raw from the socket's stream in large pieces, its framing undone in
-    place as it arrives by the C reader (``samples.dechunk``), up to the size limit."""
+def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
+    """A chunked body read raw from the socket's stream under http.client's response ``fp``, in
+    large pieces, its framing undone in place as it arrives by the C reader
+    (``samples.dechunk``), up to the size limit."""
     assert native_samples is not None
     buffer = POOL.take(_FIRST_BUFFER)
     view = memoryview(buffer)
+    # First what http.client's buffered reader holds (reading the headers may have taken some
+    # of the body, or all of it), then straight from the socket: the reader's readinto1 would,
+    # after copying what it holds, wait for more that may never come.
+    try:
+        held = fp.fp.read1(_HELD)
+    except (OSError, ValueError) as exc:  # shut by the watch, reset
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
+    view[: len(held)] = held
+    socket = fp.fp.raw
     # buffer[start:write] is the body so far (-1, -1 before its first chunk), buffer[read:end]
     # raw bytes not yet parsed.
-    read = end = 0
+    read, end = 0, len(held)
     start = write = -1
     left, finished = -1, False
     while not finished:
@@ -127,13 +148,17 @@ def _read_chunked_raw(stream: Any, watch: Watch, limit: int) -> bytes:
                 POOL.give(buffer)
                 buffer = grown
             view = memoryview(buffer)
-        try:
-            got = stream.readinto1(view[end : end + _PIECE * 8])
-        except (OSError, ValueError) as exc:  # shut by the watch, reset
-            raise requests.exceptions.ChunkedEncodingError(exc) from None
-        if not got:
-            raise requests.exceptions.ChunkedEncodingError("the body ended before its last chunk")
-        end += got
+        if not held:  # else what the reader held is parsed first: it may be the whole body
+            try:
+                got = socket.readinto(view[end : end + _PIECE * 8])
+            except (OSError, ValueError) as exc:  # shut by the watch, reset
+                raise requests.exceptions.ChunkedEncodingError(exc) from None
+            if not got:
+                raise requests.exceptions.ChunkedEncodingError(
+                    "the body ended before its last chunk"
+                )
+            end += got
+        held = b""
         try:
             read, start, write, left, finished = native_samples.dechunk(
                 buffer, read, end, start, write, left
@@ -145,6 +170,10 @@ def _read_chunked_raw(stream: Any, watch: Watch, limit: int) -> bytes:
         if watch.expired or watch.cancelled:  # a session of the caller's: between reads
             raise requests.exceptions.ConnectionError("aborted")
     view.release()
+    if read == end:
+        # Read to its last byte: done, as http.client is when it reads a body whole, so that
+        # the connection can carry the next request.
+        fp.close()
     if start < 0:  # no chunk before the last: an empty body
         start = write = 0
     del buffer[write:]  # in place, as is the next: bytearray moves its start, not its bytes

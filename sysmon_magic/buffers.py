@@ -3,9 +3,9 @@
 A large answer's body, and the arrays each window of a split range query is read into, live
 only until the frame is built, and are tens of MB each. Fresh memory for them is dear: the
 kernel zeroes and maps every page as it is first written, and takes it back when it is freed,
-so that the next query pays again (measured on the 2-core VMs of ``benchmarks/transport.py``:
-2-13 µs a 4 KiB page, a third of a parallel query's CPU time; kept, the split range of that
-benchmark went from 0.46 to 0.38 of one window at a time).
+so that the next query pays again (on the 2-core VMs this project is measured on, a third of a
+parallel query's CPU time; ``benchmarks/transport.py`` prints the split range with and without
+the pool).
 
 :data:`POOL` keeps such bytearrays, up to :data:`KEEP_BYTES`, for the next ones to be read
 into. A buffer is given back only where nothing else can read it: a body once the funnel has

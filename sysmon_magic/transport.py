@@ -41,7 +41,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import urllib3
 
-from .bodies import TooLarge, read_body
+from .bodies import TooLarge, read_body, read_to_its_end
 from .credentials import (
     APPKEY_HEADER,
     Secret,
@@ -250,12 +250,19 @@ class HTTPTransport:
                         # environment (which would see the appkey in clear).
                         proxies=dict(_NO_PROXY) if self._loopback else None,
                     )
+                reusable = False
                 try:
                     body = read_body(response, watch, self.max_response_bytes)
+                    reusable = read_to_its_end(response)
                 except TooLarge as exc:
                     raise self._too_large(exc.how) from None
                 finally:
-                    response.close()
+                    if reusable and watch.detach():
+                        # Kept open for the next request, as requests keeps a connection whose
+                        # answer was read whole: no new TCP and TLS handshake for each query.
+                        response.raw.release_conn()
+                    else:
+                        response.close()  # the connection too: a body left unread, a fault
             except requests.exceptions.RequestException as exc:
                 if watch.cancelled:
                     raise Cancelled from None

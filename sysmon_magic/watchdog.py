@@ -121,6 +121,13 @@ class Watch:
         if aborted:
             _shut(connection)
 
+    def detach(self) -> bool:
+        """Stop watching the connection, its answer read whole: whether it is still sound (not
+        shut by this watch), to carry the next request."""
+        with self._lock:
+            self._connection = None
+            return not self._aborted
+
     def _expire(self) -> None:
         self.expired = True
         self.abort()

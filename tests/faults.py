@@ -92,6 +92,7 @@ class FaultServer:
     def __init__(self) -> None:
         self.plan: list[str] = []
         self.requests = 0
+        self.connections = 0  # TCP connections accepted: a client keeps one for its requests
         #: The X-TC-APP-KEY header of each request, as it arrived.
         self.appkeys: list[str | None] = []
         self.good: dict[str, object] = GOOD
@@ -101,6 +102,10 @@ class FaultServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:  # once a connection
+                super().setup()
+                server.connections += 1
 
             def do_GET(self) -> None:
                 server.requests += 1

@@ -82,6 +82,10 @@ def test_past_its_limit_the_oldest_go_and_a_larger_one_is_never_kept():
     assert pool.kept_bytes == 0
 
 
+def test_the_shared_pool_keeps_at_most_512_mib():
+    assert buffers.POOL.keep_bytes == buffers.KEEP_BYTES == 512 << 20  # as the README says
+
+
 def test_clear_gives_everything_back():
     pool = BufferPool()
     pool.give(pool.take(2 * MB), pool.take(3 * MB))

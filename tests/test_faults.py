@@ -20,6 +20,7 @@ from sysmon_magic import (
     DeadlineError,
     QueryError,
     ResponseFormatError,
+    SysmonError,
     SysmonUsageError,
     TransportError,
     bodies,
@@ -384,3 +385,31 @@ def test_a_chunked_gzip_answer_with_broken_framing(faults, large_answer, step, w
     ):
         client.query_range("up", RANGE_END - 60 * 3000, RANGE_END, 60)
     assert faults.requests == 2
+
+
+@pytest.mark.parametrize("step", ["ok", "chunked", "gzip-chunked", "gzip-chunked-odd"])
+def test_queries_one_after_another_share_one_connection(faults, step):
+    # An answer read to its end leaves the connection for the next request: no new TCP (and,
+    # to a region, TLS) handshake each query. Chunked gzip is read raw: the same.
+    faults.plan = [step] * 3
+    with Client(faults.url, compress=step.startswith("gzip")) as client:
+        for _ in range(3):
+            good(client.query("up", 1793923200))
+    assert faults.requests == 3 and faults.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "connections"),
+    [
+        (["reset", "ok", "ok"], 2),  # reset: the retry and the next query on a new one
+        (["endless", "ok"], 2),  # refused past the limit, the body left unread: closed
+        (["close-cut", "ok"], 2),  # the server closed it after its answer
+    ],
+)
+def test_a_connection_is_given_up_after_a_fault(faults, steps, connections):
+    faults.plan = list(steps)
+    with Client(faults.url, max_response_bytes=4 << 20) as client:
+        for _ in range(2):
+            with contextlib.suppress(SysmonError):
+                client.query("up", 1793923200)
+    assert faults.connections == connections and not faults.plan
