@@ -38,8 +38,8 @@ except ImportError:  # pragma: no cover - elsewhere, zlib
 
 # A body is read this much at a time: each read releases the interpreter lock for its recv.
 _PIECE = 1 << 20
-#: At most what http.client's buffered reader of a socket holds (its buffer's size).
-_HELD = 1 << 16
+#: samples.dechunk's state among the trailer lines after the last chunk.
+_IN_TRAILERS = -3
 #: The first buffer of a body of unknown length (chunked), small for the many small answers; it
 #: grows to what is left of the chunk being read, or doubles.
 _FIRST_BUFFER = 256 << 10
@@ -123,11 +123,14 @@ def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
     # of the body, or all of it), then straight from the socket: the reader's readinto1 would,
     # after copying what it holds, wait for more that may never come.
     try:
-        held = fp.fp.read1(_HELD)
+        held = fp.fp.read1(len(buffer))  # all it holds (its buffer is smaller), or one recv
     except (OSError, ValueError) as exc:  # shut by the watch, reset
         raise requests.exceptions.ChunkedEncodingError(exc) from None
     view[: len(held)] = held
     socket = fp.fp.raw
+    # Framing and all: bounded too (a body of 1-byte chunks is 6 times its size, no more).
+    raw_limit, raw_read = 8 * (limit + 1), len(held)
+    cap = limit + limit // 4 + _FIRST_BUFFER  # room for a body at the limit and its framing
     # buffer[start:write] is the body so far (-1, -1 before its first chunk), buffer[read:end]
     # raw bytes not yet parsed.
     read, end = 0, len(held)
@@ -137,13 +140,14 @@ def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
         if end == len(buffer):
             view.release()
             kept = write if start >= 0 else 0  # where the body so far ends
-            if read - kept > len(buffer) // 4:  # much framing parsed away: close the gap
+            if read - kept > len(buffer) // 8 or (read > kept and len(buffer) >= cap):
+                # Framing parsed away: the bytes not yet parsed move down onto the body.
                 buffer[kept : kept + end - read] = buffer[read:end]
                 end, read = kept + end - read, kept
+            elif len(buffer) >= cap:
+                raise TooLarge("is larger")  # an endless body
             else:
-                grown = POOL.take(min(2 * len(buffer), limit + limit // 8 + _FIRST_BUFFER))
-                if len(grown) <= end:
-                    raise TooLarge("is larger")  # framing and all: an endless body
+                grown = POOL.take(min(2 * len(buffer), cap))
                 grown[:end] = buffer
                 POOL.give(buffer)
                 buffer = grown
@@ -153,11 +157,18 @@ def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
                 got = socket.readinto(view[end : end + _PIECE * 8])
             except (OSError, ValueError) as exc:  # shut by the watch, reset
                 raise requests.exceptions.ChunkedEncodingError(exc) from None
+            if not got and left == _IN_TRAILERS:
+                # Closed after the last chunk, before the empty line that ends the trailers:
+                # http.client takes the body as whole too (the connection is not reused).
+                break
             if not got:
                 raise requests.exceptions.ChunkedEncodingError(
                     "the body ended before its last chunk"
                 )
             end += got
+            raw_read += got
+            if raw_read > raw_limit:
+                raise TooLarge("is larger")  # framing without end: endless trailers, extensions
         held = b""
         try:
             read, start, write, left, finished = native_samples.dechunk(
@@ -170,13 +181,13 @@ def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
         if watch.expired or watch.cancelled:  # a session of the caller's: between reads
             raise requests.exceptions.ConnectionError("aborted")
     view.release()
-    if read == end:
+    if finished and read == end:
         # Read to its last byte: done, as http.client is when it reads a body whole, so that
         # the connection can carry the next request.
         fp.close()
     if start < 0:  # no chunk before the last: an empty body
         start = write = 0
-    del buffer[write:]  # in place, as is the next: bytearray moves its start, not its bytes
+    del buffer[write:]  # the next moves the bytearray's start, not its bytes
     del buffer[:start]
     return buffer  # type: ignore[return-value]  # a bytearray reads as bytes do
 
@@ -264,7 +275,8 @@ def _gunzip_whole(packed: bytes, limit: int) -> bytearray | None:
     Inflated whole, the answer would be a new bytes object in fresh memory, joined from
     pieces: a 24 MB answer's pages took as long as inflating it, with windows in parallel."""
     declared = int.from_bytes(packed[-4:], "little") if len(packed) >= 18 else 0
-    out = POOL.take(min(max(declared + 1, _PIECE), limit + 1))
+    # The trailer is the server's word: never more than deflate can inflate to (1,032 x).
+    out = POOL.take(min(declared + 1, 1032 * len(packed) + 64, limit + 1))
     done, rest = 0, packed
     while rest:
         if rest[:2] != b"\x1f\x8b" or (len(rest) > 3 and rest[3] & 0xE0):
@@ -275,7 +287,7 @@ def _gunzip_whole(packed: bytes, limit: int) -> bytearray | None:
             if done == len(out):
                 if done > limit:
                     raise TooLarge("is larger")  # decompressed: a gzip bomb
-                grown = POOL.take(min(2 * done, limit + 1))
+                grown = POOL.take(min(max(2 * done, _PIECE), limit + 1))
                 grown[:done] = out
                 POOL.give(out)
                 out = grown

@@ -41,18 +41,22 @@ class BufferPool:
         self._lock = threading.Lock()
 
     def take(self, size: int) -> bytearray:
-        """A bytearray ``size`` bytes long, to be read into: a kept one where one fits (its
-        bytes are an earlier answer's until overwritten), else a new one (zeroed)."""
-        if size >= MIN_BYTES and native_samples is not None:
-            with self._lock:
-                # A bytearray keeps its memory when set to at least half of it (else it shrinks).
-                fits = [b for b in self._kept if size < b.__alloc__() <= 2 * size]
-                if fits:
-                    buffer = min(fits, key=bytearray.__alloc__)
-                    self._kept.remove(buffer)
-                    native_samples.set_length(buffer, size)
-                    return buffer
-        return bytearray(size)
+        """A bytearray ``size`` bytes long, to be read into, its bytes undefined until written
+        (an earlier answer's, or none): a kept one where one fits, else a new one, not zeroed,
+        so that its pages cost memory only once written."""
+        if size < MIN_BYTES or native_samples is None:
+            return bytearray(size)
+        with self._lock:
+            # A bytearray keeps its memory when set to at least half of it (else it shrinks).
+            fits = [b for b in self._kept if size < b.__alloc__() <= 2 * size]
+            if fits:
+                buffer = min(fits, key=bytearray.__alloc__)
+                self._kept.remove(buffer)
+                native_samples.set_length(buffer, size)
+                return buffer
+        buffer = bytearray()
+        native_samples.set_length(buffer, size)  # malloc'd, not written
+        return buffer
 
     def give(self, *spent: bytearray | bytes) -> None:
         """Keep bytearrays that nothing reads any more, for the next :meth:`take`; the caller

@@ -240,7 +240,7 @@ class ClientBase:
 
     def close(self) -> None:
         """Close the HTTP session if this client created it, and give the memory kept for the
-        next answers back to the system."""
+        next answers (``buffers.POOL``, shared by every client) back to the system."""
         self.transport.close()
         POOL.clear()
 

@@ -442,6 +442,10 @@ static PyObject *dechunk(PyObject *module, PyObject *args)
             break; /* the line has yet to arrive */
         }
         Py_ssize_t line = eol - read; /* without its '\n'; a '\r' before it is allowed */
+        if (line > MAX_LINE) {
+            error = "a chunk's size line or trailer is too long";
+            break;
+        }
         if (line > 0 && buf[eol - 1] == '\r')
             line--;
         if (left == AFTER_DATA) {

@@ -14,7 +14,8 @@ Compressed answers, sent whatever the client asked for, as a misbehaving server 
 ``gzip`` (a good one), ``gzip-bad`` (plain JSON labelled gzip), ``gzip-cut`` (half the stream).
 Good answers framed as Prometheus frames them: ``chunked``, ``gzip-chunked`` (2 KiB chunks);
 ``gzip-chunked-odd`` (chunks of 1 to 3,000 bytes, with chunk extensions and a trailer, as HTTP
-allows). Chunked gzip that breaks its framing: ``gzip-chunked-cut`` (the connection closed in
+allows), ``gzip-chunked-noend`` (the same, closed after the last chunk without the empty line
+that ends the trailers, which http.client accepts). Chunked gzip that breaks its framing: ``gzip-chunked-cut`` (the connection closed in
 the middle of a chunk), ``gzip-chunked-bad`` (a size line that is no hex number).
 
 Answers that never end, or take forever: ``trickle:<seconds>`` (the good answer, a byte every
@@ -205,7 +206,12 @@ class FaultServer:
                 chunk = body[at : at + size]
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             handler.wfile.write(b"0\r\n\r\n")
-        elif kind in ("gzip-chunked-odd", "gzip-chunked-cut", "gzip-chunked-bad"):
+        elif kind in (
+            "gzip-chunked-odd",
+            "gzip-chunked-cut",
+            "gzip-chunked-bad",
+            "gzip-chunked-noend",
+        ):
             packed = gzip.compress(good)
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
@@ -225,6 +231,10 @@ class FaultServer:
                     return
                 handler.wfile.write(b"%x;n=%d\r\n%s\r\n" % (len(chunk), at, chunk))
                 at, size = at + len(chunk), size * 7 % 3001 + 1
+            if kind == "gzip-chunked-noend":  # closed before the empty line after the last chunk
+                handler.wfile.write(b"0\r\n")
+                handler.close_connection = True
+                return
             handler.wfile.write(b"0\r\nX-Checksum: none\r\n\r\n")
         elif kind == "gzip-endless":
             handler.send_response(200)

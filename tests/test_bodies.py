@@ -13,6 +13,7 @@ import requests
 
 from sysmon_magic import bodies
 from sysmon_magic.bodies import TooLarge, gunzip
+from sysmon_magic.buffers import BufferPool
 
 
 @pytest.fixture(autouse=True, params=["installed", "zlib"])
@@ -93,3 +94,21 @@ def test_large_bodies_of_several_members_read_whole_in_pieces():
     assert gunzip(packed + b"\0trailing", 10**8) == first + second
     cut = gunzip(packed[: len(packed) // 2], 10**8)
     assert 0 < len(cut) < len(first) and first.startswith(cut)
+
+
+def test_a_trailer_that_claims_gigabytes_takes_no_more_than_deflate_can_give(monkeypatch):
+    # The gzip trailer's size is the server's word: a 30-byte body claiming 4 GB must not be
+    # given a buffer of the limit (four windows at once would take 4 GiB).
+    sizes: list[int] = []
+
+    class Recording(BufferPool):
+        def take(self, size: int) -> bytearray:
+            sizes.append(size)
+            return super().take(size)
+
+    monkeypatch.setattr(bodies, "POOL", Recording())
+    packed = bytearray(gzip.compress(b"{}"))
+    packed[-4:] = (2**32 - 1).to_bytes(4, "little")
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        gunzip(bytes(packed), 1 << 30)
+    assert max(sizes, default=0) <= 1032 * len(packed) + 64

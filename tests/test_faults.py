@@ -349,7 +349,9 @@ def large_answer() -> tuple[bytes, pd.DataFrame]:
     return body, frame_from_data(json.loads(body)["data"])
 
 
-@pytest.mark.parametrize("step", ["ok", "chunked", "gzip-chunked", "gzip-chunked-odd"])
+@pytest.mark.parametrize(
+    "step", ["ok", "chunked", "gzip-chunked", "gzip-chunked-odd", "gzip-chunked-noend"]
+)
 def test_a_large_answer_reads_the_same_however_it_is_framed(faults, large_answer, step):
     body, expected = large_answer
     faults.range = body
