@@ -147,10 +147,7 @@ def _read_chunked_raw(fp: Any, watch: Watch, limit: int) -> bytes:
             elif len(buffer) >= cap:
                 raise TooLarge("is larger")  # an endless body
             else:
-                grown = POOL.take(min(2 * len(buffer), cap))
-                grown[:end] = buffer
-                POOL.give(buffer)
-                buffer = grown
+                buffer = POOL.grow(buffer, min(2 * len(buffer), cap), end)
             view = memoryview(buffer)
         if not held:  # else what the reader held is parsed first: it may be the whole body
             try:
@@ -213,13 +210,8 @@ def _read_into(fp: Any, length: int | None, watch: Watch, limit: int) -> bytes:
             left = getattr(fp, "chunk_left", None)
             wanted = max(2 * done, done + left + 1 if isinstance(left, int) else 0)
             view.release()
-            # A new buffer, not extend(bytes(...)): that would fault in the pages of a zeroed
-            # copy and then those of the grown buffer, twice the fresh memory (dear here).
-            # The one outgrown goes back to the pool.
-            grown = POOL.take(min(wanted, limit + 1))
-            grown[:done] = buffer
-            POOL.give(buffer)
-            buffer, view = grown, memoryview(grown)
+            buffer = POOL.grow(buffer, min(wanted, limit + 1), done)
+            view = memoryview(buffer)
         try:
             read = fp.readinto(view[done : done + _PIECE * 8])
         except (OSError, http.client.HTTPException) as exc:  # shut by the watch, reset, cut
@@ -280,6 +272,7 @@ def _gunzip_whole(packed: bytes, limit: int) -> bytearray | None:
     done, rest = 0, packed
     while rest:
         if rest[:2] != b"\x1f\x8b" or (len(rest) > 3 and rest[3] & 0xE0):
+            POOL.give(out)
             return None  # trailing bytes, no gzip, or flags ISA-L would ignore: zlib judges
         inflater = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
         data = rest
@@ -287,16 +280,15 @@ def _gunzip_whole(packed: bytes, limit: int) -> bytearray | None:
             if done == len(out):
                 if done > limit:
                     raise TooLarge("is larger")  # decompressed: a gzip bomb
-                grown = POOL.take(min(max(2 * done, _PIECE), limit + 1))
-                grown[:done] = out
-                POOL.give(out)
-                out = grown
+                out = POOL.grow(out, min(max(2 * done, _PIECE), limit + 1), done)
             try:
                 piece = inflater.decompress(data, min(len(out) - done, _PIECE))
             except _ISAL_ERROR:
+                POOL.give(out)
                 return None  # damaged: zlib says how
             data = b""
             if not piece and inflater.needs_input:
+                POOL.give(out)
                 return None  # cut short: zlib gives what it holds
             out[done : done + len(piece)] = piece
             done += len(piece)

@@ -58,6 +58,15 @@ class BufferPool:
         native_samples.set_length(buffer, size)  # malloc'd, not written
         return buffer
 
+    def grow(self, buffer: bytearray, size: int, used: int) -> bytearray:
+        """A buffer ``size`` bytes long that starts with the first ``used`` bytes of
+        ``buffer``, which is given back (copied, not extended: extending would fault in the
+        pages of a copy and then those of the grown buffer, twice the fresh memory)."""
+        grown = self.take(size)
+        grown[:used] = memoryview(buffer)[:used]
+        self.give(buffer)
+        return grown
+
     def give(self, *spent: bytearray | bytes) -> None:
         """Keep bytearrays that nothing reads any more, for the next :meth:`take`; the caller
         promises that nothing else refers to them. Others (small, viewed, bytes) are left to
